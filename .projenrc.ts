@@ -40,7 +40,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   ],
 
   tsconfigDev: {
-    include: ['examples/**/*.ts', 'integ/**/*.ts', 'benchmarks/**/*.ts'],
+    include: ['../examples/**/*.ts', '../integ/**/*.ts', '../benchmarks/**/*.ts'],
     compilerOptions: {},
   },
   eslintOptions: {
@@ -72,8 +72,8 @@ const synthExample = project.addTask('synth:example', {
   description: 'Synthesize examples/reference-lake.ts into cdk.out/ and print a summary',
 });
 synthExample.exec('rm -rf cdk.out');
-synthExample.exec('ts-node --project tsconfig.dev.json examples/reference-lake.ts');
-synthExample.exec('ts-node --project tsconfig.dev.json examples/synth-summary.ts cdk.out');
+synthExample.exec('ts-node --project test/tsconfig.json examples/reference-lake.ts');
+synthExample.exec('ts-node --project test/tsconfig.json examples/synth-summary.ts cdk.out');
 
 // Integ tests: integ-runner compares committed snapshots when no AWS credentials exist.
 const integVerify = project.addTask('integ:verify', {
@@ -90,11 +90,11 @@ const cfnLint = project.addTask('cfn-lint', {
   description: 'Run cfn-lint on the synthesized reference lake',
 });
 cfnLint.spawn(synthExample);
-cfnLint.exec('python3 -m cfnlint --format parseable cdk.out/*.template.json');
+cfnLint.exec('cfn-lint --format parseable cdk.out/*.template.json');
 
 project.addTask('benchmark', {
   description: 'Synthesize lakes with 1, 10 and 100 Iceberg tables and print time, memory and resources',
-  exec: 'ts-node --project tsconfig.dev.json benchmarks/synth-scale.ts',
+  exec: 'ts-node --project test/tsconfig.json benchmarks/synth-scale.ts',
 });
 
 // The test command: bundle Lambda code first (a fresh clone has none), jest, eslint, then the

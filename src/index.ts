@@ -1,5 +1,14 @@
-export class Hello {
-  public sayHello() {
-    return 'hello, world!';
-  }
-}
+// Public API of cdk-lakehouse. Shared contract first, then one construct family per folder.
+export * from './core/lake';
+export * from './core/pipeline';
+
+export * from './lakehouse/data-format';
+export * from './lakehouse/partition-projection';
+export * from './lakehouse/table-props';
+export * from './lakehouse/lake-table';
+export * from './lakehouse/raw-table';
+export * from './lakehouse/iceberg-table';
+export * from './lakehouse/lake-zone';
+export * from './lakehouse/lake-crawler';
+export * from './lakehouse/lakehouse-tier-props';
+export * from './lakehouse/lakehouse-tier';

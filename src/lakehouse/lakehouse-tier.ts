@@ -1,0 +1,214 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { IcebergTable } from './iceberg-table';
+import { LakeCrawler, LakeCrawlerOptions } from './lake-crawler';
+import { LakeZone } from './lake-zone';
+import { LakehouseTierProps, LakeZoneOptions, ZoneLifecycle } from './lakehouse-tier-props';
+import { RawTable } from './raw-table';
+import { IcebergTableOptions, RawTableOptions } from './table-props';
+import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
+import { propError, toGlueName, validateGlueName, wholeDays } from '../core/validation';
+
+/** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
+export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';
+
+/** Lifecycle defaults per zone, in days; 0 means off. Raw is written once and read rarely. */
+const LIFECYCLE_DEFAULTS: Record<LakeZoneName, Required<Record<keyof ZoneLifecycle, number>>> = {
+  [LakeZoneName.RAW]: {
+    infrequentAccessAfter: 30, glacierInstantRetrievalAfter: 90, expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+  },
+  [LakeZoneName.CLEAN]: {
+    infrequentAccessAfter: 0, glacierInstantRetrievalAfter: 0, expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+  },
+  [LakeZoneName.CURATED]: {
+    infrequentAccessAfter: 0, glacierInstantRetrievalAfter: 0, expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+  },
+};
+
+/**
+ * The lake: raw, clean and curated zones (an S3 bucket and a Glue database each) encrypted with
+ * one customer-managed KMS key, with access logs, TLS-only policies, versioning and lifecycle
+ * defaults, plus helpers that register raw tables (partition projection) and Iceberg tables
+ * (with Glue table optimizers).
+ *
+ * @example
+ * const lake = new LakehouseTier(this, 'Lake', { lakeName: 'analytics' });
+ *
+ * lake.addRawTable('RawOrders', {
+ *   tableName: 'orders',
+ *   columns: [{ name: 'order_id', type: 'string' }, { name: 'amount', type: 'double' }],
+ *   partitionKeys: [{ name: 'day', projection: PartitionProjection.dateRange({ format: 'yyyy-MM-dd', rangeStart: '2024-01-01' }) }],
+ * });
+ * lake.addIcebergTable('Orders', {
+ *   tableName: 'orders',
+ *   columns: [{ name: 'order_id', type: 'string' }, { name: 'amount', type: 'double' }],
+ * });
+ */
+export class LakehouseTier extends Construct implements ILakehouse {
+  public readonly lakeName: string;
+  public readonly encryptionKey: kms.IKey;
+  public readonly raw: ILakeZone;
+  public readonly clean: ILakeZone;
+  public readonly curated: ILakeZone;
+  /** The three zones as created (raw, clean, curated), with their Glue databases (escape hatch). */
+  public readonly lakeZones: LakeZone[];
+  /** The bucket receiving the zones' server access logs (the user's, when one was given). */
+  public readonly accessLogsBucket: s3.IBucket;
+  /** The removal policy applied to the lake's stateful resources. */
+  public readonly removalPolicy: RemovalPolicy;
+
+  constructor(scope: Construct, id: string, props: LakehouseTierProps = {}) {
+    super(scope, id);
+    // Deliver access logs through a bucket policy, never through ACLs (ACLs stay disabled on
+    // every lake bucket), whatever the app's feature flags say.
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    const destroyContext = this.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
+    this.removalPolicy = props.removalPolicy
+      ?? (destroyContext === true || destroyContext === 'true' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
+
+    this.lakeName = props.lakeName ?? toGlueName(id);
+    validateGlueName('LakehouseTier', 'lakeName', this.lakeName);
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      description: `Encrypts every zone of the ${this.lakeName} lake`,
+      enableKeyRotation: true,
+      removalPolicy: this.removalPolicy,
+    });
+
+    const logsExpiration = wholeDays('LakehouseTier', 'accessLogsExpiration', props.accessLogsExpiration ?? Duration.days(365));
+    this.accessLogsBucket = props.accessLogsBucket ?? new s3.Bucket(this, 'AccessLogsBucket', {
+      // S3 server access logging only delivers to SSE-S3 buckets.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: logsExpiration > 0
+        ? [{ id: 'expire-access-logs', expiration: Duration.days(logsExpiration), noncurrentVersionExpiration: Duration.days(1) }]
+        : [],
+      removalPolicy: this.removalPolicy,
+      autoDeleteObjects: destroy,
+    });
+
+    this.lakeZones = [
+      this.makeZone(LakeZoneName.RAW, props.raw ?? {}, destroy),
+      this.makeZone(LakeZoneName.CLEAN, props.clean ?? {}, destroy),
+      this.makeZone(LakeZoneName.CURATED, props.curated ?? {}, destroy),
+    ];
+    [this.raw, this.clean, this.curated] = this.lakeZones;
+  }
+
+  public zone(name: LakeZoneName): ILakeZone {
+    switch (name) {
+      case LakeZoneName.RAW: return this.raw;
+      case LakeZoneName.CLEAN: return this.clean;
+      case LakeZoneName.CURATED: return this.curated;
+      default: throw propError('LakehouseTier', 'zone', `unknown zone "${name}"`, 'use LakeZoneName.RAW, CLEAN or CURATED');
+    }
+  }
+
+  /** Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone. */
+  public addRawTable(id: string, options: RawTableOptions): RawTable {
+    return new RawTable(this, id, { ...options, zone: this.raw });
+  }
+
+  /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
+  public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
+    return new IcebergTable(this, id, { ...options, zone: this.curated });
+  }
+
+  /** Adds a Glue crawler for schema discovery in one zone. */
+  public addCrawler(id: string, zone: LakeZoneName, options: LakeCrawlerOptions = {}): LakeCrawler {
+    return new LakeCrawler(this, id, { ...options, zone: this.zone(zone) });
+  }
+
+  private makeZone(name: LakeZoneName, options: LakeZoneOptions, destroy: boolean): LakeZone {
+    const Name = name.charAt(0).toUpperCase() + name.slice(1);
+    const databaseName = options.databaseName ?? `${this.lakeName}_${name}`;
+    validateGlueName('LakehouseTier', `${name}.databaseName`, databaseName);
+
+    let bucket: s3.IBucket;
+    if (options.existingBucket) {
+      for (const prop of ['bucketName', 'versioned', 'lifecycle'] as const) {
+        if (options[prop] !== undefined) {
+          throw propError('LakehouseTier', `${name}.${prop}`, 'it cannot be applied to an existing bucket',
+            `remove "${name}.${prop}" and configure the bucket where it is defined, or drop "${name}.existingBucket" to let the lake create it`);
+        }
+      }
+      bucket = options.existingBucket;
+    } else {
+      bucket = new s3.Bucket(this, `${Name}Bucket`, {
+        bucketName: options.bucketName,
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: this.encryptionKey,
+        bucketKeyEnabled: true,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned: options.versioned ?? true,
+        serverAccessLogsBucket: this.accessLogsBucket,
+        serverAccessLogsPrefix: `${name}/`,
+        lifecycleRules: lifecycleRules(name, options.lifecycle ?? {}),
+        removalPolicy: this.removalPolicy,
+        autoDeleteObjects: destroy,
+      });
+    }
+    return new LakeZone(this, Name, {
+      zoneName: name,
+      bucket,
+      encryptionKey: this.encryptionKey,
+      databaseName,
+      removalPolicy: this.removalPolicy,
+    });
+  }
+}
+
+/** The zone's lifecycle rules: its defaults overridden field by field, checked as S3 would. */
+function lifecycleRules(zone: LakeZoneName, lifecycle: ZoneLifecycle): s3.LifecycleRule[] {
+  const days = (field: keyof ZoneLifecycle): number => {
+    const value = lifecycle[field];
+    return value === undefined ? LIFECYCLE_DEFAULTS[zone][field] : wholeDays('LakehouseTier', `${zone}.lifecycle.${field}`, value);
+  };
+  const ia = days('infrequentAccessAfter');
+  const gir = days('glacierInstantRetrievalAfter');
+  const expire = days('expireAfter');
+  const noncurrent = days('noncurrentVersionsExpireAfter');
+  const abort = days('abortIncompleteUploadsAfter');
+  const prop = (field: string) => `${zone}.lifecycle.${field}`;
+
+  if (ia > 0 && ia < 30) {
+    throw propError('LakehouseTier', prop('infrequentAccessAfter'), `S3 needs objects to stay 30 days in Standard before Standard-IA, got ${ia} days`,
+      'use Duration.days(30) or more, or Duration.days(0) to turn the transition off');
+  }
+  if (gir > 0 && ia > 0 && gir <= ia) {
+    throw propError('LakehouseTier', prop('glacierInstantRetrievalAfter'), `Glacier Instant Retrieval (${gir} days) comes before or with Infrequent Access (${ia} days)`,
+      `use more than ${ia} days, or turn one of the transitions off with Duration.days(0)`);
+  }
+  const lastTransition = Math.max(ia, gir);
+  if (expire > 0 && expire <= lastTransition) {
+    throw propError('LakehouseTier', prop('expireAfter'), `objects would expire (${expire} days) before or when they transition (${lastTransition} days)`,
+      `use more than ${lastTransition} days, or shorten the transitions`);
+  }
+
+  const transitions: s3.Transition[] = [];
+  if (ia > 0) transitions.push({ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(ia) });
+  if (gir > 0) transitions.push({ storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: Duration.days(gir) });
+  const rule: s3.LifecycleRule = {
+    id: `${zone}-zone-lifecycle`,
+    transitions: transitions.length > 0 ? transitions : undefined,
+    expiration: expire > 0 ? Duration.days(expire) : undefined,
+    noncurrentVersionExpiration: noncurrent > 0 ? Duration.days(noncurrent) : undefined,
+    abortIncompleteMultipartUploadAfter: abort > 0 ? Duration.days(abort) : undefined,
+  };
+  const hasAction = transitions.length > 0 || expire > 0 || noncurrent > 0 || abort > 0;
+  return hasAction ? [rule] : [];
+}
