@@ -36,7 +36,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     'cdk-nag@~2.38.2',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
-    '@aws-cdk/integ-runner@^2.197.10',
+    '@aws-cdk/integ-runner@2.197.10',
   ],
 
   tsconfigDev: {

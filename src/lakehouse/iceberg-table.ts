@@ -6,6 +6,7 @@ import { glueColumns, LakeTableBase } from './lake-table';
 import { IcebergOptimizerOptions, IcebergTableProps } from './table-props';
 import { glueArns } from '../core/grants';
 import { ILakeZone } from '../core/lake';
+import { suppressNag } from '../core/nag';
 import { propError } from '../core/validation';
 
 /**
@@ -120,6 +121,17 @@ export class IcebergTable extends LakeTableBase {
         stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws-glue/${kind}/logs:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
     }));
     zone.encryptionKey.grant(role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    suppressNag(role.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Glue table optimizers of one zone: the shared role reaches the objects and Glue tables of that zone only '
+        + '(one bucket, one database) so its policy stays the same size for any number of tables; the log groups are '
+        + 'the ones Glue names for its optimizers (/aws-glue/iceberg-*/logs).',
+      appliesTo: [
+        '/^Resource::<.*\\.Arn>/\\*$/',
+        `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
+        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
+      ],
+    }]);
     return role;
   }
 }

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ILakeZone } from '../core/lake';
+import { suppressNag } from '../core/nag';
 import { propError, validateGlueName } from '../core/validation';
 
 /** What a crawler needs beyond its zone. */
@@ -104,6 +105,17 @@ export class LakeCrawler extends Construct {
       // New columns are added; nothing the crawler does deletes a table.
       schemaChangePolicy: { updateBehavior: 'UPDATE_IN_DATABASE', deleteBehavior: 'LOG' },
     });
+    suppressNag(this.role.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'A crawler discovers objects and creates tables it cannot know in advance: it reads the crawled prefixes '
+        + 'of one zone bucket and writes tables of that zone database only; its log group is the one Glue names '
+        + '(/aws-glue/crawlers-role/<role>-<security configuration>).',
+      appliesTo: [
+        '/^Resource::<.*\\.Arn>/.*\\*$/',
+        `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${props.zone.databaseName}/\\*$/`,
+        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/crawlers-role/\\*(:\\*)?$/',
+      ],
+    }]);
     this.cfnCrawler.addDependency(this.securityConfiguration);
     // The role's policy must be in place before Glue validates the crawler.
     this.cfnCrawler.node.addDependency(this.role.node.findChild('DefaultPolicy'));

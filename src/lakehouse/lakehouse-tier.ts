@@ -162,7 +162,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
         autoDeleteObjects: destroy,
       });
     }
-    return new LakeZone(this, Name, {
+    return new LakeZone(this, `${Name}Zone`, {
       zoneName: name,
       bucket,
       encryptionKey: this.encryptionKey,
