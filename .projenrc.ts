@@ -1,4 +1,4 @@
-import { awscdk, javascript } from 'projen';
+import { awscdk, javascript, JsonFile } from 'projen';
 
 // Versions measured to work together on the project's machines (../shared/TOOLCHAIN.md):
 // newer aws-cdk-lib writes a cloud-assembly schema integ-runner 2.197.x cannot read.
@@ -63,6 +63,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '__pycache__/',
   ],
 });
+
+// eslint's project service looks for the nearest tsconfig.json: give each dev folder one that
+// extends the dev settings.
+for (const dir of ['examples', 'integ', 'benchmarks']) {
+  new JsonFile(project, `${dir}/tsconfig.json`, {
+    obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'], exclude: ['**/*.snapshot/**', 'out/**'] },
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tasks behind the README's two commands.

@@ -54,7 +54,10 @@ if (process.argv[2]) {
   console.log('Iceberg tables | synth (ms) | RSS before (MiB) | peak RSS (MiB) | synth memory (MiB) | CFN resources | resources/table (marginal)');
   for (const r of results) {
     const perTable = r.tables > 1 ? ((r.resources - results[0].resources) / (r.tables - 1)).toFixed(2) : '-';
-    const cells = [r.tables, r.synthMs.toFixed(0), r.baseRssMiB.toFixed(0), r.maxRssMiB.toFixed(0), (r.maxRssMiB - r.baseRssMiB).toFixed(0), r.resources, perTable];
+    const cells = [
+      r.tables, r.synthMs.toFixed(0), r.baseRssMiB.toFixed(0), r.maxRssMiB.toFixed(0),
+      (r.maxRssMiB - r.baseRssMiB).toFixed(0), r.resources, perTable,
+    ];
     console.log(cells.map((c, i) => String(c).padStart([14, 10, 16, 14, 18, 13, 10][i])).join(' | '));
   }
   const base = results[0].resources - ((results[2].resources - results[0].resources) / (SIZES[2] - SIZES[0]));

@@ -6,11 +6,10 @@
  * Deploy in a sandbox: `npx integ-runner --directory integ --language typescript integ.lakehouse.ts`
  * Offline (no credentials) the runner only compares the committed snapshot.
  */
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
+import { App, RemovalPolicy, Stack, Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { ExpectedResult, IntegTest } from '@aws-cdk/integ-tests-alpha';
-import { Duration } from 'aws-cdk-lib';
 import { LakehouseTier, PartitionProjection } from '../src';
 
 const app = new App();

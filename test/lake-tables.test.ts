@@ -95,7 +95,7 @@ describe('raw tables', () => {
     const { stack, lake } = lakeStack();
     lake.addRawTable('P', { tableName: 'p', columns: ID, format: DataFormat.PARQUET });
     const props = tableInput(Template.fromStack(stack), 'p', 'lake_raw');
-    expect(props.TableInput.Parameters).toEqual({ 'classification': 'parquet', 'has_encrypted_data': 'true' });
+    expect(props.TableInput.Parameters).toEqual({ classification: 'parquet', has_encrypted_data: 'true' });
     expect(props.TableInput.StorageDescriptor.InputFormat).toBe('org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat');
   });
 
@@ -144,20 +144,24 @@ describe('Iceberg tables', () => {
     template.resourceCountIs('AWS::Glue::TableOptimizer', 3);
     const role = { 'Fn::GetAtt': [Match.stringLikeRegexp('^IcebergOptimizerRole'), 'Arn'] };
     template.hasResourceProperties('AWS::Glue::TableOptimizer', {
-      DatabaseName: 'lake_curated', TableName: 'orders', Type: 'compaction',
+      DatabaseName: 'lake_curated',
+      TableName: 'orders',
+      Type: 'compaction',
       TableOptimizerConfiguration: { Enabled: true, RoleArn: role },
     });
     template.hasResourceProperties('AWS::Glue::TableOptimizer', {
       Type: 'retention',
       TableOptimizerConfiguration: {
-        Enabled: true, RoleArn: role,
+        Enabled: true,
+        RoleArn: role,
         RetentionConfiguration: { IcebergConfiguration: { SnapshotRetentionPeriodInDays: 5, NumberOfSnapshotsToRetain: 1, CleanExpiredFiles: true } },
       },
     });
     template.hasResourceProperties('AWS::Glue::TableOptimizer', {
       Type: 'orphan_file_deletion',
       TableOptimizerConfiguration: {
-        Enabled: true, RoleArn: role,
+        Enabled: true,
+        RoleArn: role,
         OrphanFileDeletionConfiguration: { IcebergConfiguration: { OrphanFileRetentionPeriodInDays: 3, Location: Match.anyValue() } },
       },
     });
@@ -190,11 +194,13 @@ describe('Iceberg tables', () => {
   test('optimizer settings override; each optimizer can be turned off; all off means no role', () => {
     const { stack, lake } = lakeStack();
     lake.addIcebergTable('A', {
-      tableName: 'a', columns: ID,
+      tableName: 'a',
+      columns: ID,
       optimizers: { compaction: false, snapshotRetentionDays: 14, snapshotsToRetain: 3, orphanFileRetentionDays: 7 },
     });
     const b = lake.addIcebergTable('B', {
-      tableName: 'b', columns: ID,
+      tableName: 'b',
+      columns: ID,
       optimizers: { compaction: false, snapshotRetention: false, orphanFileDeletion: false },
     });
     expect(b.optimizers).toEqual([]);
@@ -202,14 +208,20 @@ describe('Iceberg tables', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Glue::TableOptimizer', 2);
     template.hasResourceProperties('AWS::Glue::TableOptimizer', {
-      TableName: 'a', Type: 'retention',
+      TableName: 'a',
+      Type: 'retention',
       TableOptimizerConfiguration: Match.objectLike({
-        RetentionConfiguration: { IcebergConfiguration: { SnapshotRetentionPeriodInDays: 14, NumberOfSnapshotsToRetain: 3, CleanExpiredFiles: true } },
+        RetentionConfiguration: {
+          IcebergConfiguration: { SnapshotRetentionPeriodInDays: 14, NumberOfSnapshotsToRetain: 3, CleanExpiredFiles: true },
+        },
       }),
     });
     template.hasResourceProperties('AWS::Glue::TableOptimizer', {
-      TableName: 'a', Type: 'orphan_file_deletion',
-      TableOptimizerConfiguration: Match.objectLike({ OrphanFileDeletionConfiguration: { IcebergConfiguration: Match.objectLike({ OrphanFileRetentionPeriodInDays: 7 }) } }),
+      TableName: 'a',
+      Type: 'orphan_file_deletion',
+      TableOptimizerConfiguration: Match.objectLike({
+        OrphanFileDeletionConfiguration: { IcebergConfiguration: Match.objectLike({ OrphanFileRetentionPeriodInDays: 7 }) },
+      }),
     });
   });
 
@@ -270,10 +282,12 @@ describe('crawler', () => {
     });
     // CloudWatch Logs may use the lake key for the crawler's log group only.
     template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({
-        Principal: { Service: Match.anyValue() },
-        Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } },
-      })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([Match.objectLike({
+          Principal: { Service: Match.anyValue() },
+          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } },
+        })]),
+      },
     });
   });
 

@@ -1,5 +1,6 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { nagFindings } from './nag';
 import { LakehouseTier, LakeZoneName, PartitionProjection } from '../src';
@@ -38,6 +39,6 @@ describe('cdk-nag AwsSolutions on a LakehouseTier with tables, a crawler and gra
 
 test('the nag harness reports findings (so an empty list above means something)', () => {
   const stack = new Stack(new App(), 'Bare');
-  new (require('aws-cdk-lib/aws-s3').Bucket)(stack, 'Plain');
+  new s3.Bucket(stack, 'Plain');
   expect(nagFindings(stack).errors.join('\n')).toMatch(/AwsSolutions-S10/);
 });

@@ -156,9 +156,15 @@ describe('LakehouseTier overrides', () => {
 
   test('lifecycle fields override one by one; Duration.days(0) turns a rule off', () => {
     const { template } = synth({
-      raw: { lifecycle: { infrequentAccessAfter: Duration.days(60), glacierInstantRetrievalAfter: Duration.days(0), expireAfter: Duration.days(400) } },
+      raw: {
+        lifecycle: { infrequentAccessAfter: Duration.days(60), glacierInstantRetrievalAfter: Duration.days(0), expireAfter: Duration.days(400) },
+      },
       curated: { lifecycle: { noncurrentVersionsExpireAfter: Duration.days(0), abortIncompleteUploadsAfter: Duration.days(0) } },
-      clean: { lifecycle: { infrequentAccessAfter: Duration.days(45), glacierInstantRetrievalAfter: Duration.days(120), noncurrentVersionsExpireAfter: Duration.days(10) } },
+      clean: {
+        lifecycle: {
+          infrequentAccessAfter: Duration.days(45), glacierInstantRetrievalAfter: Duration.days(120), noncurrentVersionsExpireAfter: Duration.days(10),
+        },
+      },
     });
     expect(lifecycleOf(template, 'Raw')).toEqual([{
       Id: 'raw-zone-lifecycle',

@@ -19,6 +19,11 @@ export enum LakeZoneName {
  * under `_quarantine/<dataset>/`, the lake's own logs and events under `_ops/`.
  */
 export class LakeLayout {
+  /** Root of all quarantine prefixes. */
+  public static readonly QUARANTINE_ROOT = '_quarantine/';
+
+  /** Root of all operational prefixes. */
+  public static readonly OPS_ROOT = '_ops/';
   /** Prefix under which a dataset (a table, a source, a pipeline's output) keeps its data. */
   public static dataPrefix(dataset: string): string {
     return `${trimSlashes(dataset)}/`;
@@ -33,12 +38,6 @@ export class LakeLayout {
   public static opsPrefix(kind: string): string {
     return `${LakeLayout.OPS_ROOT}${trimSlashes(kind)}/`;
   }
-
-  /** Root of all quarantine prefixes. */
-  public static readonly QUARANTINE_ROOT = '_quarantine/';
-
-  /** Root of all operational prefixes. */
-  public static readonly OPS_ROOT = '_ops/';
 }
 
 function trimSlashes(value: string): string {

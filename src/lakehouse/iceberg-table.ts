@@ -72,7 +72,7 @@ export class IcebergTable extends LakeTableBase {
       }]);
     }
     if (wanted.length > 0) {
-      const role = props.optimizerRole ?? IcebergTable.sharedOptimizerRole(this, props.zone);
+      const role = props.optimizerRole ?? sharedOptimizerRole(this, props.zone);
       this.optimizerRole = role;
       for (const [type, config] of wanted) {
         const optimizer = new glue.CfnTableOptimizer(this, `Optimizer-${type}`, {
@@ -90,50 +90,51 @@ export class IcebergTable extends LakeTableBase {
       }
     }
   }
+}
 
-  /**
-   * One optimizer role per zone and stack: scoped to the zone's bucket, key and tables, so the
-   * policy stays the same size however many tables the zone has.
-   */
-  private static sharedOptimizerRole(scope: Construct, zone: ILakeZone): iam.IRole {
-    const stack = Stack.of(scope);
-    const id = `IcebergOptimizerRole${Names.nodeUniqueId(zone.node)}`;
-    const existing = stack.node.tryFindChild(id) as iam.Role | undefined;
-    if (existing) return existing;
 
-    const role = new iam.Role(stack, id, {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `Glue table optimizers for the Iceberg tables of the ${zone.zoneName} zone`,
-    });
-    const arns = glueArns(scope, zone.databaseName);
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-      resources: [zone.bucket.arnForObjects('*')],
-    }));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [zone.bucket.bucketArn] }));
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['glue:GetTable', 'glue:UpdateTable'],
-      resources: [arns.catalogArn, arns.databaseArn, arns.tableArn('*')],
-    }));
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-      resources: ['iceberg-compaction', 'iceberg-retention', 'iceberg-orphan-file-deletion'].map((kind) =>
-        stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws-glue/${kind}/logs:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
-    }));
-    zone.encryptionKey.grant(role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
-    suppressNag(role.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Glue table optimizers of one zone: the shared role reaches the objects and Glue tables of that zone only '
-        + '(one bucket, one database) so its policy stays the same size for any number of tables; the log groups are '
-        + 'the ones Glue names for its optimizers (/aws-glue/iceberg-*/logs).',
-      appliesTo: [
-        '/^Resource::<.*\\.Arn>/\\*$/',
-        `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
-        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
-      ],
-    }]);
-    return role;
-  }
+/**
+ * One optimizer role per zone and stack: scoped to the zone's bucket, key and tables, so the
+ * policy stays the same size however many tables the zone has.
+ */
+function sharedOptimizerRole(scope: Construct, zone: ILakeZone): iam.IRole {
+  const stack = Stack.of(scope);
+  const id = `IcebergOptimizerRole${Names.nodeUniqueId(zone.node)}`;
+  const existing = stack.node.tryFindChild(id) as iam.Role | undefined;
+  if (existing) return existing;
+
+  const role = new iam.Role(stack, id, {
+    assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+    description: `Glue table optimizers for the Iceberg tables of the ${zone.zoneName} zone`,
+  });
+  const arns = glueArns(scope, zone.databaseName);
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+    resources: [zone.bucket.arnForObjects('*')],
+  }));
+  role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [zone.bucket.bucketArn] }));
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['glue:GetTable', 'glue:UpdateTable'],
+    resources: [arns.catalogArn, arns.databaseArn, arns.tableArn('*')],
+  }));
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+    resources: ['iceberg-compaction', 'iceberg-retention', 'iceberg-orphan-file-deletion'].map((kind) =>
+      stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `/aws-glue/${kind}/logs:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+  }));
+  zone.encryptionKey.grant(role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+  suppressNag(role.node.findChild('DefaultPolicy'), [{
+    id: 'AwsSolutions-IAM5',
+    reason: 'Glue table optimizers of one zone: the shared role reaches the objects and Glue tables of that zone only '
+      + '(one bucket, one database) so its policy stays the same size for any number of tables; the log groups are '
+      + 'the ones Glue names for its optimizers (/aws-glue/iceberg-*/logs).',
+    appliesTo: [
+      '/^Resource::<.*\\.Arn>/\\*$/',
+      `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
+      '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
+    ],
+  }]);
+  return role;
 }
 
 type OptimizerSettings = Omit<glue.CfnTableOptimizer.TableOptimizerConfigurationProperty, 'roleArn' | 'enabled'>;

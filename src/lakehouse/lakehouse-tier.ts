@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { IcebergTable } from './iceberg-table';
 import { LakeCrawler, LakeCrawlerOptions } from './lake-crawler';
@@ -18,16 +18,25 @@ export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';
 /** Lifecycle defaults per zone, in days; 0 means off. Raw is written once and read rarely. */
 const LIFECYCLE_DEFAULTS: Record<LakeZoneName, Required<Record<keyof ZoneLifecycle, number>>> = {
   [LakeZoneName.RAW]: {
-    infrequentAccessAfter: 30, glacierInstantRetrievalAfter: 90, expireAfter: 0,
-    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+    infrequentAccessAfter: 30,
+    glacierInstantRetrievalAfter: 90,
+    expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30,
+    abortIncompleteUploadsAfter: 7,
   },
   [LakeZoneName.CLEAN]: {
-    infrequentAccessAfter: 0, glacierInstantRetrievalAfter: 0, expireAfter: 0,
-    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+    infrequentAccessAfter: 0,
+    glacierInstantRetrievalAfter: 0,
+    expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30,
+    abortIncompleteUploadsAfter: 7,
   },
   [LakeZoneName.CURATED]: {
-    infrequentAccessAfter: 0, glacierInstantRetrievalAfter: 0, expireAfter: 0,
-    noncurrentVersionsExpireAfter: 30, abortIncompleteUploadsAfter: 7,
+    infrequentAccessAfter: 0,
+    glacierInstantRetrievalAfter: 0,
+    expireAfter: 0,
+    noncurrentVersionsExpireAfter: 30,
+    abortIncompleteUploadsAfter: 7,
   },
 };
 

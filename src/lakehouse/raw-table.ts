@@ -49,8 +49,8 @@ export class RawTable extends LakeTableBase {
     });
 
     const parameters: { [key: string]: string } = {
-      'classification': this.format.classification,
-      'has_encrypted_data': 'true',
+      classification: this.format.classification,
+      has_encrypted_data: 'true',
       ...this.format.tableParameters,
     };
     if (partitionKeys.length > 0) {
