@@ -162,7 +162,9 @@ describe('LakehouseTier overrides', () => {
       curated: { lifecycle: { noncurrentVersionsExpireAfter: Duration.days(0), abortIncompleteUploadsAfter: Duration.days(0) } },
       clean: {
         lifecycle: {
-          infrequentAccessAfter: Duration.days(45), glacierInstantRetrievalAfter: Duration.days(120), noncurrentVersionsExpireAfter: Duration.days(10),
+          infrequentAccessAfter: Duration.days(45),
+          glacierInstantRetrievalAfter: Duration.days(120),
+          noncurrentVersionsExpireAfter: Duration.days(10),
         },
       },
     });
