@@ -12,3 +12,13 @@ export * from './lakehouse/lake-zone';
 export * from './lakehouse/lake-crawler';
 export * from './lakehouse/lakehouse-tier-props';
 export * from './lakehouse/lakehouse-tier';
+
+// PipelineObservability
+export * from './observability/failure-events';
+export * from './observability/pipeline-observability-props';
+export * from './observability/pipeline-observability';
+
+// AthenaServing
+export * from './serving/athena-serving-props';
+export * from './serving/scheduled-query';
+export * from './serving/athena-serving';

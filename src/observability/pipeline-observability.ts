@@ -1,0 +1,785 @@
+import { ArnFormat, CfnResource, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs_destinations from 'aws-cdk-lib/aws-logs-destinations';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { failureMessage, lakeEventRecord } from './event-messages';
+import { kindProfile } from './kind-profiles';
+import {
+  PipelineAlarmThresholds,
+  PipelineObservabilityProps,
+  WatchedPipeline,
+} from './pipeline-observability-props';
+import { ILakehouse, LakeLayout } from '../core/lake';
+import { suppressNag } from '../core/nag';
+import { IDataPipeline } from '../core/pipeline';
+import { propError, validateGlueName } from '../core/validation';
+import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
+import { PartitionProjection } from '../lakehouse/partition-projection';
+import { RawTable } from '../lakehouse/raw-table';
+
+const NAME = 'PipelineObservability';
+
+/** The documented defaults of `PipelineAlarmThresholds`, in one place. */
+const DEFAULT_THRESHOLDS: Required<PipelineAlarmThresholds> = {
+  alarmOnErrors: true,
+  errorsThreshold: 0,
+  alarmOnLag: true,
+  lagThreshold: Duration.minutes(15),
+  lagEvaluationPeriods: 3,
+  alarmOnDeadLetters: true,
+  deadLetterDepthThreshold: 0,
+  alarmOnQuarantine: true,
+  quarantineThreshold: 0,
+  alarmOnStaleData: true,
+};
+
+/** A composite alarm rule and an alarm status widget both stop at 100 alarms. */
+const MAX_ALARMS = 100;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * One place to see that the lake is healthy, and to be told when it is not.
+ *
+ * Watches any number of pipelines (this library's or a user's own implementing
+ * `IDataPipeline`) and deploys:
+ * - one CloudWatch dashboard: lake health at the top, then a section per pipeline with
+ *   throughput, errors and failure events, lag, freshness, dead-letter and quarantine depth,
+ *   and the metrics particular to its kind;
+ * - alarms with defaults (errors > 0, lag > 15 min for 3 periods, dead letters > 0,
+ *   quarantined > 0, no new data within a dataset's interval), each overridable per pipeline,
+ *   and a composite "lake unhealthy" alarm;
+ * - one KMS-encrypted SNS topic all alarms and failure events go to, with optional email
+ *   subscriptions and extra alarm actions;
+ * - EventBridge rules turning each pipeline's failure events (Glue, Step Functions, DMS...)
+ *   into readable alerts;
+ * - with a lake: the pipelines' logs and failure events landed in the raw zone under `_ops/`
+ *   (Firehose, GZIP, the lake's key) with raw tables over them, and optionally CloudTrail data
+ *   events on the lake's buckets.
+ *
+ * Limits: 100 alarms in all (a composite alarm rule and an alarm status widget stop there;
+ * split the pipelines over two instances beyond that); a log group takes at most two
+ * subscription filters, so a group already subscribed twice cannot be landed.
+ *
+ * @example
+ * declare const lake: LakehouseTier;
+ * declare const orders: IDataPipeline;
+ *
+ * new PipelineObservability(this, 'Observability', {
+ *   pipelines: [orders],
+ *   lake,
+ *   emailSubscriptions: ['data-oncall@example.com'],
+ *   pipelineOverrides: [{ pipelineName: orders.pipelineName, lagThreshold: Duration.minutes(30) }],
+ * });
+ */
+export class PipelineObservability extends Construct {
+  /** The alert topic (KMS-encrypted, TLS only) every alarm and failure event is sent to. */
+  public readonly topic: sns.Topic;
+  /** The key of the alert topic. */
+  public readonly topicKey: kms.IKey;
+  /** The dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** In ALARM when any alarm of any watched pipeline is. */
+  public readonly lakeUnhealthyAlarm: cloudwatch.CompositeAlarm;
+  /** The watched pipelines with their alarms and rules, in the order they were added. */
+  public readonly watchedPipelines: WatchedPipeline[] = [];
+  /** Dead-letter queue of the failure rules' targets: an alert that could not be delivered lands here. */
+  public readonly eventTargetDeadLetterQueue: sqs.Queue;
+  /** Alarm on `eventTargetDeadLetterQueue` holding any message. */
+  public readonly undeliveredAlertsAlarm: cloudwatch.Alarm;
+  /**
+   * The Firehose landing the pipelines' logs in the raw zone.
+   * @default - none without a lake
+   */
+  public readonly logDeliveryStream?: firehose.IDeliveryStream;
+  /**
+   * The Firehose landing the pipelines' failure events in the raw zone.
+   * @default - none without a lake
+   */
+  public readonly eventDeliveryStream?: firehose.IDeliveryStream;
+  /**
+   * Raw table over the landed logs (one row per CloudWatch Logs batch, events in `logevents`).
+   * @default - none without a lake
+   */
+  public readonly logsTable?: RawTable;
+  /**
+   * Raw table over the landed failure events.
+   * @default - none without a lake
+   */
+  public readonly eventsTable?: RawTable;
+  /**
+   * The role CloudWatch Logs assumes to put log events into `logDeliveryStream`.
+   * @default - none without a lake
+   */
+  public readonly logSubscriptionRole?: iam.Role;
+  /** The subscription filters sending the pipelines' log groups to the lake. */
+  public readonly logSubscriptions: logs.SubscriptionFilter[] = [];
+  /**
+   * The trail recording S3 data events on the lake's buckets.
+   * @default - none unless `cloudTrailDataEvents`
+   */
+  public readonly trail?: cloudtrail.Trail;
+  /**
+   * Bytes scanned by the Athena workgroup (a search expression, for dashboards).
+   * @default - none without `athenaWorkGroupName`
+   */
+  public readonly athenaBytesScanned?: cloudwatch.IMetric;
+  /**
+   * Failed queries of the Athena workgroup (a search expression, for dashboards).
+   * @default - none without `athenaWorkGroupName`
+   */
+  public readonly athenaFailedQueries?: cloudwatch.IMetric;
+
+  private readonly props: PipelineObservabilityProps;
+  private readonly alarmActions: cloudwatch.IAlarmAction[];
+  /** Every alarm shown and composed; read lazily at synthesis, so later pipelines are included. */
+  private readonly healthAlarms: cloudwatch.IAlarm[] = [];
+  private readonly subscribedLogGroups = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
+    super(scope, id);
+    this.props = props;
+    validateProps(props);
+    const destroy = isDestroyContext(this);
+
+    // The topic: its own key, since CloudWatch and EventBridge must be allowed to use it and the
+    // lake's data key should not be widened for alerts.
+    this.topicKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the lake alert topic',
+      enableKeyRotation: true,
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    this.topicKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AlarmsAndEventsPublishToTheAlertTopic',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+    }));
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: 'Lake alerts',
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    for (const email of props.emailSubscriptions ?? []) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    this.alarmActions = [new cw_actions.SnsAction(this.topic), ...(props.alarmActions ?? [])];
+
+    // Alerts EventBridge could not deliver are kept, and alarmed on, rather than lost.
+    this.eventTargetDeadLetterQueue = new sqs.Queue(this, 'UndeliveredAlerts', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    suppressWholeRule(this.eventTargetDeadLetterQueue, 'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the EventBridge failure rules\' targets (cdk-nag only recognises SQS and Lambda redrive); it is alarmed on and has no consumer that could fail.');
+    this.undeliveredAlertsAlarm = this.newAlarm(this, 'UndeliveredAlertsAlarm', {
+      metric: this.eventTargetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'Failure alerts EventBridge could not deliver are waiting in the undelivered-alerts queue.',
+    });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: props.dashboardTimeRange ?? Duration.hours(6),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: '# Lake health\nEvery alarm of every watched pipeline. The composite "lake unhealthy" alarm is in ALARM when any of them is; alerts go to the lake alert topic.',
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({
+      title: 'Lake health',
+      alarms: this.healthAlarms,
+      width: 24,
+      height: 6,
+      sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+    }));
+
+    // The composite rule is rendered at synthesis so pipelines added later are part of it.
+    this.lakeUnhealthyAlarm = new cloudwatch.CompositeAlarm(this, 'LakeUnhealthy', {
+      alarmDescription: 'The lake is unhealthy: at least one pipeline alarm is in ALARM. See the lake dashboard.',
+      alarmRule: cloudwatch.AlarmRule.fromString(Lazy.string({
+        produce: () => cloudwatch.AlarmRule.anyOf(
+          ...this.healthAlarms.map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM)),
+        ).renderAlarmRule(),
+      })),
+    });
+    this.lakeUnhealthyAlarm.addAlarmAction(...this.alarmActions);
+    if (props.notifyOnRecovery ?? true) {
+      this.lakeUnhealthyAlarm.addOkAction(...this.alarmActions);
+    }
+
+    if (props.athenaWorkGroupName !== undefined) {
+      const workGroup = props.athenaWorkGroupName;
+      this.athenaBytesScanned = new cloudwatch.MathExpression({
+        expression: `SUM(SEARCH('{AWS/Athena,QueryState,QueryType,WorkGroup} MetricName="ProcessedBytes" WorkGroup="${workGroup}"', 'Sum', 300))`,
+        label: 'Bytes scanned',
+        period: Duration.minutes(5),
+      });
+      this.athenaFailedQueries = new cloudwatch.MathExpression({
+        expression: `SUM(SEARCH('{AWS/Athena,QueryState,QueryType,WorkGroup} MetricName="TotalExecutionTime" QueryState="FAILED" WorkGroup="${workGroup}"', 'SampleCount', 300))`,
+        label: 'Failed queries',
+        period: Duration.minutes(5),
+      });
+      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `## Serving: Athena workgroup ${workGroup}\nBytes scanned and failed queries of the serving workgroup`, width: 24, height: 2 }));
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: 'Athena bytes scanned', left: [this.athenaBytesScanned], width: 12 }),
+        new cloudwatch.GraphWidget({ title: 'Athena failed queries', left: [this.athenaFailedQueries], width: 12 }),
+      );
+    }
+
+    if (props.lake && (props.landOpsDataInLake ?? true)) {
+      const landing = this.landOpsData(props.lake, props, destroy);
+      this.logDeliveryStream = landing.logStream;
+      this.eventDeliveryStream = landing.eventStream;
+      this.logsTable = landing.logsTable;
+      this.eventsTable = landing.eventsTable;
+      this.logSubscriptionRole = landing.subscriptionRole;
+    }
+    if (props.lake && (props.cloudTrailDataEvents ?? false)) {
+      this.trail = this.lakeDataEventsTrail(props.lake);
+    }
+
+    for (const pipeline of props.pipelines ?? []) {
+      this.addPipeline(pipeline);
+    }
+
+    this.node.addValidation({
+      validate: () => {
+        const problems: string[] = [];
+        if (this.watchedPipelines.length === 0) {
+          problems.push(propError(NAME, 'pipelines', 'no pipeline is watched', 'pass pipelines or call addPipeline() at least once').message);
+        }
+        if (this.healthAlarms.length > MAX_ALARMS) {
+          problems.push(propError(NAME, 'pipelines', `${this.healthAlarms.length} alarms exceed the ${MAX_ALARMS} a composite alarm can watch`,
+            'split the pipelines over two PipelineObservability instances, or turn off alarms you do not need').message);
+        }
+        const watched = new Set(this.watchedPipelines.map((w) => w.pipeline.pipelineName));
+        (props.pipelineOverrides ?? []).forEach((o, i) => {
+          if (!watched.has(o.pipelineName)) {
+            problems.push(propError(NAME, `pipelineOverrides[${i}].pipelineName`, `no watched pipeline is named "${o.pipelineName}"`,
+              `use one of: ${[...watched].map((n) => `"${n}"`).join(', ') || '(none watched)'}`).message);
+          }
+        });
+        return problems;
+      },
+    });
+  }
+
+  /** Every alarm: the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
+  public get alarms(): cloudwatch.IAlarm[] {
+    return [...this.healthAlarms];
+  }
+
+  /**
+   * Watches one more pipeline: its dashboard section, alarms, failure rules and log landing.
+   *
+   * @param pipeline any implementation of the pipeline contract
+   * @param thresholds thresholds for this pipeline, over the observability-wide ones and any
+   *   `pipelineOverrides` entry (default: none)
+   */
+  public addPipeline(pipeline: IDataPipeline, thresholds?: PipelineAlarmThresholds): WatchedPipeline {
+    const name = pipeline.pipelineName;
+    if (this.watchedPipelines.some((w) => w.pipeline.pipelineName === name)) {
+      throw propError(NAME, 'pipelines', `two pipelines are named "${name}"`, 'give each pipeline a unique pipelineName');
+    }
+    const t = this.thresholdsFor(name, thresholds);
+    validateThresholds(t, `thresholds of pipeline "${name}"`);
+
+    const scope = new Construct(this, `Pipeline-${name.replace(/\//g, '-')}`);
+    const m = pipeline.pipelineMetrics;
+    const what = `Pipeline "${name}" (${pipeline.pipelineKind.name})`;
+
+    const errorsAlarm = t.alarmOnErrors ? this.newAlarm(scope, 'ErrorsAlarm', {
+      metric: m.errors,
+      threshold: t.errorsThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${what}: errors above ${t.errorsThreshold}. Look at its logs and dead-letter queues.`,
+    }) : undefined;
+
+    const lagAlarm = m.lagMillis && t.alarmOnLag ? this.newAlarm(scope, 'LagAlarm', {
+      metric: m.lagMillis,
+      threshold: t.lagThreshold.toMilliseconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: t.lagEvaluationPeriods,
+      datapointsToAlarm: t.lagEvaluationPeriods,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${what}: more than ${t.lagThreshold.toHumanString()} behind its source for ${t.lagEvaluationPeriods} periods.`,
+    }) : undefined;
+
+    const deadLetterAlarms = t.alarmOnDeadLetters ? pipeline.deadLetterQueues.map((queue, i) => this.newAlarm(scope, `DeadLetterAlarm${i}`, {
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: t.deadLetterDepthThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${what}: more than ${t.deadLetterDepthThreshold} messages in a dead-letter queue. Inspect and redrive them.`,
+    })) : [];
+
+    const quarantineAlarms = t.alarmOnQuarantine ? pipeline.quarantines.map((q, i) => this.newAlarm(scope, `QuarantineAlarm${i}`, {
+      metric: q.count,
+      threshold: t.quarantineThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${what}: more than ${t.quarantineThreshold} records quarantined under ${q.prefix}. Their reasons are kept with them.`,
+    })) : [];
+
+    pipeline.freshness.forEach((f, j) => {
+      const seconds = f.expectedInterval.toSeconds({ integral: false });
+      if (!Number.isInteger(seconds / 60) || seconds < 60 || seconds > 86400) {
+        throw propError(NAME, `pipelines["${name}"].freshness[${j}].expectedInterval`,
+          `${f.expectedInterval.toHumanString()} cannot be a CloudWatch alarm period`, 'use whole minutes from 1 minute to 1 day');
+      }
+    });
+    const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => this.newAlarm(scope, `FreshnessAlarm${j}`, {
+      metric: withPeriodSum(f.arrivals, f.expectedInterval),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No arrivals often means no datapoints at all: that is exactly the stale case.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription: `${what}: no new data in "${f.dataset}" for ${f.expectedInterval.toHumanString()}.`,
+    })) : [];
+
+    // The pipeline's own alarms: composed always, routed to the topic when they are ours to
+    // change (an alarm in another stack would make that stack depend on this one).
+    for (const own of pipeline.pipelineAlarms) {
+      if (own instanceof cloudwatch.AlarmBase && Stack.of(own) === Stack.of(this)) {
+        own.addAlarmAction(...this.alarmActions);
+      }
+      this.healthAlarms.push(own);
+    }
+
+    const failureRules = pipeline.failureEvents.map((pattern, i) => {
+      const rule = new events.Rule(scope, `FailureRule${i}`, {
+        description: `Failures of pipeline "${name}" to the lake alert topic`.slice(0, 512),
+        eventPattern: pattern,
+      });
+      const targetOptions = { deadLetterQueue: this.eventTargetDeadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) };
+      rule.addTarget(new targets.SnsTopic(this.topic, { ...targetOptions, message: failureMessage(name, pattern) }));
+      if (this.eventDeliveryStream) {
+        rule.addTarget(new targets.FirehoseDeliveryStream(this.eventDeliveryStream, { message: lakeEventRecord(name) }));
+      }
+      return rule;
+    });
+
+    if (this.logDeliveryStream && this.logSubscriptionRole) {
+      pipeline.logGroups.forEach((group, i) => {
+        if (this.subscribedLogGroups.has(group.logGroupName)) return;
+        this.subscribedLogGroups.add(group.logGroupName);
+        this.logSubscriptions.push(new logs.SubscriptionFilter(scope, `LogsToLake${i}`, {
+          logGroup: group,
+          destination: new logs_destinations.FirehoseDestination(this.logDeliveryStream!, { role: this.logSubscriptionRole }),
+          filterPattern: logs.FilterPattern.allEvents(),
+        }));
+      });
+    }
+
+    const ownAlarms = [errorsAlarm, lagAlarm, ...deadLetterAlarms, ...quarantineAlarms, ...freshnessAlarms]
+      .filter((a): a is cloudwatch.Alarm => a !== undefined);
+    const watched: WatchedPipeline = {
+      pipeline,
+      thresholds: t,
+      errorsAlarm,
+      lagAlarm,
+      deadLetterAlarms,
+      quarantineAlarms,
+      freshnessAlarms,
+      alarms: [...ownAlarms, ...pipeline.pipelineAlarms],
+      failureRules,
+    };
+    this.watchedPipelines.push(watched);
+    this.addSection(watched, t);
+    return watched;
+  }
+
+  /** The watched pipeline of that name. */
+  public watchedPipeline(pipelineName: string): WatchedPipeline {
+    const found = this.watchedPipelines.find((w) => w.pipeline.pipelineName === pipelineName);
+    if (!found) {
+      throw propError(NAME, 'pipelineName', `no watched pipeline is named "${pipelineName}"`, 'add it with addPipeline() first');
+    }
+    return found;
+  }
+
+  private thresholdsFor(name: string, extra: PipelineAlarmThresholds | undefined): Required<PipelineAlarmThresholds> {
+    const override = (this.props.pipelineOverrides ?? []).find((o) => o.pipelineName === name);
+    const layers: PipelineAlarmThresholds[] = [this.props.alarmThresholds ?? {}, override ?? {}, extra ?? {}];
+    const merged: { [key: string]: unknown } = { ...DEFAULT_THRESHOLDS };
+    for (const layer of layers) {
+      for (const key of Object.keys(DEFAULT_THRESHOLDS) as (keyof PipelineAlarmThresholds)[]) {
+        // `??`-style merge: only an unset field falls through, so `false` and `0` stick.
+        if (layer[key] !== undefined) merged[key] = layer[key];
+      }
+    }
+    return merged as unknown as Required<PipelineAlarmThresholds>;
+  }
+
+  private newAlarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(scope, id, props);
+    alarm.addAlarmAction(...this.alarmActions);
+    this.healthAlarms.push(alarm);
+    return alarm;
+  }
+
+  private addSection(w: WatchedPipeline, t: Required<PipelineAlarmThresholds>): void {
+    const pipeline = w.pipeline;
+    const profile = kindProfile(pipeline.pipelineKind.name);
+    const m = pipeline.pipelineMetrics;
+    const threshold = (value: number, on: boolean): cloudwatch.HorizontalAnnotation[] =>
+      on ? [{ value, label: 'alarm threshold', color: cloudwatch.Color.RED }] : [];
+
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({
+      markdown: `## ${pipeline.pipelineName}\n${profile.title} pipeline`,
+      width: 24,
+      height: 2,
+    }));
+
+    const failureEventCounts = w.failureRules.map((rule, i) => new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'TriggeredRules',
+      dimensionsMap: { RuleName: rule.ruleName },
+      statistic: 'Sum',
+      label: `Failure events (${i + 1})`,
+    }));
+    const main: cloudwatch.IWidget[] = [
+      new cloudwatch.GraphWidget({ title: profile.throughput, left: [labeled(m.throughput, profile.throughput)], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: profile.errors,
+        left: [labeled(m.errors, profile.errors)],
+        right: failureEventCounts,
+        leftAnnotations: threshold(t.errorsThreshold, t.alarmOnErrors),
+        width: 8,
+      }),
+    ];
+    if (m.lagMillis) {
+      main.push(new cloudwatch.GraphWidget({
+        title: profile.lag,
+        left: [labeled(m.lagMillis, profile.lag)],
+        leftAnnotations: threshold(t.lagThreshold.toMilliseconds(), t.alarmOnLag),
+        width: 8,
+      }));
+    }
+    this.dashboard.addWidgets(...main);
+
+    const health: cloudwatch.IWidget[] = [];
+    if (pipeline.freshness.length > 0) {
+      health.push(new cloudwatch.GraphWidget({
+        title: 'Freshness: new data per dataset',
+        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, f.expectedInterval), f.dataset)),
+        width: 8,
+      }));
+    }
+    if (pipeline.deadLetterQueues.length > 0) {
+      health.push(new cloudwatch.GraphWidget({
+        title: 'Dead-letter queue depth',
+        left: pipeline.deadLetterQueues.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })),
+        leftAnnotations: threshold(t.deadLetterDepthThreshold, t.alarmOnDeadLetters),
+        width: 8,
+      }));
+    }
+    if (pipeline.quarantines.length > 0) {
+      health.push(new cloudwatch.GraphWidget({
+        title: 'Quarantined records',
+        left: pipeline.quarantines.map((q) => labeled(q.count, q.prefix)),
+        leftAnnotations: threshold(t.quarantineThreshold, t.alarmOnQuarantine),
+        width: 8,
+      }));
+    }
+    if (health.length > 0) this.dashboard.addWidgets(...health);
+
+    const particular = m.additional ?? [];
+    if (particular.length > 0) {
+      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `### ${profile.particular}`, width: 24, height: 1 }));
+      for (let i = 0; i < particular.length; i += 3) {
+        this.dashboard.addWidgets(...particular.slice(i, i + 3).map((lm) => new cloudwatch.GraphWidget({
+          title: lm.label,
+          left: [labeled(lm.metric, lm.label)],
+          width: 8,
+        })));
+      }
+    }
+  }
+
+  private landOpsData(lake: ILakehouse, props: PipelineObservabilityProps, destroy: boolean) {
+    const raw = lake.raw;
+    const stack = Stack.of(this);
+    const stream = (id: string, kind: string, processors: firehose.CfnDeliveryStream.ProcessorProperty[]) => {
+      const prefix = LakeLayout.opsPrefix(kind);
+      const errorRoot = LakeLayout.opsPrefix(`${kind}-delivery-errors`);
+      // Firehose's own delivery errors, one group per stream.
+      const errorLogs = new logs.LogGroup(this, `${id}Errors`, {
+        retention: props.deliveryErrorLogRetention ?? logs.RetentionDays.ONE_YEAR,
+        removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      });
+      const errorStream = errorLogs.addStream('S3Delivery');
+      // A role of our own rather than the L2 destination's, which grants read, write and delete
+      // on the whole raw bucket: this one can only add objects under its two prefixes.
+      const role = new iam.Role(this, `${id}Role`, {
+        description: `Lets Firehose land the lake pipelines' ${kind} under ${prefix} of the raw zone`,
+        assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      });
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [raw.bucket.arnForObjects(`${prefix}*`), raw.bucket.arnForObjects(`${errorRoot}*`)],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+        resources: [raw.bucket.bucketArn],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [raw.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['logs:PutLogEvents'],
+        resources: [stack.formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          resourceName: `${errorLogs.logGroupName}:log-stream:${errorStream.logStreamName}`,
+        })],
+      }));
+      suppressNag(role.node.findChild('DefaultPolicy'), [{
+        id: 'AwsSolutions-IAM5',
+        reason: `Firehose names the objects it writes itself (date partition, stream name, sequence): the narrowest grant is objects under the ${prefix} and ${errorRoot} prefixes of the raw zone bucket.`,
+        appliesTo: [`/^Resource::<.+\\.Arn>\\/${escapeRegex(prefix)}\\*$/`, `/^Resource::<.+\\.Arn>\\/${escapeRegex(errorRoot)}\\*$/`],
+      }]);
+
+      const cfn = new firehose.CfnDeliveryStream(this, id, {
+        deliveryStreamType: 'DirectPut',
+        // Firehose buffers in its own storage before S3; the objects land with the lake's key.
+        deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
+        extendedS3DestinationConfiguration: {
+          bucketArn: raw.bucket.bucketArn,
+          roleArn: role.roleArn,
+          prefix: `${prefix}day=!{timestamp:yyyy-MM-dd}/`,
+          errorOutputPrefix: `${errorRoot}!{firehose:error-output-type}/day=!{timestamp:yyyy-MM-dd}/`,
+          compressionFormat: 'GZIP',
+          bufferingHints: { intervalInSeconds: 300, sizeInMBs: 5 },
+          encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: raw.encryptionKey.keyArn } },
+          cloudWatchLoggingOptions: { enabled: true, logGroupName: errorLogs.logGroupName, logStreamName: errorStream.logStreamName },
+          processingConfiguration: { enabled: true, processors },
+        },
+      });
+      // Firehose checks its role when the stream is created: the policy must exist first.
+      cfn.node.addDependency(role);
+      const deliveryStream = firehose.DeliveryStream.fromDeliveryStreamAttributes(this, `${id}Ref`, {
+        deliveryStreamArn: cfn.attrArn,
+        deliveryStreamName: cfn.ref,
+      });
+      return { deliveryStream, cfn, prefix };
+    };
+
+    // CloudWatch Logs sends gzip batches: decompress so each batch becomes one JSON line Athena
+    // can read, then Firehose gzips the objects again.
+    const appendNewline = { type: 'AppendDelimiterToRecord', parameters: [] };
+    const logsLanding = stream('LogsToLake', 'logs', [
+      { type: 'Decompression', parameters: [{ parameterName: 'CompressionFormat', parameterValue: 'GZIP' }] },
+      appendNewline,
+    ]);
+    const eventsLanding = stream('EventsToLake', 'events', [appendNewline]);
+
+    const day = { name: 'day', projection: PartitionProjection.dateRange({ format: 'yyyy-MM-dd', rangeStart: 'NOW-5YEARS' }) };
+    const logsTable = new RawTable(this, 'LogsTable', {
+      zone: raw,
+      tableName: props.logsTableName ?? 'ops_logs',
+      prefix: logsLanding.prefix,
+      description: 'The lake pipelines\' CloudWatch Logs, one row per delivered batch (unnest logevents for single events).',
+      columns: [
+        { name: 'messagetype', type: 'string', comment: 'DATA_MESSAGE, or CONTROL_MESSAGE for CloudWatch Logs reachability checks' },
+        { name: 'owner', type: 'string' },
+        { name: 'loggroup', type: 'string' },
+        { name: 'logstream', type: 'string' },
+        { name: 'subscriptionfilters', type: 'array<string>' },
+        { name: 'logevents', type: 'array<struct<id:string,timestamp:bigint,message:string>>' },
+      ],
+      partitionKeys: [day],
+    });
+    const eventsTable = new RawTable(this, 'EventsTable', {
+      zone: raw,
+      tableName: props.eventsTableName ?? 'ops_events',
+      prefix: eventsLanding.prefix,
+      description: 'Failure events of the lake pipelines (Glue, Step Functions, DMS...), one row per event.',
+      columns: [
+        { name: 'pipeline', type: 'string' },
+        { name: 'id', type: 'string' },
+        { name: 'time', type: 'string' },
+        { name: 'source', type: 'string' },
+        { name: 'detail_type', type: 'string' },
+        { name: 'account', type: 'string' },
+        { name: 'region', type: 'string' },
+        { name: 'resources', type: 'array<string>' },
+        { name: 'detail', type: 'string', comment: 'the event detail as JSON text' },
+      ],
+      partitionKeys: [day],
+    });
+
+    // One role for every subscription, trusted only by CloudWatch Logs of this account and region.
+    const subscriptionRole = new iam.Role(this, 'LogSubscriptionRole', {
+      description: 'Lets CloudWatch Logs put the lake pipelines\' log events into the ops Firehose',
+      assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {
+        conditions: {
+          // The form AWS documents for CloudWatch Logs subscriptions: any log group of this account and region.
+          StringLike: { 'aws:SourceArn': stack.formatArn({ service: 'logs', resource: '*' }) },
+        },
+      }),
+    });
+    logsLanding.deliveryStream.grantPutRecords(subscriptionRole);
+
+    return {
+      logStream: logsLanding.deliveryStream,
+      eventStream: eventsLanding.deliveryStream,
+      logsTable,
+      eventsTable,
+      subscriptionRole,
+    };
+  }
+
+  private lakeDataEventsTrail(lake: ILakehouse): cloudtrail.Trail {
+    const prefix = LakeLayout.opsPrefix('cloudtrail');
+    const trail = new cloudtrail.Trail(this, 'LakeDataEvents', {
+      bucket: lake.raw.bucket,
+      s3KeyPrefix: prefix.replace(/\/$/, ''),
+      encryptionKey: lake.encryptionKey,
+      isMultiRegionTrail: false,
+      includeGlobalServiceEvents: false,
+      enableFileValidation: true,
+    });
+    const stack = Stack.of(this);
+    // CloudTrail encrypts its log files with the lake key: allow it, for trails of this account only.
+    lake.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudTrailEncryptsLakeDataEventLogs',
+      principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],
+      resources: ['*'],
+      conditions: {
+        StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
+      },
+    }));
+    // Advanced selectors: object-level events on the three zones, except CloudTrail's own
+    // deliveries under _ops/cloudtrail/ (logging those would log its own writes forever).
+    const arn = (bucket: string, key = '') => `${bucket}/${key}`;
+    const zones = [lake.raw, lake.clean, lake.curated];
+    const cfn = trail.node.defaultChild as cloudtrail.CfnTrail;
+    cfn.advancedEventSelectors = [{
+      name: 'Lake object access',
+      fieldSelectors: [
+        { field: 'eventCategory', equalTo: ['Data'] },
+        { field: 'resources.type', equalTo: ['AWS::S3::Object'] },
+        {
+          field: 'resources.ARN',
+          startsWith: zones.map((z) => arn(z.bucket.bucketArn)),
+          notStartsWith: [arn(lake.raw.bucket.bucketArn, prefix)],
+        },
+      ],
+    }];
+    return trail;
+  }
+}
+
+function validateProps(props: PipelineObservabilityProps): void {
+  if (props.alarmThresholds) validateThresholds(props.alarmThresholds, 'alarmThresholds');
+  (props.pipelineOverrides ?? []).forEach((o, i) => {
+    if (!o.pipelineName) {
+      throw propError(NAME, `pipelineOverrides[${i}].pipelineName`, 'it is empty', 'name the pipeline the thresholds apply to');
+    }
+    if ((props.pipelineOverrides ?? []).findIndex((x) => x.pipelineName === o.pipelineName) !== i) {
+      throw propError(NAME, `pipelineOverrides[${i}].pipelineName`, `"${o.pipelineName}" has two overrides`, 'merge them into one entry');
+    }
+    validateThresholds(o, `pipelineOverrides[${i}]`);
+  });
+  (props.emailSubscriptions ?? []).forEach((email, i) => {
+    if (!EMAIL.test(email)) {
+      throw propError(NAME, `emailSubscriptions[${i}]`, `"${email}" is not an email address`, 'give an address such as "oncall@example.com"');
+    }
+  });
+  if (!props.lake && props.landOpsDataInLake === true) {
+    throw propError(NAME, 'landOpsDataInLake', 'there is no lake to land logs and events in', 'pass "lake", or leave landOpsDataInLake unset');
+  }
+  if (!props.lake && props.cloudTrailDataEvents === true) {
+    throw propError(NAME, 'cloudTrailDataEvents', 'there is no lake whose buckets to record', 'pass "lake", or leave cloudTrailDataEvents unset');
+  }
+  if (props.lake && (props.landOpsDataInLake ?? true)) {
+    validateGlueName(NAME, 'logsTableName', props.logsTableName ?? 'ops_logs');
+    validateGlueName(NAME, 'eventsTableName', props.eventsTableName ?? 'ops_events');
+    if ((props.logsTableName ?? 'ops_logs') === (props.eventsTableName ?? 'ops_events')) {
+      throw propError(NAME, 'eventsTableName', 'it is the same as logsTableName', 'give the two tables different names');
+    }
+  }
+  if (props.athenaWorkGroupName !== undefined && !/^[a-zA-Z0-9._-]{1,128}$/.test(props.athenaWorkGroupName)) {
+    throw propError(NAME, 'athenaWorkGroupName', `"${props.athenaWorkGroupName}" is not an Athena workgroup name`, 'use 1-128 letters, digits, ".", "_" or "-"');
+  }
+  if (props.dashboardName !== undefined && !/^[a-zA-Z0-9_-]{1,255}$/.test(props.dashboardName)) {
+    throw propError(NAME, 'dashboardName', `"${props.dashboardName}" is not a dashboard name`, 'use 1-255 letters, digits, "_" or "-"');
+  }
+}
+
+function validateThresholds(t: PipelineAlarmThresholds, where: string): void {
+  const nonNegative = (key: keyof PipelineAlarmThresholds, value: number | undefined) => {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw propError(NAME, `${where}.${key}`, `${value} is not a number >= 0`, 'give a finite threshold of 0 or more');
+    }
+  };
+  nonNegative('errorsThreshold', t.errorsThreshold);
+  nonNegative('deadLetterDepthThreshold', t.deadLetterDepthThreshold);
+  nonNegative('quarantineThreshold', t.quarantineThreshold);
+  if (t.lagEvaluationPeriods !== undefined && !(Number.isInteger(t.lagEvaluationPeriods) && t.lagEvaluationPeriods >= 1)) {
+    throw propError(NAME, `${where}.lagEvaluationPeriods`, `${t.lagEvaluationPeriods} is not a whole number >= 1`, 'give 1 or more periods');
+  }
+  if (t.lagThreshold !== undefined && t.lagThreshold.toMilliseconds() <= 0) {
+    throw propError(NAME, `${where}.lagThreshold`, 'it is zero', 'give a positive duration, or set alarmOnLag to false');
+  }
+}
+
+/** The arrivals metric summed over the expected interval (kept as is when it is not ours to reshape). */
+function withPeriodSum(metric: cloudwatch.IMetric, period: Duration): cloudwatch.IMetric {
+  if (metric instanceof cloudwatch.Metric) return metric.with({ period, statistic: 'Sum' });
+  if (metric instanceof cloudwatch.MathExpression) return metric.with({ period });
+  return metric;
+}
+
+function labeled(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric {
+  if (metric instanceof cloudwatch.Metric || metric instanceof cloudwatch.MathExpression) {
+    return metric.label ? metric : metric.with({ label });
+  }
+  return metric;
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function isDestroyContext(scope: Construct): boolean {
+  const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
+  return value === true || value === 'true';
+}
+
+/** Suppresses one non-granular cdk-nag rule on one resource (cdk-nag's metadata format). */
+function suppressWholeRule(scope: Construct, id: string, reason: string): void {
+  const resource = scope.node.defaultChild as CfnResource;
+  const existing = resource.getMetadata('cdk_nag')?.rules_to_suppress ?? [];
+  resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, { id, reason }] });
+}
