@@ -9,7 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 export function nagFindings(stack: Stack): { errors: string[]; warnings: string[] } {
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
   const annotations = Annotations.fromStack(stack);
-  const text = (entries: { id: string; entry: { data: unknown } }[]) =>
+  const text = (entries: { id: string; entry: { data?: unknown } }[]) =>
     entries.map((e) => `${e.id}: ${String(e.entry.data)}`);
   return {
     errors: text(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))),

@@ -1,0 +1,112 @@
+"""Synthesizes the reference lake from Python and checks what a Python user relies on."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from reference_lake import ReferenceLakeStack, build_app
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    app = App()
+    return Template.from_stack(ReferenceLakeStack(app, "ReferenceLake"))
+
+
+def test_zones_are_encrypted_versioned_buckets_with_one_rotated_key(template):
+    # The lake key, plus the keys of the Athena and observability topics: all rotated.
+    keys = template.find_resources("AWS::KMS::Key")
+    assert len(keys) == 3
+    assert all(k["Properties"]["EnableKeyRotation"] for k in keys.values())
+    # raw, clean, curated, access logs, Athena results
+    template.resource_count_is("AWS::S3::Bucket", 5)
+    template.has_resource_properties("AWS::S3::Bucket", {
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [Match.object_like({
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"}),
+        })]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+    })
+
+
+def test_one_glue_database_per_zone(template):
+    for zone in ("raw", "clean", "curated"):
+        template.has_resource_properties("AWS::Glue::Database", {
+            "DatabaseInput": Match.object_like({"Name": f"reference_{zone}"}),
+        })
+
+
+def test_raw_table_projects_partitions_given_from_python(template):
+    template.has_resource_properties("AWS::Glue::Table", {
+        "DatabaseName": "reference_raw",
+        "TableInput": Match.object_like({
+            "Name": "events",
+            "Parameters": Match.object_like({
+                "projection.enabled": "true",
+                "projection.month.range": "1,12",
+                "projection.month.digits": "2",
+            }),
+        }),
+    })
+
+
+def test_iceberg_table_with_its_three_optimizers(template):
+    template.has_resource_properties("AWS::Glue::Table", {
+        "DatabaseName": "reference_curated",
+        "OpenTableFormatInput": {"IcebergInput": {"MetadataOperation": "CREATE", "Version": "2"}},
+    })
+    template.resource_count_is("AWS::Glue::TableOptimizer", 3)
+
+
+def test_grant_is_scoped_to_the_table(template):
+    policies = template.find_resources("AWS::IAM::Policy")
+    analyst = next(p for name, p in policies.items() if name.startswith("AnalystRole"))
+    text = json.dumps(analyst["Properties"]["PolicyDocument"])
+    assert ":table/reference_curated/events" in text
+    assert '"s3:*"' not in text
+
+
+def test_app_synthesizes_to_a_cloud_assembly(tmp_path):
+    assembly = build_app(str(tmp_path)).synth()
+    assert [s.stack_name for s in assembly.stacks] == ["ReferenceLake"]
+    assert os.path.exists(os.path.join(str(tmp_path), "ReferenceLake.template.json"))
+
+
+def test_athena_workgroup_is_enforced_encrypted_and_limited(template):
+    template.has_resource_properties("AWS::Athena::WorkGroup", {
+        "Name": "analytics",
+        "WorkGroupConfiguration": Match.object_like({
+            "EnforceWorkGroupConfiguration": True,
+            "BytesScannedCutoffPerQuery": Match.any_value(),
+            "ResultConfiguration": Match.object_like({
+                "EncryptionConfiguration": Match.object_like({"EncryptionOption": "SSE_KMS"}),
+            }),
+        }),
+    })
+
+
+def test_scheduled_report_runs_through_step_functions(template):
+    template.has_resource_properties("AWS::Scheduler::Schedule", {"ScheduleExpression": "cron(0 6 * * ? *)"})
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+
+
+def test_readme_quickstart_runs(tmp_path):
+    """The README's Python quick start is quickstart.py; run as a user would, it synthesizes."""
+    script = os.path.join(os.path.dirname(__file__), "quickstart.py")
+    subprocess.run([sys.executable, script], check=True, env={**os.environ, "CDK_OUTDIR": str(tmp_path)})
+    template = json.loads((tmp_path / "Lake.template.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::Glue::Table", "AWS::Glue::TableOptimizer", "AWS::Athena::WorkGroup"} <= types
+
+
+def test_observability_watches_the_pipelines(template):
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    template.resource_count_is("AWS::CloudWatch::CompositeAlarm", 1)
+    template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "data-oncall@example.com",
+    })
+    template.has_resource_properties("AWS::Logs::SubscriptionFilter", {"FilterPattern": Match.any_value()})
