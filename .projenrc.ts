@@ -84,6 +84,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/benchmarks/out/',
     '.venv/',
     '__pycache__/',
+    '.jsii.tabl.json',
+    '/docs/*.dot',
   ],
 });
 
@@ -97,6 +99,11 @@ for (const dir of ['examples', 'integ', 'benchmarks']) {
 
 // Glue scripts (src/**/glue/*.py) ship beside the compiled constructs that deploy them.
 project.postCompileTask.exec('node build-tools/copy-glue-scripts.js');
+
+// Every @example and the README's TypeScript must compile (strict, with rosetta/ fixtures)
+// before docs are generated; API.md is TypeScript, docs/API.python.md the Python translation.
+project.postCompileTask.prependExec('jsii-rosetta extract --strict .jsii');
+project.tasks.tryFind('docgen')!.exec('jsii-docgen -l python -o docs/API.python.md');
 
 // ---------------------------------------------------------------------------------------------
 // Tasks behind the README's two commands.

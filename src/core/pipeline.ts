@@ -168,8 +168,6 @@ export interface DataPipelineProps {
  * contract, so `PipelineObservability` can watch it. Creates no AWS resources.
  *
  * @example
- * import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
- *
  * new DataPipeline(this, 'Nightly', {
  *   pipelineName: 'nightly-export',
  *   metrics: {

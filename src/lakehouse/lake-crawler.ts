@@ -36,6 +36,16 @@ export interface LakeCrawlerProps extends LakeCrawlerOptions {
 /**
  * An optional Glue crawler for schema discovery in a zone, for data whose schema is not known
  * up front. Its logs, and anything it writes, are encrypted with the zone's key.
+ *
+ * @example
+ * declare const lake: LakehouseTier;
+ *
+ * // Discover the schema of partner drops in the clean zone every night.
+ * lake.addCrawler('PartnerDrops', LakeZoneName.CLEAN, {
+ *   prefixes: ['partners/'],
+ *   tablePrefix: 'partner_',
+ *   schedule: 'cron(0 3 * * ? *)',
+ * });
  */
 export class LakeCrawler extends Construct {
   /** The crawler (escape hatch). */

@@ -82,6 +82,23 @@ abstract class LakeZoneBase extends Construct implements ILakeZone {
  * One zone of a lake: a bucket, its key and a Glue database. `LakehouseTier` makes three; use
  * this class directly to build a zone over buckets you manage yourself, or
  * `LakeZone.fromZoneAttributes` to describe one that already exists.
+ *
+ * @example
+ * declare const lakeKey: kms.IKey;
+ *
+ * // A zone another team's stack created: register a table in it without owning it.
+ * const shared = LakeZone.fromZoneAttributes(this, 'SharedClean', {
+ *   zoneName: LakeZoneName.CLEAN,
+ *   bucket: s3.Bucket.fromBucketName(this, 'CleanBucket', 'acme-lake-clean'),
+ *   encryptionKey: lakeKey,
+ *   databaseName: 'acme_clean',
+ * });
+ * new RawTable(this, 'Customers', {
+ *   zone: shared,
+ *   tableName: 'customers',
+ *   format: DataFormat.PARQUET,
+ *   columns: [{ name: 'customer_id', type: 'string' }],
+ * });
  */
 export class LakeZone extends LakeZoneBase {
   /** Describes an existing zone; creates nothing. */

@@ -190,6 +190,19 @@ export abstract class ScheduledWorkflow extends Construct {
  * write into a folder that already has files, so a Parquet report is never doubled.
  *
  * Usually made with `AthenaServing.addScheduledQuery`.
+ *
+ * @example
+ * declare const serving: AthenaServing;
+ * declare const orders: IcebergTable;
+ *
+ * const report = serving.addScheduledQuery('WeeklyOrders', {
+ *   queryName: 'weekly-orders',
+ *   sql: 'SELECT count(*) AS orders FROM orders',
+ *   schedule: 'cron(0 7 ? * MON *)',
+ *   reads: { tables: [orders] },
+ * });
+ * // Where this query's reports land, e.g. for a downstream consumer.
+ * new CfnOutput(this, 'WeeklyOrdersReports', { value: report.reportsUrl });
  */
 export class ScheduledQuery extends ScheduledWorkflow {
   /** Name of the report. */
@@ -290,6 +303,13 @@ export class ScheduledQuery extends ScheduledWorkflow {
  * Scheduled `OPTIMIZE ... REWRITE DATA USING BIN_PACK` and `VACUUM` of one Iceberg table, for
  * tables the Glue table optimizers do not cover. Usually made with
  * `AthenaServing.addIcebergMaintenance`.
+ *
+ * @example
+ * declare const serving: AthenaServing;
+ * declare const events: IcebergTable;
+ *
+ * // Compact and vacuum every Sunday night; the Glue optimizers are off for this table.
+ * serving.addIcebergMaintenance('EventsMaintenance', { table: events, schedule: 'cron(0 2 ? * SUN *)' });
  */
 export class IcebergMaintenance extends ScheduledWorkflow {
   public readonly stateMachine: sfn.StateMachine;
