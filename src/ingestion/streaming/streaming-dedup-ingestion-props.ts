@@ -1,0 +1,250 @@
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { ILakehouse } from '../../core/lake';
+import { Column } from '../../lakehouse/table-props';
+
+/** Which JSON fields of an event hold its id, type, subtype and time. */
+export interface EventFields {
+  /**
+   * Field of the event id (dots reach into nested objects: `meta.id`).
+   * @default 'event_id'
+   */
+  readonly id?: string;
+  /**
+   * Field of the event type: the first partition (`event_type=`).
+   * @default 'event_type'
+   */
+  readonly type?: string;
+  /**
+   * Field of the event subtype: the second partition (`event_subtype=`); events without one go to
+   * `event_subtype=none`.
+   * @default 'event_subtype'
+   */
+  readonly subtype?: string;
+  /**
+   * Field of the event time, an ISO-8601 string; its date gives the `year=/month=/day=` partitions.
+   * @default 'event_time'
+   */
+  readonly time?: string;
+}
+
+/** Options for provisioned dedup-table capacity with auto scaling. */
+export interface ProvisionedDedupCapacityOptions {
+  /** Write capacity units the table never goes below. */
+  readonly minWriteCapacity: number;
+  /** Write capacity units the table never goes above. */
+  readonly maxWriteCapacity: number;
+  /**
+   * Target utilization of the write capacity, in percent (20-90).
+   * @default 70
+   */
+  readonly targetUtilizationPercent?: number;
+  /**
+   * Read capacity units (the handler does not read; the table needs at least 1).
+   * @default 1
+   */
+  readonly readCapacity?: number;
+}
+
+/**
+ * How the dedup table pays for writes. On-demand suits spiky or small streams; provisioned with
+ * auto scaling is cheaper for a steady stream (see the cost model in docs/streaming-dedup-ingestion.md).
+ */
+export class DedupCapacity {
+  /** Pay per request (the default). */
+  public static onDemand(): DedupCapacity {
+    return new DedupCapacity('on-demand');
+  }
+
+  /** Provisioned write capacity with target-tracking auto scaling. */
+  public static provisioned(options: ProvisionedDedupCapacityOptions): DedupCapacity {
+    return new DedupCapacity('provisioned', options);
+  }
+
+  private constructor(
+    /** `on-demand` or `provisioned`. */
+    public readonly mode: string,
+    /** The provisioned settings, when provisioned. */
+    public readonly provisionedOptions?: ProvisionedDedupCapacityOptions,
+  ) {}
+}
+
+/** Props of `StreamingDedupIngestion`. */
+export interface StreamingDedupIngestionProps {
+  /** The lake: events land in its raw zone and its curated Iceberg table. */
+  readonly lake: ILakehouse;
+
+  /**
+   * Dataset name: the raw prefix (`<dataset>/`), the raw and curated table names, the quarantine
+   * prefix (`_quarantine/<dataset>/`). A Glue name.
+   * @default 'events'
+   */
+  readonly datasetName?: string;
+
+  /**
+   * Pipeline name on dashboards and alarms.
+   * @default 'streaming-<datasetName>'
+   */
+  readonly pipelineName?: string;
+
+  /**
+   * An existing Kinesis stream to read. Give either this or the stream settings below, not both.
+   * @default - a new stream is created
+   */
+  readonly stream?: kinesis.IStream;
+
+  /**
+   * Capacity mode of the created stream.
+   * @default kinesis.StreamMode.ON_DEMAND
+   */
+  readonly streamMode?: kinesis.StreamMode;
+
+  /**
+   * Shards of the created stream, when `streamMode` is `PROVISIONED`.
+   * @default 1
+   */
+  readonly shardCount?: number;
+
+  /**
+   * Retention of the created stream (24 hours to 365 days).
+   * @default Duration.hours(24)
+   */
+  readonly streamRetention?: Duration;
+
+  /**
+   * Key of the created stream.
+   * @default - the lake's key
+   */
+  readonly streamEncryptionKey?: kms.IKey;
+
+  /**
+   * Drop duplicates with the dedup Lambda and DynamoDB. `false` is the "no dedup or transform
+   * needed" option: Firehose reads the stream directly (no Lambda, no table) and the curated
+   * MERGE alone removes duplicates.
+   * @default true
+   */
+  readonly deduplicate?: boolean;
+
+  /**
+   * How long an event id is remembered: the DynamoDB TTL of a claim.
+   * @default Duration.hours(24)
+   */
+  readonly dedupWindow?: Duration;
+
+  /**
+   * Capacity of the dedup table.
+   * @default DedupCapacity.onDemand()
+   */
+  readonly dedupCapacity?: DedupCapacity;
+
+  /**
+   * Which JSON fields hold the event id, type, subtype and time.
+   * @default - event_id, event_type, event_subtype, event_time
+   */
+  readonly eventFields?: EventFields;
+
+  /**
+   * Known event types: Athena projects them (`enum`) so queries need not name one.
+   * @default - injected projection: queries filter on `event_type` and `event_subtype`
+   */
+  readonly eventTypes?: string[];
+
+  /**
+   * Further columns of the raw table (the id, type, subtype and time columns are added).
+   * @default - none
+   */
+  readonly rawColumns?: Column[];
+
+  /**
+   * Records per Lambda invocation (1-10,000).
+   * @default 500
+   */
+  readonly batchSize?: number;
+
+  /**
+   * How long Lambda gathers records before invoking (0-300 s).
+   * @default Duration.seconds(1)
+   */
+  readonly maxBatchingWindow?: Duration;
+
+  /**
+   * Concurrent batches per shard (1-10).
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+
+  /**
+   * Retries of a failing batch before its pointer goes to the on-failure queue (0-10,000).
+   * @default 10
+   */
+  readonly retryAttempts?: number;
+
+  /**
+   * Oldest record the Lambda still retries (60 s to 7 days; below the stream retention, so the
+   * on-failure queue's pointer still finds the record).
+   * @default Duration.hours(6)
+   */
+  readonly maxRecordAge?: Duration;
+
+  /**
+   * Lambda memory of the dedup handler.
+   * @default 512
+   */
+  readonly dedupMemorySize?: number;
+
+  /**
+   * Firehose buffer interval (0-900 s).
+   * @default Duration.seconds(300)
+   */
+  readonly bufferInterval?: Duration;
+
+  /**
+   * Firehose buffer size (64-128 MiB with dynamic partitioning).
+   * @default Size.mebibytes(128)
+   */
+  readonly bufferSize?: Size;
+
+  /**
+   * Schedule of the curated merge job (a Glue cron expression).
+   * @default 'cron(15 * * * ? *)' (hourly)
+   */
+  readonly mergeSchedule?: string;
+
+  /**
+   * Run the merge as Glue Flex (cheaper, may start later): right for an hourly schedule.
+   * @default true
+   */
+  readonly flexMerge?: boolean;
+
+  /**
+   * Glue G.1X workers of the merge job (2 or more).
+   * @default 2
+   */
+  readonly mergeWorkers?: number;
+
+  /**
+   * How much earlier than the last run's start the merge reads raw objects again (late S3
+   * listings, clock skew); re-read events change nothing.
+   * @default Duration.minutes(30)
+   */
+  readonly mergeOverlap?: Duration;
+
+  /**
+   * Most events one replay invocation sends (it answers where to continue).
+   * @default 100000
+   */
+  readonly replayMaxEvents?: number;
+
+  /**
+   * How often new raw objects are expected; none within it raises the freshness signal.
+   * @default Duration.hours(1)
+   */
+  readonly expectedArrivalInterval?: Duration;
+
+  /**
+   * What happens to the stream and the dedup table when the stack deletes them.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}

@@ -1,0 +1,754 @@
+import * as path from 'path';
+import { ArnFormat, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DedupFunction } from './dedup-function';
+import { ReplayFunction } from './replay-function';
+import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
+import { ILakehouse, LakeLayout } from '../../core/lake';
+import { suppressNag } from '../../core/nag';
+import {
+  FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
+} from '../../core/pipeline';
+import { propError, validateGlueName } from '../../core/validation';
+import { IcebergTable } from '../../lakehouse/iceberg-table';
+import { PartitionProjection } from '../../lakehouse/partition-projection';
+import { RawTable } from '../../lakehouse/raw-table';
+import { Column } from '../../lakehouse/table-props';
+
+const NAME = 'StreamingDedupIngestion';
+/** CloudWatch namespace of the dedup handler's metrics (dimension `service` = pipeline name). */
+const METRICS_NAMESPACE = 'CdkLakehouse/Streaming';
+const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
+const GLUE_CRON = /^cron\(\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*\)$/;
+
+/**
+ * Kinesis events into the lake, each event once: a Kinesis stream (or yours), a dedup Lambda
+ * that drops duplicates with one conditional DynamoDB write per record and forwards new events
+ * to Firehose packed as JSON lines, Firehose landing GZIP JSON in the raw zone partitioned by
+ * `event_type/event_subtype/year/month/day`, a raw table over it (partition projection, no
+ * crawler), a scheduled Glue 5.0 job that MERGEs new raw objects into a curated Iceberg table by
+ * event id, and a replay function. Implements the pipeline contract.
+ *
+ * @example
+ * declare const lake: LakehouseTier;
+ *
+ * new StreamingDedupIngestion(this, 'Events', {
+ *   lake,
+ *   datasetName: 'app_events',
+ *   eventFields: { id: 'id', type: 'type', subtype: 'subtype', time: 'occurred_at' },
+ * });
+ */
+export class StreamingDedupIngestion extends Construct implements IDataPipeline {
+  public readonly pipelineName: string;
+  public readonly pipelineKind: PipelineKind = PipelineKind.STREAMING;
+  public readonly pipelineMetrics: PipelineMetrics;
+  public readonly freshness: FreshnessSignal[];
+  public readonly deadLetterQueues: sqs.IQueue[];
+  public readonly quarantines: QuarantineLocation[];
+  public readonly pipelineAlarms: cloudwatch.IAlarm[];
+  public readonly failureEvents: events.EventPattern[];
+  public readonly logGroups: logs.ILogGroup[];
+
+  /** The stream events arrive on (created, or the one given). */
+  public readonly stream: kinesis.IStream;
+  /** The dedup table (undefined when `deduplicate` is false). */
+  public readonly dedupTable?: dynamodb.Table;
+  /** The dedup Lambda (undefined when `deduplicate` is false). */
+  public readonly dedupFunction?: lambda.Function;
+  /** Where the dedup Lambda's event source sends pointers to batches it gave up on. */
+  public readonly onFailureQueue?: sqs.Queue;
+  /** The Firehose delivery stream into the raw zone. */
+  public readonly deliveryStream: firehose.CfnDeliveryStream;
+  /** The role Firehose assumes. */
+  public readonly deliveryRole: iam.Role;
+  /** Firehose's error log group. */
+  public readonly deliveryLogGroup: logs.LogGroup;
+  /** The raw table over the delivered JSON (partition projection). */
+  public readonly rawTable: RawTable;
+  /** The curated Iceberg table, one row per event id. */
+  public readonly curatedTable: IcebergTable;
+  /** The Glue job that MERGEs raw into curated. */
+  public readonly mergeJob: glue.CfnJob;
+  /** The merge job's role. */
+  public readonly mergeRole: iam.Role;
+  /** The merge job's schedule. */
+  public readonly mergeTrigger: glue.CfnTrigger;
+  /** Encryption settings of the merge job (logs, bookmarks, S3). */
+  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
+  /** The replay function (operators invoke it with a time range and an event type). */
+  public readonly replayFunction: lambda.Function;
+  /** Prefix in the raw bucket where the handler quarantines malformed records. */
+  public readonly quarantinePrefix: string;
+  /** Prefix in the raw bucket where Firehose puts records it could not partition or deliver. */
+  public readonly deliveryErrorPrefix: string;
+
+  /** The lake this pipeline writes into. */
+  public readonly lake: ILakehouse;
+
+  constructor(scope: Construct, id: string, props: StreamingDedupIngestionProps) {
+    super(scope, id);
+    const p = resolveProps(props);
+    const stack = Stack.of(this);
+    this.lake = props.lake;
+    this.pipelineName = p.pipelineName;
+    const raw = props.lake.raw;
+    const key = props.lake.encryptionKey;
+
+    // ---- Stream ------------------------------------------------------------------------------
+    this.stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
+      streamMode: p.streamMode,
+      shardCount: p.streamMode === kinesis.StreamMode.PROVISIONED ? p.shardCount : undefined,
+      retentionPeriod: p.streamRetention,
+      encryption: kinesis.StreamEncryption.KMS,
+      encryptionKey: props.streamEncryptionKey ?? key,
+      removalPolicy: p.removalPolicy,
+    });
+
+    if (this.stream instanceof kinesis.Stream) {
+      suppressNag(this.stream, [{
+        id: 'AwsSolutions-KDS3',
+        reason: 'The library encrypts every store with a customer managed key (rotation, key policy, one key for the lake); '
+          + 'Kinesis reuses data keys, so the KMS cost is a few requests per shard and hour (see docs/streaming-dedup-ingestion.md, cost model).',
+      }]);
+    }
+
+    // ---- Raw and curated tables --------------------------------------------------------------
+    this.quarantinePrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/malformed`);
+    this.deliveryErrorPrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/delivery-errors`);
+    this.rawTable = new RawTable(this, 'RawTable', {
+      zone: raw,
+      tableName: p.datasetName,
+      description: `Raw events of ${p.pipelineName}, as they arrived (GZIP JSON lines)`,
+      columns: rawColumns(p.fields, props.rawColumns ?? []),
+      partitionKeys: [
+        { name: 'event_type', projection: props.eventTypes ? PartitionProjection.values(props.eventTypes) : PartitionProjection.injected() },
+        { name: 'event_subtype', projection: PartitionProjection.injected() },
+        { name: 'year', projection: PartitionProjection.integerRange(2000, 2099) },
+        { name: 'month', projection: PartitionProjection.integerRange(1, 12, 2) },
+        { name: 'day', projection: PartitionProjection.integerRange(1, 31, 2) },
+      ],
+    });
+    this.curatedTable = new IcebergTable(this, 'CuratedTable', {
+      zone: props.lake.curated,
+      tableName: p.datasetName,
+      description: `Events of ${p.pipelineName}, one row per event id`,
+      columns: [
+        { name: 'event_id', type: 'string' },
+        { name: 'event_type', type: 'string' },
+        { name: 'event_subtype', type: 'string' },
+        { name: 'event_time', type: 'timestamp' },
+        { name: 'payload', type: 'string', comment: 'The raw event, a JSON object' },
+        { name: 'ingested_at', type: 'timestamp', comment: 'When the merge first wrote the event' },
+      ],
+    });
+
+    // ---- Firehose ------------------------------------------------------------------------------
+    this.deliveryLogGroup = new logs.LogGroup(this, 'DeliveryLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const deliveryLogStream = new logs.LogStream(this, 'DeliveryLogStream', {
+      logGroup: this.deliveryLogGroup,
+      logStreamName: 'DestinationDelivery',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.deliveryRole = new iam.Role(this, 'DeliveryRole', {
+      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+        conditions: { StringEquals: { 'sts:ExternalId': stack.account } },
+      }),
+      description: `Firehose of ${p.pipelineName}: writes raw events and their delivery errors`,
+    });
+    // What Firehose's S3 destination needs, on the two prefixes it writes, and nothing else.
+    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+      resources: [raw.bucket.arnForObjects(`${this.rawTable.prefix}*`), raw.bucket.arnForObjects(`${this.deliveryErrorPrefix}*`)],
+    }));
+    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+      resources: [raw.bucket.bucketArn],
+    }));
+    raw.encryptionKey.grant(this.deliveryRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    this.deliveryLogGroup.grantWrite(this.deliveryRole);
+    if (!p.deduplicate) this.stream.grantRead(this.deliveryRole);
+
+    const fields = p.fields;
+    const jq = (field: string) => `.${field}`;
+    const extraction = `{event_type: ${jq(fields.type)}, `
+      + `event_subtype: (if ((${jq(fields.subtype)} // "") | tostring) == "" then "none" else ${jq(fields.subtype)} end), `
+      + `year: ${jq(fields.time)}[0:4], month: ${jq(fields.time)}[5:7], day: ${jq(fields.time)}[8:10]}`;
+    const partitionPath = ['event_type', 'event_subtype', 'year', 'month', 'day']
+      .map((k) => `${k}=!{partitionKeyFromQuery:${k}}`).join('/');
+
+    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
+      deliveryStreamType: p.deduplicate ? 'DirectPut' : 'KinesisStreamAsSource',
+      kinesisStreamSourceConfiguration: p.deduplicate ? undefined : {
+        kinesisStreamArn: this.stream.streamArn,
+        roleArn: this.deliveryRole.roleArn,
+      },
+      // Server-side encryption with the lake key (only possible for Direct PUT; a Kinesis source
+      // keeps the stream's own encryption).
+      deliveryStreamEncryptionConfigurationInput: p.deduplicate ? { keyType: 'CUSTOMER_MANAGED_CMK', keyArn: key.keyArn } : undefined,
+      extendedS3DestinationConfiguration: {
+        bucketArn: raw.bucket.bucketArn,
+        roleArn: this.deliveryRole.roleArn,
+        prefix: `${this.rawTable.prefix}${partitionPath}/`,
+        errorOutputPrefix: `${this.deliveryErrorPrefix}!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/`,
+        bufferingHints: { intervalInSeconds: p.bufferInterval.toSeconds(), sizeInMBs: p.bufferSize.toMebibytes() },
+        compressionFormat: 'GZIP',
+        fileExtension: '.json.gz',
+        encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: raw.encryptionKey.keyArn } },
+        cloudWatchLoggingOptions: {
+          enabled: true,
+          logGroupName: this.deliveryLogGroup.logGroupName,
+          logStreamName: deliveryLogStream.logStreamName,
+        },
+        dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
+        processingConfiguration: {
+          enabled: true,
+          processors: [
+            // The handler packs up to 500 events per record as JSON lines; split them first.
+            { type: 'RecordDeAggregation', parameters: [{ parameterName: 'SubRecordType', parameterValue: 'JSON' }] },
+            {
+              type: 'MetadataExtraction',
+              parameters: [
+                { parameterName: 'MetadataExtractionQuery', parameterValue: extraction },
+                { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
+              ],
+            },
+            { type: 'AppendDelimiterToRecord', parameters: [{ parameterName: 'Delimiter', parameterValue: '\\n' }] },
+          ],
+        },
+      },
+    });
+    // The role's policy must exist before Firehose validates its access.
+    const deliveryPolicy = this.deliveryRole.node.tryFindChild('DefaultPolicy');
+    if (deliveryPolicy) this.deliveryStream.node.addDependency(deliveryPolicy);
+    if (p.deduplicate) {
+      // Firehose creates a KMS grant for server-side encryption with the lake key.
+      key.grant(this.deliveryRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+    const deliveryStreamArn = this.deliveryStream.attrArn;
+
+    // ---- Dedup Lambda --------------------------------------------------------------------------
+    const lambdaLogGroups: logs.LogGroup[] = [];
+    if (p.deduplicate) {
+      const provisioned = p.dedupCapacity.provisionedOptions;
+      this.dedupTable = new dynamodb.Table(this, 'DedupTable', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        timeToLiveAttribute: 'expiresAt',
+        billingMode: provisioned ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+        readCapacity: provisioned ? provisioned.readCapacity ?? 1 : undefined,
+        writeCapacity: provisioned ? provisioned.minWriteCapacity : undefined,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: key,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy: p.removalPolicy,
+      });
+      if (provisioned) {
+        this.dedupTable.autoScaleWriteCapacity({ minCapacity: provisioned.minWriteCapacity, maxCapacity: provisioned.maxWriteCapacity })
+          .scaleOnUtilization({ targetUtilizationPercent: provisioned.targetUtilizationPercent ?? 70 });
+      }
+
+      this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: key,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      suppressNag(this.onFailureQueue, [{
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is itself the on-failure destination of the dedup Lambda\'s Kinesis event source: it holds '
+          + 'pointers to batches that exhausted their retries; an alarm fires on its first message.',
+      }]);
+
+      const logGroup = new logs.LogGroup(this, 'DedupLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      lambdaLogGroups.push(logGroup);
+      const role = lambdaRole(this, 'DedupRole', logGroup, `Dedup Lambda of ${p.pipelineName}`);
+      this.dedupFunction = new DedupFunction(this, 'DedupFunction', {
+        role,
+        logGroup,
+        memorySize: p.dedupMemorySize,
+        timeout: Duration.minutes(2),
+        architecture: lambda.Architecture.ARM_64,
+        description: `Drops duplicate events of ${p.pipelineName} and forwards new ones to Firehose`,
+        environment: {
+          ID_FIELD: fields.id,
+          TYPE_FIELD: fields.type,
+          SUBTYPE_FIELD: fields.subtype,
+          TIME_FIELD: fields.time,
+          DEDUP_TABLE_NAME: this.dedupTable.tableName,
+          DEDUP_WINDOW_SECONDS: String(p.dedupWindow.toSeconds()),
+          DELIVERY_STREAM_NAME: this.deliveryStream.ref,
+          QUARANTINE_BUCKET: raw.bucket.bucketName,
+          QUARANTINE_PREFIX: this.quarantinePrefix,
+          POWERTOOLS_SERVICE_NAME: p.pipelineName,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        },
+      });
+      this.dedupTable.grant(this.dedupFunction, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+      key.grant(this.dedupFunction, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+      this.dedupFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecordBatch'], resources: [deliveryStreamArn] }));
+      this.dedupFunction.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [raw.bucket.arnForObjects(`${this.quarantinePrefix}*`)],
+      }));
+      this.dedupFunction.addEventSource(new KinesisEventSource(this.stream, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: p.batchSize,
+        maxBatchingWindow: p.maxBatchingWindow,
+        parallelizationFactor: p.parallelizationFactor,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: p.retryAttempts,
+        maxRecordAge: p.maxRecordAge,
+        onFailure: new SqsDlq(this.onFailureQueue),
+      }));
+      suppressNag(role.node.findChild('DefaultPolicy'), [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'The dedup Lambda writes quarantined records under its own quarantine prefix only; the KMS actions are '
+          + 'what aws-cdk-lib\'s SqsDlq grants to send to the KMS-encrypted on-failure queue, on the lake key alone.',
+        appliesTo: ['/^Resource::<.*\\.Arn>/_quarantine/.*\\*$/', 'Action::kms:ReEncrypt*', 'Action::kms:GenerateDataKey*'],
+      }]);
+    }
+
+    // ---- Replay ----------------------------------------------------------------------------------
+    const replayLogGroup = new logs.LogGroup(this, 'ReplayLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    lambdaLogGroups.push(replayLogGroup);
+    const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
+    this.replayFunction = new ReplayFunction(this, 'ReplayFunction', {
+      role: replayRole,
+      logGroup: replayLogGroup,
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      architecture: lambda.Architecture.ARM_64,
+      // One replay at a time: a replay is an operator's action, not a fleet.
+      reservedConcurrentExecutions: 1,
+      description: `Replays raw events of ${p.pipelineName} into its stream: { eventType, from, to, replayId?, maxEvents?, startAfter? }`,
+      environment: {
+        RAW_BUCKET: raw.bucket.bucketName,
+        RAW_PREFIX: this.rawTable.prefix,
+        STREAM_NAME: this.stream.streamName,
+        MAX_EVENTS: String(p.replayMaxEvents),
+        ENVELOPE: String(p.deduplicate),
+        POWERTOOLS_SERVICE_NAME: `${p.pipelineName}-replay`,
+      },
+    });
+    this.rawTable.grantRead(this.replayFunction);
+    this.grantPut(this.replayFunction);
+    suppressNag(replayRole.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'The replay function reads the raw objects of this dataset only (its prefix of the raw bucket) and the '
+        + 'Glue entries of the raw database it is granted by the zone.',
+      appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/', '/^Resource::arn:<AWS::Partition>:glue:.*$/'],
+    }]);
+
+    // ---- Curated merge (Glue 5.0) ------------------------------------------------------------------
+    const script = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'streaming_merge.py') });
+    this.mergeRole = new iam.Role(this, 'MergeRole', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `Glue merge job of ${p.pipelineName}: raw events into the curated Iceberg table`,
+    });
+    this.rawTable.grantRead(this.mergeRole);
+    this.curatedTable.grantReadWrite(this.mergeRole);
+    this.mergeRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [stack.formatArn({ service: 's3', region: '', account: '', resource: script.s3BucketName, resourceName: script.s3ObjectKey })],
+    }));
+    const jobLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/jobs/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.mergeRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+      resources: [jobLogs, `${jobLogs}:*`],
+    }));
+    this.mergeRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+    }));
+    if (key instanceof kms.Key) {
+      key.addToResourcePolicy(new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
+      }));
+    }
+    const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
+    this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
+      name: securityConfigurationName,
+      encryptionConfiguration: {
+        s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn }],
+        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn },
+        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: key.keyArn },
+      },
+    });
+    const catalog = 'glue_catalog';
+    const sparkConf = [
+      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+      `spark.sql.catalog.${catalog}=org.apache.iceberg.spark.SparkCatalog`,
+      `spark.sql.catalog.${catalog}.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog`,
+      `spark.sql.catalog.${catalog}.io-impl=org.apache.iceberg.aws.s3.S3FileIO`,
+      `spark.sql.catalog.${catalog}.warehouse=${props.lake.curated.s3Url()}`,
+    ].join(' --conf ');
+    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
+      role: this.mergeRole.roleArn,
+      description: `MERGEs new raw events of ${p.pipelineName} into the curated Iceberg table by event id`,
+      glueVersion: '5.0',
+      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: script.s3ObjectUrl },
+      workerType: 'G.1X',
+      numberOfWorkers: p.mergeWorkers,
+      executionClass: p.flexMerge ? 'FLEX' : 'STANDARD',
+      timeout: 120,
+      maxRetries: 1,
+      // Runs never overlap: each one reads from the watermark the previous one left.
+      executionProperty: { maxConcurrentRuns: 1 },
+      securityConfiguration: securityConfigurationName,
+      defaultArguments: {
+        '--job-language': 'python',
+        '--datalake-formats': 'iceberg',
+        '--conf': sparkConf,
+        '--enable-metrics': 'true',
+        '--enable-continuous-cloudwatch-log': 'true',
+        '--raw_path': raw.s3Url(this.rawTable.prefix),
+        '--catalog': catalog,
+        '--curated_database': props.lake.curated.databaseName,
+        '--curated_table': this.curatedTable.tableName,
+        '--id_field': fields.id,
+        '--type_field': fields.type,
+        '--subtype_field': fields.subtype,
+        '--time_field': fields.time,
+        '--overlap_minutes': String(p.mergeOverlap.toMinutes()),
+      },
+    });
+    this.mergeJob.addDependency(this.mergeSecurityConfiguration);
+    const mergePolicy = this.mergeRole.node.tryFindChild('DefaultPolicy');
+    if (mergePolicy) this.mergeJob.node.addDependency(mergePolicy);
+    this.mergeJob.node.addDependency(this.curatedTable);
+    this.mergeTrigger = new glue.CfnTrigger(this, 'MergeSchedule', {
+      type: 'SCHEDULED',
+      schedule: p.mergeSchedule,
+      startOnCreation: true,
+      description: `Runs the merge of ${p.pipelineName}`,
+      actions: [{ jobName: this.mergeJob.ref }],
+    });
+    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'The merge job reads this dataset\'s raw prefix and writes its curated table\'s prefix only; the script '
+        + 'asset is one object; Glue names its job log groups /aws-glue/jobs/*; PutMetricData is limited to the Glue '
+        + 'namespace by condition (the action has no resource).',
+      appliesTo: [
+        '/^Resource::<.*\\.Arn>/.*\\*$/',
+        '/^Resource::arn:<AWS::Partition>:s3:::cdk-.*\\*$/',
+        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/jobs/\\*(:\\*)?$/',
+        'Resource::*',
+      ],
+    }]);
+    suppressNag(this.deliveryRole.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Firehose writes objects it names itself under this dataset\'s raw prefix and its delivery-error prefix '
+        + 'only; log stream writes are limited to its own log group.',
+      appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/'],
+    }]);
+    if (!p.deduplicate) {
+      suppressNag(this.deliveryStream, [{
+        id: 'AwsSolutions-KDF1',
+        reason:
+          'A delivery stream with a Kinesis source cannot have its own server-side encryption: the source stream '
+          + 'is encrypted with a customer managed key and Firehose writes SSE-KMS objects with the lake key.',
+      }]);
+    }
+
+    // ---- Pipeline contract --------------------------------------------------------------------------
+    const period = Duration.minutes(5);
+    const own = (metricName: string, label: string) => new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: p.pipelineName }, statistic: 'Sum', period, label,
+    });
+    const firehoseMetric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
+      namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
+    });
+    const delivered = firehoseMetric('DeliveryToS3.Records', 'Sum', 'Records delivered to S3');
+    if (this.dedupFunction && this.onFailureQueue) {
+      const received = own('RecordsReceived', 'Received');
+      const duplicates = own('RecordsDuplicate', 'Duplicates');
+      const quarantined = own('RecordsQuarantined', 'Quarantined');
+      const forwardFailures = own('ForwardFailures', 'Forward failures');
+      const claimFailures = own('ClaimFailures', 'Claim failures');
+      const iteratorAge = this.dedupFunction.metric('IteratorAge', { statistic: 'Maximum', period });
+      this.pipelineMetrics = {
+        throughput: received,
+        errors: new cloudwatch.MathExpression({
+          expression: 'FILL(ff, 0) + FILL(cf, 0) + FILL(le, 0)',
+          usingMetrics: { ff: forwardFailures, cf: claimFailures, le: this.dedupFunction.metricErrors({ period, statistic: 'Sum' }) },
+          period,
+          label: 'Forward, claim and function errors',
+        }),
+        lagMillis: iteratorAge,
+        additional: [
+          { label: 'New', metric: own('RecordsNew', 'New') },
+          { label: 'Duplicates', metric: duplicates },
+          {
+            label: 'Duplicate ratio (%)',
+            metric: new cloudwatch.MathExpression({
+              expression: 'IF(rc > 0, 100 * FILL(dp, 0) / rc, 0)', usingMetrics: { dp: duplicates, rc: received }, period, label: 'Duplicate ratio (%)',
+            }),
+          },
+          { label: 'Quarantined', metric: quarantined },
+          { label: 'Forward failures', metric: forwardFailures },
+          { label: 'Delivered to S3', metric: delivered },
+          { label: 'Delivery freshness (s)', metric: firehoseMetric('DeliveryToS3.DataFreshness', 'Maximum', 'Delivery freshness') },
+        ],
+      };
+      this.deadLetterQueues = [this.onFailureQueue];
+      this.quarantines = [{ bucket: raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+      this.pipelineAlarms = [
+        new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+          metric: iteratorAge,
+          threshold: Duration.minutes(15).toMilliseconds(),
+          evaluationPeriods: 3,
+          alarmDescription: `${p.pipelineName}: the dedup Lambda is more than 15 minutes behind the stream`,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+        new cloudwatch.Alarm(this, 'OnFailureAlarm', {
+          metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          alarmDescription: `${p.pipelineName}: a batch exhausted its retries; its pointer is in the on-failure queue`,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      ];
+    } else {
+      const lag = firehoseMetric('DataReadFromKinesisStream.Records', 'Sum', 'Records read from Kinesis');
+      this.pipelineMetrics = {
+        throughput: lag,
+        errors: firehoseMetric('ThrottledGetRecords', 'Sum', 'Throttled GetRecords'),
+        lagMillis: firehoseMetric('KinesisMillisBehindLatest', 'Maximum', 'Milliseconds behind the stream'),
+        additional: [{ label: 'Delivered to S3', metric: delivered }],
+      };
+      this.deadLetterQueues = [];
+      this.quarantines = [];
+      this.pipelineAlarms = [];
+    }
+    this.freshness = [{ dataset: `${raw.databaseName}.${p.datasetName}`, arrivals: delivered, expectedInterval: p.expectedArrivalInterval }];
+    this.failureEvents = [{
+      source: ['aws.glue'],
+      detailType: ['Glue Job State Change'],
+      detail: { jobName: [this.mergeJob.ref], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+    }];
+    this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
+  }
+
+  /**
+   * Lets a producer put events on the stream: PutRecord(s) and the shard listing a producer
+   * library needs on this stream, and a data key of the stream's key. Explicit actions only.
+   */
+  public grantPut(grantee: iam.IGrantable): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kinesis:PutRecord', 'kinesis:PutRecords', 'kinesis:ListShards', 'kinesis:DescribeStreamSummary'],
+      resourceArns: [this.stream.streamArn],
+    });
+    const key = this.stream.encryptionKey;
+    return key ? grant.combine(key.grant(grantee, 'kms:GenerateDataKey')) : grant;
+  }
+
+  /** Lets a principal invoke the replay function. */
+  public grantReplay(grantee: iam.IGrantable): iam.Grant {
+    return this.replayFunction.grantInvoke(grantee);
+  }
+
+}
+
+
+/** A Lambda role that writes its own log group, and nothing else yet. */
+function lambdaRole(scope: Construct, id: string, logGroup: logs.LogGroup, description: string): iam.Role {
+  const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description });
+  logGroup.grantWrite(role);
+  return role;
+}
+
+function rawColumns(fields: Required<ResolvedFields>, extra: Column[]): Column[] {
+  const columns: Column[] = [];
+  const partitionKeys = new Set(['event_type', 'event_subtype', 'year', 'month', 'day']);
+  for (const field of [fields.id, fields.type, fields.subtype, fields.time]) {
+    if (field.includes('.')) continue; // nested: reachable through a struct column of rawColumns
+    const name = field.toLowerCase(); // the JSON SerDe matches keys case-insensitively
+    if (partitionKeys.has(name) || columns.some((c) => c.name === name)) continue;
+    columns.push({ name, type: 'string' });
+  }
+  for (const column of extra) {
+    if (!columns.some((c) => c.name === column.name)) columns.push(column);
+  }
+  return columns;
+}
+
+interface ResolvedFields {
+  id: string;
+  type: string;
+  subtype: string;
+  time: string;
+}
+
+/** Every default and every validation of the props, in one place. */
+function resolveProps(props: StreamingDedupIngestionProps) {
+  const datasetName = props.datasetName ?? 'events';
+  validateGlueName(NAME, 'datasetName', datasetName);
+  const pipelineName = props.pipelineName ?? `streaming-${datasetName.replace(/_/g, '-')}`;
+  if (!Token.isUnresolved(pipelineName) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(pipelineName)) {
+    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a usable name`, 'use 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit');
+  }
+  const fields: ResolvedFields = {
+    id: props.eventFields?.id ?? 'event_id',
+    type: props.eventFields?.type ?? 'event_type',
+    subtype: props.eventFields?.subtype ?? 'event_subtype',
+    time: props.eventFields?.time ?? 'event_time',
+  };
+  for (const [name, value] of Object.entries(fields)) {
+    if (!FIELD_PATH.test(value)) {
+      throw propError(NAME, `eventFields.${name}`, `"${value}" is not a JSON field path`, 'use a field name such as "event_id", or dots for nested fields ("meta.id")');
+    }
+  }
+  if (new Set(Object.values(fields)).size !== 4) {
+    throw propError(NAME, 'eventFields', 'two roles share one field', 'give the id, type, subtype and time four different fields');
+  }
+  (props.eventTypes ?? []).forEach((t, i) => {
+    if (!PARTITION_VALUE.test(t)) {
+      throw propError(NAME, `eventTypes[${i}]`, `"${t}" is not a partition value`, 'use letters, digits, "_", "." or "-" (what the handler accepts as a type)');
+    }
+  });
+
+  const created = props.stream === undefined;
+  const streamSettings = ['streamMode', 'shardCount', 'streamRetention', 'streamEncryptionKey'] as const;
+  if (!created) {
+    const given = streamSettings.filter((s) => props[s] !== undefined);
+    if (given.length > 0) {
+      throw propError(NAME, given[0], 'it configures a stream the construct creates, but "stream" brings an existing one', `remove "${given[0]}", or remove "stream"`);
+    }
+  }
+  const streamMode = props.streamMode ?? kinesis.StreamMode.ON_DEMAND;
+  const shardCount = props.shardCount ?? 1;
+  if (props.shardCount !== undefined && streamMode !== kinesis.StreamMode.PROVISIONED) {
+    throw propError(NAME, 'shardCount', 'an on-demand stream has no shard count', 'set streamMode: StreamMode.PROVISIONED, or remove shardCount');
+  }
+  integerIn('shardCount', shardCount, 1, 10_000);
+  const streamRetention = props.streamRetention ?? Duration.hours(24);
+  hoursIn('streamRetention', streamRetention, 24, 8760);
+
+  const deduplicate = props.deduplicate ?? true;
+  const dedupOnly = ['dedupWindow', 'dedupCapacity', 'batchSize', 'maxBatchingWindow', 'parallelizationFactor', 'retryAttempts', 'maxRecordAge', 'dedupMemorySize'] as const;
+  if (!deduplicate) {
+    const given = dedupOnly.filter((s) => props[s] !== undefined);
+    if (given.length > 0) {
+      throw propError(NAME, given[0], 'it configures the dedup Lambda, but "deduplicate" is false', `remove "${given[0]}", or set deduplicate: true`);
+    }
+  }
+  const dedupWindow = props.dedupWindow ?? Duration.hours(24);
+  secondsIn('dedupWindow', dedupWindow, 60, 365 * 86400);
+  const dedupCapacity = props.dedupCapacity ?? DedupCapacity.onDemand();
+  if (dedupCapacity.provisionedOptions) {
+    const o = dedupCapacity.provisionedOptions;
+    integerIn('dedupCapacity.minWriteCapacity', o.minWriteCapacity, 1, 40_000);
+    integerIn('dedupCapacity.maxWriteCapacity', o.maxWriteCapacity, o.minWriteCapacity, 40_000);
+    integerIn('dedupCapacity.targetUtilizationPercent', o.targetUtilizationPercent ?? 70, 20, 90);
+    integerIn('dedupCapacity.readCapacity', o.readCapacity ?? 1, 1, 40_000);
+  }
+  const batchSize = props.batchSize ?? 500;
+  integerIn('batchSize', batchSize, 1, 10_000);
+  const maxBatchingWindow = props.maxBatchingWindow ?? Duration.seconds(1);
+  secondsIn('maxBatchingWindow', maxBatchingWindow, 0, 300);
+  const parallelizationFactor = props.parallelizationFactor ?? 1;
+  integerIn('parallelizationFactor', parallelizationFactor, 1, 10);
+  const retryAttempts = props.retryAttempts ?? 10;
+  integerIn('retryAttempts', retryAttempts, 0, 10_000);
+  const maxRecordAge = props.maxRecordAge ?? Duration.hours(6);
+  secondsIn('maxRecordAge', maxRecordAge, 60, 7 * 86400);
+  if (created && maxRecordAge.toSeconds() >= streamRetention.toSeconds()) {
+    throw propError(NAME, 'maxRecordAge', `${maxRecordAge.toHumanString()} is not below the stream retention (${streamRetention.toHumanString()})`,
+      'keep maxRecordAge below streamRetention so a record named in the on-failure queue can still be read');
+  }
+  const dedupMemorySize = props.dedupMemorySize ?? 512;
+  integerIn('dedupMemorySize', dedupMemorySize, 128, 10_240);
+
+  const bufferInterval = props.bufferInterval ?? Duration.seconds(300);
+  secondsIn('bufferInterval', bufferInterval, 0, 900);
+  const bufferSize = props.bufferSize ?? Size.mebibytes(128);
+  const mib = bufferSize.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!Number.isInteger(mib) || mib < 64 || mib > 128) {
+    throw propError(NAME, 'bufferSize', `${mib} MiB is outside 64-128 MiB`, 'Firehose dynamic partitioning needs a buffer of 64 to 128 MiB: use Size.mebibytes(64..128)');
+  }
+
+  const mergeSchedule = props.mergeSchedule ?? 'cron(15 * * * ? *)';
+  if (!GLUE_CRON.test(mergeSchedule)) {
+    throw propError(NAME, 'mergeSchedule', `"${mergeSchedule}" is not a Glue cron expression`, 'use cron(minutes hours day-of-month month day-of-week year), e.g. "cron(15 * * * ? *)"');
+  }
+  const mergeWorkers = props.mergeWorkers ?? 2;
+  integerIn('mergeWorkers', mergeWorkers, 2, 299);
+  const mergeOverlap = props.mergeOverlap ?? Duration.minutes(30);
+  secondsIn('mergeOverlap', mergeOverlap, 0, 7 * 86400);
+  const replayMaxEvents = props.replayMaxEvents ?? 100_000;
+  integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
+  const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
+  secondsIn('expectedArrivalInterval', expectedArrivalInterval, 60, 7 * 86400);
+
+  return {
+    datasetName,
+    pipelineName,
+    fields,
+    streamMode,
+    shardCount,
+    streamRetention,
+    deduplicate,
+    dedupWindow,
+    dedupCapacity,
+    batchSize,
+    maxBatchingWindow,
+    parallelizationFactor,
+    retryAttempts,
+    maxRecordAge,
+    dedupMemorySize,
+    bufferInterval,
+    bufferSize: Size.mebibytes(mib),
+    mergeSchedule,
+    flexMerge: props.flexMerge ?? true,
+    mergeWorkers,
+    mergeOverlap,
+    replayMaxEvents,
+    expectedArrivalInterval,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+  };
+}
+
+function integerIn(prop: string, value: number, min: number, max: number): void {
+  if (Token.isUnresolved(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw propError(NAME, prop, `${value} is not a whole number from ${min} to ${max}`, `give a whole number from ${min} to ${max}`);
+  }
+}
+
+function secondsIn(prop: string, value: Duration, min: number, max: number): void {
+  const seconds = value.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw propError(NAME, prop, `${value.toHumanString()} is not a whole number of seconds from ${min} to ${max}`, `give a duration from ${min} s to ${max} s`);
+  }
+}
+
+function hoursIn(prop: string, value: Duration, min: number, max: number): void {
+  const hours = value.toHours({ integral: false });
+  if (!Number.isInteger(hours) || hours < min || hours > max) {
+    throw propError(NAME, prop, `${value.toHumanString()} is not a whole number of hours from ${min} to ${max}`, `give Duration.hours(n) with ${min} <= n <= ${max}`);
+  }
+}
