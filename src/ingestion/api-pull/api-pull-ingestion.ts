@@ -1,0 +1,805 @@
+import * as path from 'path';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { ApiAuth } from './api-auth';
+import { ApiPagination } from './api-pagination';
+import { ApiEndpoint, ApiPullIngestionProps, WatermarkFormat } from './api-pull-ingestion-props';
+import { PullerFunction } from './puller-function';
+import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
+import { ERROR_NAMES } from './runtime/errors';
+import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
+import { ILakehouse, LakeLayout } from '../../core/lake';
+import { escapeRegex, suppressNag } from '../../core/nag';
+import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
+import { propError, validateGlueName } from '../../core/validation';
+import { IcebergTable } from '../../lakehouse/iceberg-table';
+
+const NAME = 'ApiPullIngestion';
+
+/**
+ * Pulls third-party HTTP GET endpoints into the lake on a schedule.
+ *
+ * Per endpoint, an EventBridge Scheduler schedule starts one shared Step Functions workflow:
+ * **Pull** (a Lambda that walks the pages, streams each body into the raw zone unchanged and
+ * writes a run manifest) → **Transform** (a Glue 5.0 Spark job that explodes the records,
+ * flattens them and MERGEs them into a curated Iceberg table by record id) → **Commit** (the
+ * endpoint's watermark moves to the end of the window) → **Succeeded**. Every step retries with
+ * backoff; a failure is recorded under the lake's `_ops/` prefix, notified on SNS, and the run
+ * can be started again with the same input: same keys, same rows, no gap.
+ *
+ * @example
+ * declare const lake: LakehouseTier;
+ * declare const secret: secretsmanager.ISecret;
+ *
+ * new ApiPullIngestion(this, 'Shop', {
+ *   lake,
+ *   pipelineName: 'shop',
+ *   endpoints: [{
+ *     name: 'orders',
+ *     url: 'https://api.example.com/v1/orders',
+ *     schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+ *     auth: ApiAuth.bearerToken(secret),
+ *     pagination: ApiPagination.cursor({ cursorPath: '$.meta.next' }),
+ *     recordsPath: '$.data',
+ *     recordIdField: 'id',
+ *     incremental: { sinceParameter: 'updated_since' },
+ *   }],
+ * });
+ */
+export class ApiPullIngestion extends Construct implements IDataPipeline {
+  public readonly pipelineName: string;
+  public readonly pipelineKind = PipelineKind.API_PULL;
+  public readonly pipelineMetrics: PipelineMetrics;
+  public readonly freshness: FreshnessSignal[];
+  public readonly deadLetterQueues: sqs.IQueue[];
+  public readonly quarantines: QuarantineLocation[];
+  public readonly pipelineAlarms: cloudwatch.IAlarm[];
+  public readonly failureEvents: events.EventPattern[];
+  public readonly logGroups: logs.ILogGroup[];
+
+  /** The lake the pipeline writes into. */
+  public readonly lake: ILakehouse;
+  /** The puller function (every endpoint). */
+  public readonly puller: lambda.Function;
+  /** Role of the puller. */
+  public readonly pullerRole: iam.Role;
+  /** Log group of the puller. */
+  public readonly pullerLogGroup: logs.LogGroup;
+  /** Watermarks, one item per endpoint (`pk` = `<pipelineName>#<endpoint>`). */
+  public readonly watermarkTable: dynamodb.Table;
+  /** The workflow: pull → transform → commit, with retries and a catch that records and notifies. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Log group of the workflow. */
+  public readonly stateMachineLogGroup: logs.LogGroup;
+  /** The transform job (Glue 5.0, PySpark, Iceberg). */
+  public readonly transformJob: glue.CfnJob;
+  /** Role of the transform job. */
+  public readonly transformRole: iam.Role;
+  /** The transform script asset. */
+  public readonly transformScript: s3assets.Asset;
+  /** Encryption of the job's logs and bookmarks. */
+  public readonly transformSecurityConfiguration: glue.CfnSecurityConfiguration;
+  /** Key of the job's security configuration. */
+  public readonly jobEncryptionKey: kms.IKey;
+  /** Topic told about failed (and, if asked, successful) runs. */
+  public readonly notificationTopic: sns.ITopic;
+  /** One schedule per endpoint, by endpoint name. */
+  public readonly schedules: { [endpoint: string]: scheduler.Schedule };
+  /** Where schedules put the invocations they could not deliver. */
+  public readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** Curated tables registered up front (endpoints that declared `columns`), by endpoint name. */
+  public readonly tables: { [endpoint: string]: IcebergTable };
+  /** Alarm on failed, timed-out or aborted runs. */
+  public readonly runFailureAlarm: cloudwatch.Alarm;
+  /** Alarm on schedule invocations that reached the dead-letter queue. */
+  public readonly scheduleDeadLetterAlarm: cloudwatch.Alarm;
+  /** Prefix of the upload drop in the raw zone (`<pipelineName>/_uploads/`); undefined without one. */
+  public readonly uploadsPrefix?: string;
+  /** Schedule that merges the upload drop; undefined without one. */
+  public readonly uploadSchedule?: scheduler.Schedule;
+  /** Prefix of the pipeline's raw pages in the raw zone. */
+  public readonly rawPrefix: string;
+
+  constructor(scope: Construct, id: string, props: ApiPullIngestionProps) {
+    super(scope, id);
+    const resolved = resolveProps(this, props);
+    const { lake, endpoints } = resolved;
+    this.lake = lake;
+    this.pipelineName = resolved.pipelineName;
+    this.rawPrefix = LakeLayout.dataPrefix(this.pipelineName);
+    this.uploadsPrefix = props.uploadDrop ? LakeLayout.dataPrefix(`${this.pipelineName}/_uploads`) : undefined;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const stack = Stack.of(this);
+
+    // ---- watermarks ------------------------------------------------------------------------
+    this.watermarkTable = new dynamodb.Table(this, 'Watermarks', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: lake.encryptionKey,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+
+    // ---- puller ----------------------------------------------------------------------------
+    // What all endpoints share goes into the function's environment; each endpoint's own
+    // configuration is set by the workflow definition and passed in the event (no 4 KiB limit).
+    const endpointConfigs = endpoints.map((ep) => endpointConfig(this.pipelineName, ep));
+    const config: PullerConfig = {
+      pipelineName: this.pipelineName,
+      bucket: lake.raw.bucket.bucketName,
+      watermarkTable: this.watermarkTable.tableName,
+      metricsNamespace: DEFAULT_NAMESPACE,
+      endpoints: {},
+      uploadsPrefix: this.uploadsPrefix,
+    };
+    const configJson = stack.toJsonString(config);
+
+    this.pullerLogGroup = new logs.LogGroup(this, 'PullerLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
+    // An own role instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
+    this.pullerRole = new iam.Role(this, 'PullerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `ApiPullIngestion ${this.pipelineName}: puller`,
+    });
+    this.pullerRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [this.pullerLogGroup.logGroupArn],
+    }));
+    this.puller = new PullerFunction(this, 'Puller', {
+      role: this.pullerRole,
+      memorySize: props.pullerMemorySize ?? 512,
+      timeout: props.pullerTimeout ?? Duration.minutes(15),
+      description: `ApiPullIngestion ${this.pipelineName}: pulls pages into the raw zone`,
+      logGroup: this.pullerLogGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: { [CONFIG_ENV]: configJson },
+    });
+    // Objects only (no Glue): pages and manifests under the pipeline's raw prefix, quarantined pages
+    // (copied from raw, then deleted there) under its quarantine prefix.
+    this.pullerRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [
+        lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`),
+        lake.raw.bucket.arnForObjects(`${LakeLayout.quarantinePrefix(this.pipelineName)}*`),
+      ],
+    }));
+    lake.encryptionKey.grant(this.pullerRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    if (this.uploadsPrefix) {
+      this.pullerRole.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [lake.raw.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.uploadsPrefix}*`] } },
+      }));
+    }
+    this.watermarkTable.grant(this.puller, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    const secrets = new Map<string, ApiAuth>();
+    for (const ep of endpoints) if (ep.auth?.secret) secrets.set(ep.auth.secret.node.path, ep.auth);
+    for (const auth of secrets.values()) auth.secret!.grantRead(this.puller);
+
+    // ---- transform -------------------------------------------------------------------------
+    this.transformScript = new s3assets.Asset(this, 'TransformScript', { path: path.join(__dirname, 'glue', 'api_pull_transform.py') });
+    this.jobEncryptionKey = props.jobEncryptionKey ?? new kms.Key(this, 'JobKey', {
+      enableKeyRotation: true,
+      description: `ApiPullIngestion ${this.pipelineName}: Glue job logs and bookmarks`,
+      removalPolicy,
+    });
+    this.jobEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
+    this.transformSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'TransformSecurity', {
+      name: `${jobName}-security`,
+      encryptionConfiguration: {
+        s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: lake.encryptionKey.keyArn }],
+        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: this.jobEncryptionKey.keyArn },
+        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: this.jobEncryptionKey.keyArn },
+      },
+    });
+    this.transformRole = new iam.Role(this, 'TransformRole', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `ApiPullIngestion ${this.pipelineName}: transform job`,
+    });
+    this.transformScript.grantRead(this.transformRole);
+    lake.raw.grantRead(this.transformRole, this.rawPrefix);
+    lake.raw.grantReadWrite(this.transformRole, LakeLayout.quarantinePrefix(this.pipelineName));
+    for (const table of new Set(endpoints.map((e) => e.tableName))) {
+      lake.curated.grantReadWrite(this.transformRole, LakeLayout.dataPrefix(table));
+    }
+    this.jobEncryptionKey.grant(this.transformRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    const glueLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    this.transformRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+      resources: [glueLogs],
+    }));
+    this.transformRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
+    }));
+
+    const warehouse = lake.curated.s3Url();
+    this.transformJob = new glue.CfnJob(this, 'TransformJob', {
+      name: jobName,
+      description: `ApiPullIngestion ${this.pipelineName}: raw pages → curated Iceberg (MERGE by record id)`,
+      role: this.transformRole.roleArn,
+      glueVersion: '5.0',
+      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.transformScript.s3ObjectUrl },
+      workerType: props.glueWorkerType ?? 'G.1X',
+      numberOfWorkers: props.glueNumberOfWorkers ?? 2,
+      timeout: (props.glueTimeout ?? Duration.hours(1)).toMinutes(),
+      maxRetries: 0, // the workflow retries
+      executionProperty: { maxConcurrentRuns: Math.max(10, endpoints.length * 2) },
+      securityConfiguration: this.transformSecurityConfiguration.ref,
+      defaultArguments: {
+        '--datalake-formats': 'iceberg',
+        '--conf': [
+          'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+          'spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog',
+          `spark.sql.catalog.glue_catalog.warehouse=${warehouse}`,
+          'spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
+          'spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+        ].join(' --conf '),
+        '--catalog': 'glue_catalog',
+        '--database': lake.curated.databaseName,
+        '--warehouse': warehouse,
+        '--quarantine_url': lake.raw.s3Url(LakeLayout.quarantinePrefix(this.pipelineName)),
+        '--job-bookmark-option': 'job-bookmark-disable',
+        '--enable-metrics': 'true',
+        '--enable-observability-metrics': 'true',
+        '--enable-continuous-cloudwatch-log': 'true',
+        '--enable-glue-datacatalog': 'true',
+      },
+    });
+    this.transformJob.node.addDependency(this.transformRole);
+
+    this.tables = {};
+    for (const ep of endpoints) {
+      if (ep.columns) {
+        const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns });
+        this.tables[ep.name] = table;
+        this.transformJob.node.addDependency(table);
+      }
+    }
+
+    // ---- notifications ---------------------------------------------------------------------
+    this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'Notifications', {
+      displayName: `ApiPullIngestion ${this.pipelineName}`,
+      masterKey: lake.encryptionKey,
+      enforceSSL: true,
+    });
+
+    // ---- workflow --------------------------------------------------------------------------
+    const failuresPrefix = `${LakeLayout.opsPrefix('api-pull')}${this.pipelineName}/failures/`;
+    this.stateMachineLogGroup = new logs.LogGroup(this, 'WorkflowLogs', {
+      logGroupName: `/aws/vendedlogs/states/${this.pipelineName}-${Names.uniqueResourceName(this, { maxLength: 40 })}`,
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy,
+    });
+    const definition = this.workflow(failuresPrefix, props.notifyOnSuccess ?? false, this.uploadsPrefix !== undefined, endpointConfigs);
+    this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
+      comment: `ApiPullIngestion ${this.pipelineName}: pull → land raw → transform to curated → commit watermark`,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      timeout: (props.pullerTimeout ?? Duration.minutes(15)).plus(props.glueTimeout ?? Duration.hours(1)).plus(Duration.hours(1)),
+      tracingEnabled: true,
+      logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    lake.encryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt');
+
+    // ---- schedules -------------------------------------------------------------------------
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: lake.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+    this.schedules = {};
+    for (const ep of endpoints) {
+      this.schedules[ep.name] = new scheduler.Schedule(this, `Schedule-${ep.name}`, {
+        schedule: ep.schedule,
+        description: `ApiPullIngestion ${this.pipelineName}: pull ${ep.name}`,
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({ endpoint: ep.name, scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+          deadLetterQueue: this.scheduleDeadLetterQueue,
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
+
+    if (props.uploadDrop) {
+      this.uploadSchedule = new scheduler.Schedule(this, 'Schedule-uploads', {
+        schedule: props.uploadDrop.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(15)),
+        description: `ApiPullIngestion ${this.pipelineName}: merge files of the upload drop`,
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({ mode: 'uploads' }),
+          deadLetterQueue: this.scheduleDeadLetterQueue,
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
+
+    // ---- the pipeline contract -------------------------------------------------------------
+    const metric = (name: string, statistic: string, endpoint?: string) => new cloudwatch.Metric({
+      namespace: DEFAULT_NAMESPACE,
+      metricName: name,
+      dimensionsMap: endpoint ? { Pipeline: this.pipelineName, Endpoint: endpoint } : { Pipeline: this.pipelineName },
+      statistic,
+      period: Duration.minutes(5),
+    });
+    const errors = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+        aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+      },
+      label: 'Failed runs',
+      period: Duration.minutes(5),
+    });
+    const additional: LabeledMetric[] = [
+      { label: 'Runs started', metric: this.stateMachine.metricStarted({ statistic: 'Sum' }) },
+      { label: 'Runs succeeded', metric: this.stateMachine.metricSucceeded({ statistic: 'Sum' }) },
+      { label: 'Pages pulled', metric: metric(METRIC_NAMES.pages, 'Sum') },
+      { label: 'Bytes pulled', metric: metric(METRIC_NAMES.bytes, 'Sum') },
+      { label: 'Pages quarantined', metric: metric(METRIC_NAMES.quarantined, 'Sum') },
+      { label: 'Watermarks advanced', metric: metric(METRIC_NAMES.watermarkAdvanced, 'Sum') },
+    ];
+    this.pipelineMetrics = {
+      throughput: metric(METRIC_NAMES.records, 'Sum'),
+      errors,
+      lagMillis: metric(METRIC_NAMES.watermarkAge, 'Maximum'),
+      additional,
+    };
+    this.freshness = endpoints.map((ep) => ({
+      dataset: ep.tableName,
+      arrivals: metric(METRIC_NAMES.watermarkAdvanced, 'Sum', ep.name),
+      expectedInterval: ep.expectedInterval,
+    }));
+    this.quarantines = endpoints.map((ep) => ({
+      bucket: lake.raw.bucket,
+      prefix: LakeLayout.quarantinePrefix(`${this.pipelineName}/${ep.name}`),
+      count: metric(METRIC_NAMES.quarantined, 'Sum', ep.name),
+    }));
+    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
+    this.runFailureAlarm = new cloudwatch.Alarm(this, 'RunFailures', {
+      alarmDescription: `ApiPullIngestion ${this.pipelineName}: a run failed, timed out or was aborted`,
+      metric: errors,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.scheduleDeadLetterAlarm = new cloudwatch.Alarm(this, 'ScheduleDlqAlarm', {
+      alarmDescription: `ApiPullIngestion ${this.pipelineName}: a schedule could not start the workflow (see the schedule DLQ)`,
+      metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm];
+    this.failureEvents = [
+      {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      {
+        source: ['aws.glue'],
+        detailType: ['Glue Job State Change'],
+        detail: { jobName: [jobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+      },
+    ];
+    this.logGroups = [this.pullerLogGroup, this.stateMachineLogGroup];
+
+    this.suppressJustifiedFindings(failuresPrefix);
+  }
+
+  /** Pull → Transform → Commit → (Notify) → Succeeded; any failure → RecordFailure → Notify → Fail. */
+  private workflow(failuresPrefix: string, notifyOnSuccess: boolean, uploads: boolean, endpoints: EndpointConfig[]): sfn.IChainable {
+    const lambdaServiceErrors = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+    const pull = new tasks.LambdaInvoke(this, 'Pull', {
+      stateName: 'Pull pages into raw',
+      comment: 'Walks the pages of one window and streams each body into the raw zone unchanged; writes the run manifest last',
+      lambdaFunction: this.puller,
+      payload: sfn.TaskInput.fromObject({
+        'action': 'pull',
+        'endpoint.$': '$.endpoint',
+        'config.$': '$.config',
+        'scheduledTime.$': '$.scheduledTime',
+        'windowStart.$': '$.windowStart',
+        'windowEnd.$': '$.windowEnd',
+        'executionStartTime.$': '$$.Execution.StartTime',
+      }),
+      payloadResponseOnly: true,
+      resultPath: '$.pull',
+      retryOnServiceExceptions: false,
+    });
+    pull.addRetry({
+      errors: lambdaServiceErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL,
+    });
+    pull.addRetry({ errors: [ERROR_NAMES.transient, 'States.Timeout', 'Sandbox.Timedout'], interval: Duration.minutes(1), maxAttempts: 2, backoffRate: 3, jitterStrategy: sfn.JitterType.FULL });
+
+    const transform = new tasks.GlueStartJobRun(this, 'Transform', {
+      stateName: 'Transform into curated',
+      comment: 'Explodes the records of the run\'s pages, flattens them and MERGEs them into the curated Iceberg table',
+      glueJobName: this.transformJob.ref,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      arguments: sfn.TaskInput.fromObject({
+        '--manifest_url.$': '$.pull.manifestUrl',
+        '--records_path.$': '$.pull.recordsPath',
+        '--record_id.$': '$.pull.recordIdField',
+        '--table.$': '$.pull.tableName',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    transform.addRetry({ errors: ['Glue.ConcurrentRunsExceededException', 'Glue.InternalServiceException', 'Glue.ThrottlingException'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    // A MERGE by record id makes a repeated transform harmless: one retry for transient job failures.
+    transform.addRetry({ errors: ['States.TaskFailed'], interval: Duration.minutes(2), maxAttempts: 1 });
+
+    const commit = new tasks.LambdaInvoke(this, 'Commit', {
+      stateName: 'Commit watermark',
+      comment: 'Moves the endpoint\'s watermark to the end of the window, only now that the run is landed and merged',
+      lambdaFunction: this.puller,
+      payload: sfn.TaskInput.fromObject({
+        'action': 'commit',
+        'endpoint.$': '$.pull.endpoint',
+        'runId.$': '$.pull.runId',
+        'windowEnd.$': '$.pull.windowEnd',
+      }),
+      payloadResponseOnly: true,
+      resultPath: '$.commit',
+      retryOnServiceExceptions: false,
+    });
+    commit.addRetry({ errors: [...lambdaServiceErrors, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+
+    const record = new tasks.CallAwsService(this, 'RecordFailure', {
+      stateName: 'Record failure',
+      comment: 'Keeps the failed run\'s input and error under the lake\'s _ops/ prefix',
+      service: 's3',
+      action: 'putObject',
+      parameters: {
+        'Bucket': this.lake.raw.bucket.bucketName,
+        'Key.$': `States.Format('${failuresPrefix}{}.json', $$.Execution.Name)`,
+        'Body.$': 'States.JsonToString($)',
+        'ContentType': 'application/json',
+      },
+      iamResources: [this.lake.raw.bucket.arnForObjects(`${failuresPrefix}*`)],
+      iamAction: 's3:PutObject',
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    record.addRetry({ maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
+      stateName: 'Notify failure',
+      topic: this.notificationTopic,
+      subject: `ApiPullIngestion ${this.pipelineName}: run failed`,
+      message: sfn.TaskInput.fromObject({
+        'pipeline': this.pipelineName,
+        'execution.$': '$$.Execution.Id',
+        'error.$': '$.error',
+        'run.$': '$',
+        'rerun': 'Start a new execution with this execution\'s input: the same window is pulled again into the same keys and merged by record id (no duplicates, no gap).',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    notifyFailure.addRetry({ maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
+    const failed = new sfn.Fail(this, 'Failed', { stateName: 'Run failed', errorPath: '$.error.Error', causePath: '$.error.Cause' });
+    const onFailure = record.next(notifyFailure).next(failed);
+    // Recording must not stop the notification, nor the notification the Fail state.
+    record.addCatch(notifyFailure, { resultPath: '$.recordError' });
+    notifyFailure.addCatch(failed, { resultPath: '$.notifyError' });
+    for (const step of [pull, transform, commit]) step.addCatch(onFailure, { resultPath: '$.error' });
+
+    // Optional input fields default to null so that a hand-started run needs only `endpoint`.
+    const defaults = new sfn.Pass(this, 'Defaults', {
+      stateName: 'Read input',
+      parameters: {
+        'defaults': { endpoint: null, scheduledTime: null, windowStart: null, windowEnd: null },
+        'input.$': '$',
+      },
+    });
+    const merge = new sfn.Pass(this, 'MergeInput', {
+      stateName: 'Fill input defaults',
+      parameters: { 'merged.$': 'States.JsonMerge($.defaults, $.input, false)' },
+      outputPath: '$.merged',
+    });
+
+    // One branch per endpoint sets its configuration from the definition: the run's input names
+    // the endpoint but cannot change what is pulled, from where, or with which secret.
+    const unknown = new sfn.Fail(this, 'UnknownEndpoint', {
+      stateName: 'Unknown endpoint',
+      error: ERROR_NAMES.config,
+      cause: `The input's "endpoint" is not one of: ${endpoints.map((e) => e.name).join(', ')}`,
+    });
+    const which = new sfn.Choice(this, 'WhichEndpoint', { stateName: 'Which endpoint?' });
+    for (const ep of endpoints) {
+      which.when(sfn.Condition.stringEquals('$.endpoint', ep.name), new sfn.Pass(this, `Config-${ep.name}`, {
+        stateName: `Endpoint ${ep.name}`,
+        result: sfn.Result.fromObject(ep as unknown as Record<string, unknown>),
+        resultPath: '$.config',
+      }).next(pull));
+    }
+    which.otherwise(unknown);
+    defaults.next(merge).next(which);
+    let chain = sfn.Chain.custom(defaults, [pull], pull).next(transform).next(commit);
+    if (notifyOnSuccess) {
+      chain = chain.next(new tasks.SnsPublish(this, 'NotifySuccess', {
+        stateName: 'Notify success',
+        topic: this.notificationTopic,
+        subject: `ApiPullIngestion ${this.pipelineName}: run succeeded`,
+        message: sfn.TaskInput.fromJsonPathAt('$.pull'),
+        resultPath: sfn.JsonPath.DISCARD,
+      }));
+    }
+    const pullRun = chain.next(new sfn.Succeed(this, 'Succeeded', { stateName: 'Run succeeded' }));
+    if (!uploads) return pullRun;
+
+    // The upload drop: list the waiting files, merge each with the same job, move it to _done/.
+    const listUploads = new tasks.LambdaInvoke(this, 'ListUploads', {
+      stateName: 'List uploads',
+      lambdaFunction: this.puller,
+      payload: sfn.TaskInput.fromObject({ action: 'listUploads', endpoints }),
+      payloadResponseOnly: true,
+      resultPath: '$.list',
+      retryOnServiceExceptions: false,
+    });
+    listUploads.addRetry({
+      errors: lambdaServiceErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL,
+    });
+    const transformUpload = new tasks.GlueStartJobRun(this, 'TransformUpload', {
+      stateName: 'Transform upload',
+      comment: 'Merges one uploaded CSV/JSON file like a pulled run; a file that cannot be parsed is quarantined with its reason',
+      glueJobName: this.transformJob.ref,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      arguments: sfn.TaskInput.fromObject({
+        '--upload_url.$': '$.uploadUrl',
+        '--endpoint.$': '$.endpoint',
+        '--records_path.$': '$.recordsPath',
+        '--record_id.$': '$.recordIdField',
+        '--table.$': '$.tableName',
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    transformUpload.addRetry({ errors: ['Glue.ConcurrentRunsExceededException', 'Glue.InternalServiceException', 'Glue.ThrottlingException'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const finishUpload = new tasks.LambdaInvoke(this, 'FinishUpload', {
+      stateName: 'Move upload to _done',
+      lambdaFunction: this.puller,
+      payload: sfn.TaskInput.fromObject({ 'action': 'finishUpload', 'endpoint.$': '$.endpoint', 'key.$': '$.key' }),
+      payloadResponseOnly: true,
+      resultPath: sfn.JsonPath.DISCARD,
+      retryOnServiceExceptions: false,
+    });
+    finishUpload.addRetry({ errors: [...lambdaServiceErrors, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const eachUpload = new sfn.Map(this, 'EachUpload', {
+      stateName: 'Each upload',
+      itemsPath: '$.list.uploads',
+      maxConcurrency: 2,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    eachUpload.itemProcessor(transformUpload.next(finishUpload));
+    listUploads.addCatch(record, { resultPath: '$.error' });
+    eachUpload.addCatch(record, { resultPath: '$.error' });
+    const uploadRun = listUploads.next(eachUpload).next(new sfn.Succeed(this, 'UploadsSucceeded', { stateName: 'Uploads merged' }));
+
+    return new sfn.Choice(this, 'Mode', { stateName: 'Pull or uploads?' })
+      .when(sfn.Condition.and(sfn.Condition.isPresent('$.mode'), sfn.Condition.stringEquals('$.mode', 'uploads')), uploadRun)
+      .otherwise(pullRun);
+  }
+
+  private suppressJustifiedFindings(failuresPrefix: string) {
+    const rawBucket = '/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/';
+    suppressNag(this.pullerRole.node.findChild('DefaultPolicy'), [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: `The puller writes one object per page under the pipeline's own raw and quarantine prefixes (${this.rawPrefix}, `
+          + `${LakeLayout.quarantinePrefix(this.pipelineName)}); page keys are only known at run time. X-Ray tracing needs "*".`,
+        appliesTo: [
+          `${rawBucket}${escapeRegex(this.rawPrefix)}\\*$/`,
+          `${rawBucket}${escapeRegex(LakeLayout.quarantinePrefix(this.pipelineName))}\\*$/`,
+          'Resource::*',
+        ],
+      },
+    ]);
+    suppressNag(this.transformRole.node.findChild('DefaultPolicy'), [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'The transform reads the run\'s pages under the pipeline\'s raw prefix, writes the quarantine of that prefix and '
+          + 'the data files of its curated tables (file names are chosen by Iceberg at run time); Glue writes its logs under '
+          + '/aws-glue/*; the script asset is one object of the CDK asset bucket; PutMetricData is limited to the Glue namespace.',
+        appliesTo: [
+          '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
+          '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
+          '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/\\*$/',
+          '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/.*\\*$/',
+          'Action::s3:GetBucket*',
+          'Action::s3:GetObject*',
+          'Action::s3:List*',
+          'Resource::*',
+        ],
+      },
+    ]);
+    const workflowPolicy = this.stateMachine.role.node.findChild('DefaultPolicy');
+    suppressNag(workflowPolicy, [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'Step Functions invokes the puller by any version (<fn>:*); it records failures as one object per execution under '
+          + `${failuresPrefix}; log delivery and X-Ray need "*" (AWS documents no narrower resource for them).`,
+        appliesTo: [
+          '/^Resource::<.*Puller[A-Za-z0-9]*\\.Arn>:\\*$/',
+          `${rawBucket}${escapeRegex(failuresPrefix)}\\*$/`,
+          'Resource::*',
+        ],
+      },
+    ]);
+    // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
+    // recognises SQS redrive as "used as a DLQ".
+    suppressNag(this.scheduleDeadLetterQueue, [{
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the pipeline\'s EventBridge Scheduler schedules; it is alarmed on (ScheduleDlqAlarm).',
+    }]);
+  }
+}
+
+interface ResolvedEndpoint extends ApiEndpoint {
+  readonly tableName: string;
+  readonly recordsPath: string;
+  readonly expectedInterval: Duration;
+}
+
+function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: ILakehouse; pipelineName: string; endpoints: ResolvedEndpoint[] } {
+  const pipelineName = props.pipelineName ?? toPipelineName(Names.uniqueResourceName(scope, { maxLength: 40 }));
+  if (!Token.isUnresolved(pipelineName) && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(pipelineName)) {
+    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a valid pipeline name (lowercase letters, digits, "-" and "_", 1-63 characters, starting with a letter or digit)`,
+      `use a name such as "${toPipelineName(pipelineName) || 'my-api'}"`);
+  }
+  if (!props.endpoints || props.endpoints.length === 0) {
+    throw propError(NAME, 'endpoints', 'no endpoint is given', 'give at least one endpoint to pull');
+  }
+  const names = new Set<string>();
+  const endpoints = props.endpoints.map((ep, i) => {
+    const at = `endpoints[${i}]`;
+    validateGlueName(NAME, `${at}.name`, ep.name);
+    if (ep.name.length > 64) throw propError(NAME, `${at}.name`, `"${ep.name}" is longer than 64 characters`, 'use a shorter endpoint name');
+    if (names.has(ep.name)) throw propError(NAME, `${at}.name`, `"${ep.name}" is used by another endpoint`, 'give every endpoint a unique name');
+    names.add(ep.name);
+    validateUrl(at, ep.url);
+    validateSchedule(`${at}.schedule`, ep.schedule);
+    const tableName = ep.tableName ?? ep.name;
+    validateGlueName(NAME, `${at}.tableName`, tableName);
+    const recordsPath = ep.recordsPath ?? '$';
+    if (!JSON_PATH.test(recordsPath)) {
+      throw propError(NAME, `${at}.recordsPath`, `"${recordsPath}" is not a supported JSON path`, 'use "$" for a page that is an array, or "$.key" / "$.key.subkey" for an array inside an object');
+    }
+    if (!ep.recordIdField || !/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(ep.recordIdField)) {
+      throw propError(NAME, `${at}.recordIdField`, `"${ep.recordIdField ?? ''}" is not a field name`, 'give the field that identifies a record, e.g. "id" or "meta.id" for a nested field');
+    }
+    const pagination = (ep.pagination ?? ApiPagination.none())._config();
+    if (pagination.kind === 'cursor' && !JSON_PATH.test(pagination.cursorPath)) {
+      throw propError(NAME, `${at}.pagination`, `cursor path "${pagination.cursorPath}" is not a supported JSON path`, 'use a path such as "$.meta.next_cursor"');
+    }
+    if (pagination.kind === 'pageNumber' && (!Number.isInteger(pagination.startAt) || (pagination.pageSize !== undefined && !(Number.isInteger(pagination.pageSize) && pagination.pageSize >= 1)))) {
+      throw propError(NAME, `${at}.pagination`, 'startAt and pageSize must be whole numbers (pageSize at least 1)', 'fix the values given to ApiPagination.pageNumber()');
+    }
+    if (pagination.kind === 'offset' && !(Number.isInteger(pagination.limit) && pagination.limit >= 1)) {
+      throw propError(NAME, `${at}.pagination`, `limit ${pagination.limit} is not a whole number >= 1`, 'give ApiPagination.offset() a limit of at least 1');
+    }
+    const maxPages = ep.maxPages ?? 1000;
+    if (!Number.isInteger(maxPages) || maxPages < 1) {
+      throw propError(NAME, `${at}.maxPages`, `${maxPages} is not a whole number >= 1`, 'give the most pages one run may pull, e.g. 1000');
+    }
+    const maxAttempts = ep.maxAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) {
+      throw propError(NAME, `${at}.maxAttempts`, `${maxAttempts} is not a whole number between 1 and 20`, 'give the attempts per page, e.g. 5');
+    }
+    if (ep.incremental) {
+      if (!/^[A-Za-z0-9_.\-[\]]+$/.test(ep.incremental.sinceParameter ?? '')) {
+        throw propError(NAME, `${at}.incremental.sinceParameter`, `"${ep.incremental.sinceParameter}" is not a query parameter name`, 'give the parameter the API reads the window start from, e.g. "since"');
+      }
+      if (ep.incremental.initialWatermark !== undefined && Number.isNaN(Date.parse(ep.incremental.initialWatermark))) {
+        throw propError(NAME, `${at}.incremental.initialWatermark`, `"${ep.incremental.initialWatermark}" is not an ISO-8601 instant`, 'use e.g. "2024-01-01T00:00:00Z"');
+      }
+    }
+    for (const [key, value] of Object.entries(ep.headers ?? {})) {
+      if (/^(authorization|proxy-authorization|cookie)$/i.test(key) && !Token.isUnresolved(value)) {
+        throw propError(NAME, `${at}.headers`, `the "${key}" header would put a credential into the template`, 'keep credentials in a secret and use "auth" (ApiAuth.bearerToken, ApiAuth.basic...)');
+      }
+    }
+    return { ...ep, tableName, recordsPath, expectedInterval: ep.expectedInterval ?? defaultInterval(ep.schedule) };
+  });
+  return { lake: props.lake, pipelineName, endpoints };
+}
+
+function validateUrl(at: string, url: string) {
+  if (Token.isUnresolved(url)) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw propError(NAME, `${at}.url`, `"${url}" is not a URL`, 'give an absolute https:// URL');
+  }
+  if (parsed.protocol !== 'https:') {
+    throw propError(NAME, `${at}.url`, `"${url}" is not https`, 'use the https:// URL of the API (credentials and data must not travel in clear text)');
+  }
+  if (parsed.username || parsed.password) {
+    throw propError(NAME, `${at}.url`, 'the URL carries credentials', 'move them to a secret and use "auth"');
+  }
+}
+
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+const CRON = /^cron\((\S+ ){5}\S+\)$/;
+const AT = /^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$/;
+
+function validateSchedule(prop: string, schedule: scheduler.ScheduleExpression) {
+  if (!schedule) throw propError(NAME, prop, 'it is missing', 'give a schedule, e.g. ScheduleExpression.rate(Duration.hours(1))');
+  const text = schedule.expressionString;
+  if (Token.isUnresolved(text)) return;
+  const rate = RATE.exec(text);
+  if (rate) {
+    const n = Number(rate[1]);
+    const singular = !rate[2].endsWith('s');
+    if (n < 1 || (n === 1) !== singular) {
+      throw propError(NAME, prop, `"${text}" does not parse (EventBridge Scheduler wants "rate(1 hour)" or "rate(2 hours)")`, 'use ScheduleExpression.rate(Duration.hours(n))');
+    }
+    return;
+  }
+  if (CRON.test(text) || AT.test(text)) return;
+  throw propError(NAME, prop, `"${text}" does not parse as rate(...), cron(6 fields) or at(yyyy-mm-ddThh:mm:ss)`,
+    'use ScheduleExpression.rate(Duration.hours(1)) or ScheduleExpression.cron({ minute: "0", hour: "2" })');
+}
+
+function defaultInterval(schedule: scheduler.ScheduleExpression): Duration {
+  const rate = RATE.exec(schedule.expressionString);
+  if (!rate) return Duration.days(1);
+  const n = Number(rate[1]) * 2;
+  if (rate[2].startsWith('minute')) return Duration.minutes(Math.max(n, 10));
+  if (rate[2].startsWith('hour')) return Duration.hours(n);
+  return Duration.days(n);
+}
+
+function endpointConfig(pipelineName: string, ep: ResolvedEndpoint): EndpointConfig {
+  const dataset = `${pipelineName}/${ep.name}`;
+  return {
+    name: ep.name,
+    url: ep.url,
+    query: ep.queryParameters ?? {},
+    headers: ep.headers ?? {},
+    auth: (ep.auth ?? ApiAuth.none())._config(),
+    pagination: (ep.pagination ?? ApiPagination.none())._config(),
+    maxPages: ep.maxPages ?? 1000,
+    recordsPath: ep.recordsPath,
+    recordIdField: ep.recordIdField,
+    tableName: ep.tableName,
+    incremental: ep.incremental ? {
+      sinceParameter: ep.incremental.sinceParameter,
+      untilParameter: ep.incremental.untilParameter,
+      initialWatermark: ep.incremental.initialWatermark ?? '1970-01-01T00:00:00Z',
+      format: (ep.incremental.format ?? WatermarkFormat.ISO_8601) as string as WatermarkFormatConfig,
+    } : undefined,
+    rawPrefix: LakeLayout.dataPrefix(dataset),
+    quarantinePrefix: LakeLayout.quarantinePrefix(dataset),
+    requestTimeoutMs: (ep.requestTimeout ?? Duration.seconds(30)).toMilliseconds(),
+    maxAttempts: ep.maxAttempts ?? 5,
+    maxRetryAfterSeconds: (ep.maxRetryAfter ?? Duration.minutes(2)).toSeconds(),
+  };
+}
+
+function toPipelineName(value: string): string {
+  return value.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 63);
+}
+
