@@ -30,7 +30,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   // Handlers run on a current, explicit Node runtime (a region-dependent "latest" trips cdk-nag
   // in environment-agnostic stacks); the AWS SDK v3 ships with it and stays external.
-  lambdaOptions: { runtime: awscdk.LambdaRuntime.NODEJS_24_X },
+  // The AWS SDK is bundled too (not left to the runtime's copy): handlers run the SDK version
+  // their tests ran, and libraries such as @aws-sdk/lib-storage are there for sure.
+  lambdaOptions: { runtime: awscdk.LambdaRuntime.NODEJS_24_X, bundlingOptions: { externals: [] } },
 
   publishToPypi: {
     distName: 'cdk-lakehouse',
@@ -88,6 +90,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '/docs/*.dot',
   ],
 });
+
+// The npm tarball (and so the wheel and the jar, which embed it) carries the compiled library,
+// its Lambda bundles and Glue scripts, and nothing of the workspace around it.
+for (const pattern of ['/.venv/', '/cdk.out/', '/integ/', '/examples/', '/benchmarks/', '/docs/', '/build-tools/',
+  '/rosetta/', '/requirements-dev.txt', '/.ci/', '__pycache__/', '/test-reports/', '/.jsii.tabl.json']) {
+  project.addPackageIgnore(pattern);
+}
 
 // eslint's project service looks for the nearest tsconfig.json: give each dev folder one that
 // extends the dev settings.
@@ -172,6 +181,8 @@ project.addTask('benchmark', {
 // The test command: bundle Lambda code first (a fresh clone has none), jest, eslint, then the
 // integ snapshots and cfn-lint.
 const test = project.testTask;
+// jest's handler tests start Python tools (moto's S3 server) from the same .venv.
+test.prependSpawn(pythonEnv);
 const bundle = project.tasks.tryFind('bundle');
 if (bundle) test.prependSpawn(bundle);
 test.spawn(integVerify);

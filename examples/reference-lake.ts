@@ -2,13 +2,20 @@
  * The reference lake: every construct of cdk-lakehouse wired together as a user would.
  * Synthesizes into cdk.out/ with no AWS account: `npx projen synth:example`.
  */
-import { App, Stack, StackProps } from 'aws-cdk-lib';
+import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { AthenaServing, DataFormat, LakehouseTier, LakeZoneName, PartitionProjection, PipelineObservability } from '../src';
+import {
+  ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, DataFormat, LakehouseTier, LakeZoneName,
+  PipelineObservability, StreamingDedupIngestion, WatermarkFormat,
+} from '../src';
 
 export class ReferenceLakeStack extends Stack {
   public readonly lake: LakehouseTier;
+  public readonly events: StreamingDedupIngestion;
+  public readonly adsApi: ApiPullIngestion;
   public readonly analytics: AthenaServing;
   public readonly observability: PipelineObservability;
 
@@ -18,23 +25,42 @@ export class ReferenceLakeStack extends Stack {
     // Storage and catalog: raw, clean and curated zones under one key.
     this.lake = new LakehouseTier(this, 'Lake', { lakeName: 'reference' });
 
-    // Raw events as they arrive (JSON lines), partitioned the way seed 002 lands them; Athena
-    // projects the partitions, so no crawler is needed.
-    this.lake.addRawTable('RawEvents', {
-      tableName: 'events',
-      columns: [
-        { name: 'event_id', type: 'string' },
-        { name: 'event_time', type: 'timestamp' },
-        { name: 'user_id', type: 'string' },
-        { name: 'payload', type: 'string' },
+    // Streaming events (seed 002): Kinesis → dedup Lambda (DynamoDB conditional writes) →
+    // Firehose → raw JSON under events/event_type=…/event_subtype=…/year=…/month=…/day=… (a raw
+    // table with partition projection) → hourly Glue MERGE into the curated Iceberg `events`.
+    this.events = new StreamingDedupIngestion(this, 'Events', { lake: this.lake, datasetName: 'events' });
+    const events = this.events.curatedTable;
+
+    // A third-party HTTP API (seeds 001 and 004): hourly incremental pulls, raw pages kept per
+    // run, curated Iceberg tables merged by id, and an upload drop for manual CSV/JSON files.
+    const apiToken = secretsmanager.Secret.fromSecretNameV2(this, 'AdsApiToken', 'reference/ads-api'); // {"token": "..."}
+    this.adsApi = new ApiPullIngestion(this, 'AdsApi', {
+      lake: this.lake,
+      pipelineName: 'ads-api',
+      endpoints: [
+        {
+          name: 'campaigns',
+          url: 'https://api.ads.example.com/v2/campaigns',
+          schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+          auth: ApiAuth.bearerToken(apiToken),
+          pagination: ApiPagination.cursor({ cursorPath: '$.paging.next', parameter: 'after' }),
+          recordsPath: '$.data',
+          recordIdField: 'id',
+          incremental: { sinceParameter: 'updated_since' },
+        },
+        {
+          name: 'daily_spend',
+          url: 'https://api.ads.example.com/v2/reports/spend',
+          schedule: scheduler.ScheduleExpression.cron({ minute: '30', hour: '3' }),
+          queryParameters: { dimensions: 'campaign,day', metrics: 'spend,clicks' },
+          auth: ApiAuth.apiKeyHeader(apiToken, 'X-Api-Key', 'token'),
+          pagination: ApiPagination.pageNumber({ pageSize: 500, pageSizeParameter: 'per_page' }),
+          recordsPath: '$.rows',
+          recordIdField: 'row_id',
+          incremental: { sinceParameter: 'from', untilParameter: 'to', format: WatermarkFormat.ISO_8601 },
+        },
       ],
-      partitionKeys: [
-        { name: 'event_type' },
-        { name: 'event_subtype' },
-        { name: 'year', projection: PartitionProjection.integerRange(2020, 2100) },
-        { name: 'month', projection: PartitionProjection.integerRange(1, 12, 2) },
-        { name: 'day', projection: PartitionProjection.integerRange(1, 31, 2) },
-      ],
+      uploadDrop: {},
     });
 
     // Manual uploads (seed 004) as CSV.
@@ -44,19 +70,6 @@ export class ReferenceLakeStack extends Stack {
       columns: [
         { name: 'campaign', type: 'string' },
         { name: 'spend', type: 'string' },
-      ],
-    });
-
-    // The curated, upsertable copy people query.
-    const events = this.lake.addIcebergTable('CuratedEvents', {
-      tableName: 'events',
-      columns: [
-        { name: 'event_id', type: 'string' },
-        { name: 'event_type', type: 'string' },
-        { name: 'event_subtype', type: 'string' },
-        { name: 'event_time', type: 'timestamp' },
-        { name: 'user_id', type: 'string' },
-        { name: 'payload', type: 'string' },
       ],
     });
 
@@ -90,12 +103,12 @@ export class ReferenceLakeStack extends Stack {
       reads: { tables: [events] },
     });
 
-    // One place to see the lake is healthy: a dashboard, alarms and alerts to one encrypted
+    // One place to see the lake is healthy, watching every pipeline: a dashboard, alarms and alerts to one encrypted
     // topic, and every pipeline's logs and failure events landed in the raw zone (_ops/) with
     // tables, so Athena can query the lake's own operations.
     this.observability = new PipelineObservability(this, 'Observability', {
       lake: this.lake,
-      pipelines: [this.analytics],
+      pipelines: [this.events, this.adsApi, this.analytics],
       athenaWorkGroupName: this.analytics.workGroupName,
       emailSubscriptions: ['data-oncall@example.com'],
     });

@@ -22,3 +22,13 @@ export * from './observability/pipeline-observability';
 export * from './serving/athena-serving-props';
 export * from './serving/scheduled-query';
 export * from './serving/athena-serving';
+
+// StreamingDedupIngestion
+export * from './ingestion/streaming/streaming-dedup-ingestion-props';
+export * from './ingestion/streaming/streaming-dedup-ingestion';
+
+// ApiPullIngestion
+export * from './ingestion/api-pull/api-auth';
+export * from './ingestion/api-pull/api-pagination';
+export * from './ingestion/api-pull/api-pull-ingestion-props';
+export * from './ingestion/api-pull/api-pull-ingestion';

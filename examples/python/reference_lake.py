@@ -6,8 +6,10 @@ cdk.out/) or through its tests: `python -m pytest examples/python`.
 """
 import os
 
-from aws_cdk import App, Stack
+from aws_cdk import App, Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 import cdk_lakehouse as lh
@@ -20,23 +22,44 @@ class ReferenceLakeStack(Stack):
         # Storage and catalog: raw, clean and curated zones under one key.
         self.lake = lh.LakehouseTier(self, "Lake", lake_name="reference")
 
-        # Raw events as they arrive (JSON lines), partitioned the way seed 002 lands them.
-        self.lake.add_raw_table(
-            "RawEvents",
-            table_name="events",
-            columns=[
-                lh.Column(name="event_id", type="string"),
-                lh.Column(name="event_time", type="timestamp"),
-                lh.Column(name="user_id", type="string"),
-                lh.Column(name="payload", type="string"),
+        # Streaming events (seed 002): Kinesis → dedup Lambda → Firehose → raw JSON partitioned by
+        # event type / subtype / date → hourly Glue MERGE into the curated Iceberg `events`.
+        self.events = lh.StreamingDedupIngestion(self, "Events", lake=self.lake, dataset_name="events")
+        events = self.events.curated_table
+
+        # A third-party HTTP API (seeds 001 and 004): incremental pulls, raw pages per run,
+        # curated Iceberg tables merged by id, and an upload drop.
+        api_token = secretsmanager.Secret.from_secret_name_v2(self, "AdsApiToken", "reference/ads-api")
+        self.ads_api = lh.ApiPullIngestion(
+            self, "AdsApi",
+            lake=self.lake,
+            pipeline_name="ads-api",
+            endpoints=[
+                lh.ApiEndpoint(
+                    name="campaigns",
+                    url="https://api.ads.example.com/v2/campaigns",
+                    schedule=scheduler.ScheduleExpression.rate(Duration.hours(1)),
+                    auth=lh.ApiAuth.bearer_token(api_token),
+                    pagination=lh.ApiPagination.cursor(cursor_path="$.paging.next", parameter="after"),
+                    records_path="$.data",
+                    record_id_field="id",
+                    incremental=lh.IncrementalPull(since_parameter="updated_since"),
+                ),
+                lh.ApiEndpoint(
+                    name="daily_spend",
+                    url="https://api.ads.example.com/v2/reports/spend",
+                    schedule=scheduler.ScheduleExpression.cron(minute="30", hour="3"),
+                    query_parameters={"dimensions": "campaign,day", "metrics": "spend,clicks"},
+                    auth=lh.ApiAuth.api_key_header(api_token, "X-Api-Key", "token"),
+                    pagination=lh.ApiPagination.page_number(page_size=500, page_size_parameter="per_page"),
+                    records_path="$.rows",
+                    record_id_field="row_id",
+                    incremental=lh.IncrementalPull(
+                        since_parameter="from", until_parameter="to", format=lh.WatermarkFormat.ISO_8601,
+                    ),
+                ),
             ],
-            partition_keys=[
-                lh.PartitionKey(name="event_type"),
-                lh.PartitionKey(name="event_subtype"),
-                lh.PartitionKey(name="year", projection=lh.PartitionProjection.integer_range(2020, 2100)),
-                lh.PartitionKey(name="month", projection=lh.PartitionProjection.integer_range(1, 12, 2)),
-                lh.PartitionKey(name="day", projection=lh.PartitionProjection.integer_range(1, 31, 2)),
-            ],
+            upload_drop=lh.UploadDropOptions(),
         )
 
         # Manual uploads (seed 004) as CSV.
@@ -45,20 +68,6 @@ class ReferenceLakeStack(Stack):
             table_name="uploads",
             format=lh.DataFormat.CSV,
             columns=[lh.Column(name="campaign", type="string"), lh.Column(name="spend", type="string")],
-        )
-
-        # The curated, upsertable copy people query.
-        events = self.lake.add_iceberg_table(
-            "CuratedEvents",
-            table_name="events",
-            columns=[
-                lh.Column(name="event_id", type="string"),
-                lh.Column(name="event_type", type="string"),
-                lh.Column(name="event_subtype", type="string"),
-                lh.Column(name="event_time", type="timestamp"),
-                lh.Column(name="user_id", type="string"),
-                lh.Column(name="payload", type="string"),
-            ],
         )
 
         # Schema discovery for the clean zone.
@@ -99,7 +108,7 @@ class ReferenceLakeStack(Stack):
         self.observability = lh.PipelineObservability(
             self, "Observability",
             lake=self.lake,
-            pipelines=[self.analytics],
+            pipelines=[self.events, self.ads_api, self.analytics],
             athena_work_group_name=self.analytics.work_group_name,
             email_subscriptions=["data-oncall@example.com"],
         )

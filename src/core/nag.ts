@@ -5,14 +5,22 @@ import { IConstruct } from 'constructs';
 export interface NagSuppression {
   readonly id: string;
   readonly reason: string;
-  /** Finding details it covers (e.g. `Resource::...`), as exact strings or `/regex/` strings. */
-  readonly appliesTo: string[];
+  /**
+   * Finding details it covers (e.g. `Resource::...`), as exact strings or `/regex/` strings.
+   * Leave it out only for rules that have no granular findings (e.g. SQS3, KDS3).
+   */
+  readonly appliesTo?: string[];
+}
+
+/** Escapes a literal (a prefix, a name) for use inside an `appliesTo` regex. */
+export function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /**
  * Records cdk-nag suppressions on a resource's metadata (the format cdk-nag reads), so the
  * library suppresses its own justified findings without a runtime dependency on cdk-nag.
- * Always scoped: one resource, named findings.
+ * Always scoped to one resource, and to named findings for rules that have them.
  */
 export function suppressNag(scope: IConstruct, suppressions: NagSuppression[]): void {
   const resource = (scope.node.defaultChild ?? scope) as CfnResource;
@@ -24,7 +32,7 @@ export function suppressNag(scope: IConstruct, suppressions: NagSuppression[]): 
       ...suppressions.map((s) => ({
         id: s.id,
         reason: s.reason,
-        applies_to: s.appliesTo.map((a) => (a.startsWith('/') && a.endsWith('/') ? { regex: a } : a)),
+        ...(s.appliesTo ? { applies_to: s.appliesTo.map((a) => (a.startsWith('/') && a.endsWith('/') ? { regex: a } : a)) } : {}),
       })),
     ],
   });

@@ -1,4 +1,4 @@
-import { ArnFormat, CfnResource, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -21,7 +21,7 @@ import {
   WatchedPipeline,
 } from './pipeline-observability-props';
 import { ILakehouse, LakeLayout } from '../core/lake';
-import { suppressNag } from '../core/nag';
+import { escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
@@ -181,8 +181,11 @@ export class PipelineObservability extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    suppressWholeRule(this.eventTargetDeadLetterQueue, 'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the EventBridge failure rules\' targets (cdk-nag only recognises SQS and Lambda redrive); it is alarmed on and has no consumer that could fail.');
+    suppressNag(this.eventTargetDeadLetterQueue, [{
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the EventBridge failure rules\' targets (cdk-nag only '
+        + 'recognises SQS and Lambda redrive); it is alarmed on and has no consumer that could fail.',
+    }]);
     this.undeliveredAlertsAlarm = this.newAlarm(this, 'UndeliveredAlertsAlarm', {
       metric: this.eventTargetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       threshold: 0,
@@ -768,18 +771,9 @@ function labeled(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric 
   return metric;
 }
 
-function escapeRegex(value: string): string {
-  return value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
 
 function isDestroyContext(scope: Construct): boolean {
   const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
   return value === true || value === 'true';
 }
 
-/** Suppresses one non-granular cdk-nag rule on one resource (cdk-nag's metadata format). */
-function suppressWholeRule(scope: Construct, id: string, reason: string): void {
-  const resource = scope.node.defaultChild as CfnResource;
-  const existing = resource.getMetadata('cdk_nag')?.rules_to_suppress ?? [];
-  resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, { id, reason }] });
-}

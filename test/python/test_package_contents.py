@@ -34,10 +34,13 @@ def names_in_npm_tarball(data: bytes) -> set:
         return set(tar.getnames())
 
 
-def test_the_package_has_code_and_types():
+def test_the_package_has_code_and_types_and_nothing_of_the_workspace():
     names = names_in_npm_tarball(single("js/*.jsii.tgz").read_bytes())
     assert "package/lib/index.js" in names
     assert "package/.jsii" in names
+    workspace = ("package/.venv/", "package/cdk.out/", "package/integ/", "package/test/", "package/src/",
+                 "package/node_modules/", "package/examples/", "package/benchmarks/")
+    assert [n for n in names if n.startswith(workspace)] == []
 
 
 def test_npm_tarball_carries_every_asset():
