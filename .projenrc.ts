@@ -121,6 +121,9 @@ project.tasks.tryFind('docgen')!.exec('jsii-docgen -l python -o docs/API.python.
 const synthExample = project.addTask('synth:example', {
   description: 'Synthesize examples/reference-lake.ts into cdk.out/ and print a summary',
 });
+// The constructs' Lambda bundles are build outputs: a fresh clone has none until bundle runs.
+const bundleTask = project.tasks.tryFind('bundle');
+if (bundleTask) synthExample.spawn(bundleTask);
 synthExample.exec('rm -rf cdk.out');
 synthExample.exec('ts-node --project test/tsconfig.json examples/reference-lake.ts');
 synthExample.exec('ts-node --project test/tsconfig.json examples/synth-summary.ts cdk.out');
@@ -183,8 +186,7 @@ project.addTask('benchmark', {
 const test = project.testTask;
 // jest's handler tests start Python tools (moto's S3 server) from the same .venv.
 test.prependSpawn(pythonEnv);
-const bundle = project.tasks.tryFind('bundle');
-if (bundle) test.prependSpawn(bundle);
+if (bundleTask) test.prependSpawn(bundleTask);
 test.spawn(integVerify);
 test.spawn(testPython);
 test.spawn(cfnLint);
