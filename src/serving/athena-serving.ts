@@ -15,6 +15,7 @@ import {
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
 import { ILakehouse } from '../core/lake';
+import { suppressNag } from '../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../core/pipeline';
@@ -220,6 +221,10 @@ export class AthenaServing extends Construct implements IDataPipeline {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    suppressNag(this.scheduleDeadLetterQueue, [{
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the EventBridge Scheduler targets; a DLQ of a DLQ would only move the problem.',
+    }]);
     this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
       logGroupName: `/aws/vendedlogs/states/athena-${this.workGroupName}`.slice(0, 512),
       retention: logs.RetentionDays.ONE_YEAR,

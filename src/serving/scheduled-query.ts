@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { AthenaServing } from './athena-serving';
 import { IcebergMaintenanceOptions, ReportFormat, ScheduledQueryOptions } from './athena-serving-props';
 import { validateQueryName, validateScheduleExpression, validateSql } from './validation';
+import { suppressNag } from '../core/nag';
 import { propError, validateGlueName } from '../core/validation';
 import { RawTable } from '../lakehouse/raw-table';
 
@@ -155,6 +156,19 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
       maxEventAge: Duration.hours(1),
     }),
   });
+  // The workflow's own findings are explained where they are made, so users inherit no noise.
+  suppressNag(stateMachine.role.node.findChild('DefaultPolicy'), [{
+    id: 'AwsSolutions-IAM5',
+    reason: 'Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray tracing '
+      + 'support no resource-level permissions, so they need Resource "*"; the other wildcards are object ARNs under the '
+      + 'workgroup\'s results and report prefixes or the prefixes of the zones and tables the query reads, and the '
+      + 'tables of a read zone\'s Glue database.',
+    appliesTo: [
+      'Resource::*',
+      '/^Resource::<.+\\.Arn>\\/([A-Za-z0-9_.=-]+\\/)*\\*$/',
+      '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\\/[a-z0-9_]+\\/\\*$/',
+    ],
+  }]);
   return { stateMachine, schedule };
 }
 
