@@ -62,6 +62,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-kinesis@^3',
     '@aws-lambda-powertools/metrics@^2',
     '@aws-lambda-powertools/logger@^2',
+    // CdcIngestion preflight (bundled by esbuild into its Lambda asset and its CLI).
+    'pg@^8',
+    '@types/pg@^8',
   ],
 
   tsconfigDev: {
@@ -105,6 +108,18 @@ for (const dir of ['examples', 'integ', 'benchmarks']) {
     obj: { extends: '../test/tsconfig.json', include: ['**/*.ts'], exclude: ['**/*.snapshot/**', 'out/**'] },
   });
 }
+
+// The CDC preflight CLI: one self-contained file (pg bundled), run with
+// `npx cdk-lakehouse-cdc-preflight` from the installed package.
+project.bundler.addBundle('./src/ingestion/cdc/preflight/cli.ts', {
+  platform: 'node',
+  target: 'node20',
+  externals: [],
+  outfile: 'index.js',
+  banner: '#!/usr/bin/env node',
+  executable: true,
+});
+project.addBins({ 'cdk-lakehouse-cdc-preflight': 'assets/ingestion/cdc/preflight/cli/index.js' });
 
 // Glue scripts (src/**/glue/*.py) ship beside the compiled constructs that deploy them.
 project.postCompileTask.exec('node build-tools/copy-glue-scripts.js');
@@ -176,9 +191,14 @@ const diagram = project.addTask('diagram', {
 diagram.spawn(synthExample);
 diagram.exec('cdk-dia --tree cdk.out/tree.json --target docs/reference-lake.png');
 
-project.addTask('benchmark', {
+const benchmark = project.addTask('benchmark', {
   description: 'Synthesize lakes with 1, 10 and 100 Iceberg tables and print time, memory and resources',
   exec: 'ts-node --project test/tsconfig.json benchmarks/synth-scale.ts',
+});
+benchmark.exec('ts-node --project test/tsconfig.json benchmarks/cdc-scale.ts');
+project.addTask('benchmark:cdc-merge', {
+  description: 'Merge 1 M change rows over 100 k keys into Iceberg with local Spark, beside a full rewrite (minutes)',
+  exec: `${VENV}/bin/python benchmarks/cdc_merge.py`,
 });
 
 // The test command: bundle Lambda code first (a fresh clone has none), jest, eslint, then the
@@ -186,6 +206,8 @@ project.addTask('benchmark', {
 const test = project.testTask;
 // jest's handler tests start Python tools (moto's S3 server) from the same .venv.
 test.prependSpawn(pythonEnv);
+// The CDC preflight (jest) and pull (pytest) tests start PostgreSQL 15 clusters.
+test.prependExec('node build-tools/ensure-postgres.js');
 if (bundleTask) test.prependSpawn(bundleTask);
 test.spawn(integVerify);
 test.spawn(testPython);
