@@ -1,0 +1,677 @@
+"""Curated merge of CdcIngestion (AWS Glue 5.0: Spark 3.5, Python 3.11, Iceberg 1.7).
+
+DMS lands every source table as Parquet in the raw bucket (``<raw_prefix><schema>/<table>/``):
+full-load files ``LOAD*.parquet`` and CDC files ``<yyyy>/<mm>/<dd>/<timestamp>.parquet``, each
+row with ``Op`` (I/U/D), ``_dms_commit_ts`` and ``_dms_change_seq`` in front of the source
+columns. Slow sources without DMS ("pull" mode) are read over JDBC by a watermark column and
+landed in the same layout (``pull/<yyyy>/<mm>/<dd>/<run-id>.parquet``), so one merge path
+serves both.
+
+Per table, a run reads the files its ledger does not list yet, orders the changes of every
+primary key (full load before CDC, then change sequence, commit time, file name, row in file),
+keeps the last one and MERGEs it into the curated Iceberg table: ``D`` deletes, ``I``/``U``
+upsert. The order of the applied change is stored in the row (``_cdc_order``), so a change
+never overwrites a newer one and merging the same changes again is a no-op. Rows that cannot
+be merged go to the quarantine prefix with a ``_reason``, counted.
+
+Columns the curated table adds to the source columns: ``_cdc_op`` (I/U of the applied change;
+rows of deleted keys are removed), ``_cdc_commit_ts``, ``_cdc_change_seq`` (null for full-load and
+pull rows) and ``_cdc_order`` (the sort key above as one string: ``<phase>|<change seq, padded to
+35>|<commit ts in epoch micros, padded to 20>|<file path> <row in file, padded to 12>``, the last
+part empty when the change has a sequence, which is unique).
+
+A change of a key the table does not hold that is not newer than what earlier runs merged (after
+CDC began) is ambiguous: the key may have been deleted by a newer change. It is quarantined
+(``late_change_for_absent_key``) instead of resurrecting the row; a copy of an already merged
+file whose keys were deleted since lands there too. Pull mode cannot see deletes in the source.
+
+Layout under the state prefix (in the raw bucket):
+
+- ``ledger/<schema>/<table>.json``: ``{"version": 1, "files": {<path in table folder>: <run>},
+  "maxOrder": <largest _cdc_order merged>, "lastCommitTs": <ISO>, "updatedAt": <ISO>}``,
+  written after the Iceberg commit. Entries whose file no longer exists in raw are dropped.
+- ``watermarks/<schema>/<table>.json`` (pull mode): ``{"column": ..., "value": <text of the
+  largest value pulled, as PostgreSQL prints it>, "updatedAt": ...}``, written after the merge.
+
+Quarantine: ``<quarantine_prefix><schema>/<table>/<run-id>/part-*.parquet`` with the row's
+columns plus ``_reason`` (``null_primary_key``, ``invalid_op``, ``late_change_for_absent_key``)
+and ``_source_file``.
+
+The functions below take plain arguments and a SparkSession (no Glue imports) so the tests run
+them on a local SparkSession; ``main()`` is the Glue entry point.
+"""
+import datetime as dt
+import fnmatch
+import json
+import re
+import sys
+from typing import Dict, List, Optional, Tuple
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+#: The columns DMS writes in front of the source columns.
+DMS_OP, DMS_COMMIT_TS, DMS_CHANGE_SEQ = "Op", "_dms_commit_ts", "_dms_change_seq"
+DMS_COLUMNS = [DMS_OP, DMS_COMMIT_TS, DMS_CHANGE_SEQ]
+
+#: The columns the curated table holds besides the source columns: the applied change.
+#: ``_cdc_order`` is an opaque string that sorts like the ordering rule (see ``order_key``).
+CDC_COLUMNS = [
+    ("_cdc_op", T.StringType()),
+    ("_cdc_commit_ts", T.TimestampType()),
+    ("_cdc_change_seq", T.StringType()),
+    ("_cdc_order", T.StringType()),
+]
+CDC_COLUMN_NAMES = [name for name, _ in CDC_COLUMNS]
+
+#: Internal columns of a run (never stored in the curated table).
+FILE_COL, ROW_COL, PHASE_COL = "_cdc_file", "_cdc_row", "_cdc_phase"
+
+VALID_OPS = ("I", "U", "D")
+CHANGE_SEQ_WIDTH = 35
+LEDGER_VERSION = 1
+RETAIN_LAST_SNAPSHOTS = 5
+
+
+class CdcError(Exception):
+    """A run that cannot go on (bad arguments, a table without its key column)."""
+
+
+# --------------------------------------------------------------------------- names and specs
+
+
+def curated_table_name(prefix: str, schema: str, table: str) -> str:
+    """The curated Iceberg table of source ``schema.table``:
+    ``(prefix + schema + "_" + table)`` lowercased, every character outside ``[a-z0-9_]``
+    replaced by ``_`` (one ``_`` per character, no trimming or collapsing)."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{prefix}{schema}_{table}".lower())
+
+
+def parse_tables(text: str) -> List[dict]:
+    """The ``--tables`` JSON array, checked."""
+    try:
+        specs = json.loads(text)
+    except ValueError as err:
+        raise CdcError(f"--tables is not JSON: {err}") from err
+    if not isinstance(specs, list) or not specs:
+        raise CdcError("--tables must be a non-empty JSON array of table specs")
+    for spec in specs:
+        for field in ("name", "schema", "table", "primaryKey"):
+            if field not in spec:
+                raise CdcError(f"table spec {spec!r} has no {field!r}")
+        if not spec["primaryKey"]:
+            raise CdcError(f"table spec {spec['name']} has an empty primaryKey")
+        spec.setdefault("mode", "cdc")
+        if spec["mode"] not in ("cdc", "pull"):
+            raise CdcError(f"table spec {spec['name']}: mode must be 'cdc' or 'pull', not {spec['mode']!r}")
+        if spec["mode"] == "pull":
+            if not spec.get("watermarkColumn"):
+                raise CdcError(f"pull table spec {spec['name']} has no watermarkColumn")
+            if "*" in spec["schema"] or "*" in spec["table"]:
+                raise CdcError(f"pull table spec {spec['name']} cannot use wildcards")
+    return specs
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def table_ident(catalog: str, database: str, name: str) -> str:
+    return f"{quote(catalog)}.{quote(database)}.{quote(name)}"
+
+
+def run_id_of(now: dt.datetime) -> str:
+    """A run id that sorts by time (``yyyymmdd-hhmmssffffff``)."""
+    return now.strftime("%Y%m%d-%H%M%S%f")
+
+
+def join_url(root: str, *parts: str) -> str:
+    """``root`` (a folder URL ending with /) plus relative parts."""
+    url = root if root.endswith("/") else root + "/"
+    for part in parts:
+        url += part
+    return url
+
+
+# --------------------------------------------------------------------------- Hadoop FileSystem
+
+
+def _path(spark: SparkSession, url: str):
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(url)
+    return path.getFileSystem(spark._jsc.hadoopConfiguration()), path
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith("_") or name.startswith(".")
+
+
+def list_folders(spark: SparkSession, url: str) -> List[str]:
+    """Names of the (non-hidden) sub-folders of ``url``, sorted; [] if it does not exist."""
+    fs, path = _path(spark, url)
+    if not fs.exists(path):
+        return []
+    names = [s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory()]
+    return sorted(n for n in names if not _hidden(n))
+
+
+def list_parquet_files(spark: SparkSession, table_url: str) -> List[Tuple[str, str]]:
+    """``(path relative to the table folder, URL)`` of every Parquet file below ``table_url``,
+    recursively, skipping hidden (``_``/``.``) files and folders; sorted by relative path."""
+    fs, root = _path(spark, table_url)
+    if not fs.exists(root):
+        return []
+    out = []
+    stack = [(root, "")]
+    while stack:
+        folder, rel = stack.pop()
+        for status in fs.listStatus(folder):
+            name = status.getPath().getName()
+            if _hidden(name):
+                continue
+            if status.isDirectory():
+                stack.append((status.getPath(), rel + name + "/"))
+            elif name.endswith(".parquet"):
+                out.append((rel + name, status.getPath().toString()))
+    return sorted(out)
+
+
+def read_text(spark: SparkSession, url: str) -> Optional[str]:
+    """A small file's text, or None if it does not exist."""
+    fs, path = _path(spark, url)
+    if not fs.exists(path):
+        return None
+    stream = fs.open(path)
+    try:
+        return spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+
+
+def write_text(spark: SparkSession, url: str, text: str) -> None:
+    """Writes a small file in one piece (one PUT on S3), replacing it."""
+    fs, path = _path(spark, url)
+    out = fs.create(path, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+# --------------------------------------------------------------------------- state
+
+
+def ledger_url(state_root: str, schema: str, table: str) -> str:
+    return join_url(state_root, "ledger/", schema, "/", table, ".json")
+
+
+def watermark_url(state_root: str, schema: str, table: str) -> str:
+    return join_url(state_root, "watermarks/", schema, "/", table, ".json")
+
+
+def load_ledger(spark: SparkSession, state_root: str, schema: str, table: str) -> dict:
+    text = read_text(spark, ledger_url(state_root, schema, table))
+    if text is None:
+        return {"version": LEDGER_VERSION, "files": {}, "maxOrder": None, "lastCommitTs": None}
+    ledger = json.loads(text)
+    if ledger.get("version") != LEDGER_VERSION:
+        raise CdcError(f"unknown ledger version {ledger.get('version')!r} for {schema}.{table}")
+    return ledger
+
+
+def save_ledger(spark: SparkSession, state_root: str, schema: str, table: str, ledger: dict, now: dt.datetime) -> None:
+    ledger = dict(ledger, updatedAt=now.isoformat())
+    write_text(spark, ledger_url(state_root, schema, table), json.dumps(ledger, sort_keys=True))
+
+
+def expand_spec(spark: SparkSession, raw_table_root: str, spec: dict) -> List[Tuple[str, str]]:
+    """The ``(schema, table)`` folders a spec names; ``*`` wildcards match folder names."""
+    schema_pat, table_pat = spec["schema"], spec["table"]
+    if "*" not in schema_pat and "*" not in table_pat:
+        return [(schema_pat, table_pat)]
+    found = []
+    schemas = [schema_pat] if "*" not in schema_pat else [
+        s for s in list_folders(spark, raw_table_root) if fnmatch.fnmatchcase(s, schema_pat)]
+    for schema in schemas:
+        for table in list_folders(spark, join_url(raw_table_root, schema, "/")):
+            if "*" in table_pat and fnmatch.fnmatchcase(table, table_pat) or table == table_pat:
+                found.append((schema, table))
+    return found
+
+
+# --------------------------------------------------------------------------- reading changes
+
+
+def read_changes(spark: SparkSession, table_url: str, files: List[Tuple[str, str]]) -> DataFrame:
+    """The rows of ``files`` (``(relative path, URL)`` below ``table_url``), schemas merged (a
+    column some files lack is null there), with the file's path relative to the table folder,
+    the row's position in its file and the file's phase. A file without ``_dms_change_seq``
+    (DMS without the change-sequence header) gets nulls there; one without ``Op`` is an error."""
+    df = spark.read.option("mergeSchema", "true").parquet(*[url for _, url in files])
+    if DMS_OP not in df.columns or DMS_COMMIT_TS not in df.columns:
+        raise CdcError(f"the files under {table_url} have no {DMS_OP} or {DMS_COMMIT_TS} column: "
+                       "they were not written by the CdcIngestion DMS endpoint")
+    if DMS_CHANGE_SEQ not in df.columns:
+        df = df.withColumn(DMS_CHANGE_SEQ, F.lit(None).cast("string"))
+    # Spark names a row's file by its URL-encoded URI, whose scheme part may be spelled unlike the
+    # folder's (file:/ or file:///): the relative path is what follows the folder's encoded path.
+    folder = spark._jvm.org.apache.hadoop.fs.Path(table_url).toUri().getRawPath().rstrip("/") + "/"
+    path = F.col("_metadata.file_path")
+    at = F.locate(folder, path)
+    rel = F.when(at > 0, path.substr(at + F.lit(len(folder)), F.lit(1 << 20))).otherwise(path)
+    phase = F.when(F.regexp_extract(rel, r"([^/]*)$", 1).startswith("LOAD"), F.lit(0)).otherwise(F.lit(1))
+    return df.select("*", rel.alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_COL), phase.alias(PHASE_COL))
+
+
+def order_key() -> F.Column:
+    """A string that sorts like the ordering rule: phase, then change sequence, then commit
+    time, then file name, then row in file. DMS change sequences are unique per change, so
+    for a row that has one the file and row parts are left empty: the same change delivered
+    in a second file gets the same key and is recognised as already applied."""
+    seq = F.coalesce(F.col(DMS_CHANGE_SEQ), F.lit(""))
+    has_seq = F.length(seq) > 0
+    ts = F.coalesce(F.lpad(F.unix_micros(F.col(DMS_COMMIT_TS)).cast("string"), 20, "0"), F.lit(""))
+    file_part = F.when(has_seq, F.lit("")).otherwise(
+        F.concat(F.col(FILE_COL), F.lit(" "), F.lpad(F.col(ROW_COL).cast("string"), 12, "0")))
+    return F.concat_ws(
+        "|", F.col(PHASE_COL).cast("string"), F.rpad(seq, CHANGE_SEQ_WIDTH, " "), F.rpad(ts, 20, " "), file_part)
+
+
+def tag_bad_rows(changes: DataFrame, keys: List[str]) -> DataFrame:
+    """Adds ``_reason``: null for rows that can be merged, else why not (``null_primary_key``,
+    ``invalid_op``)."""
+    null_key = None
+    for key in keys:
+        cond = F.col(key).isNull()
+        null_key = cond if null_key is None else (null_key | cond)
+    bad_op = F.col(DMS_OP).isNull() | ~F.col(DMS_OP).isin(*VALID_OPS)
+    return changes.withColumn("_reason", F.when(null_key, F.lit("null_primary_key")).when(bad_op, F.lit("invalid_op")))
+
+
+def latest_per_key(changes: DataFrame, keys: List[str]) -> DataFrame:
+    """The last change of every key (largest ``_cdc_order``)."""
+    window = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(F.col("_cdc_order").desc())
+    return changes.withColumn("_cdc_rank", F.row_number().over(window)).where("_cdc_rank = 1").drop("_cdc_rank")
+
+
+# --------------------------------------------------------------------------- the curated table
+
+
+def table_exists(spark: SparkSession, ident: str) -> bool:
+    try:
+        spark.table(ident).schema  # noqa: B018 (resolves the table)
+        return True
+    except Exception as err:  # AnalysisException: table or view not found
+        if "not found" in str(err).lower() or "TABLE_OR_VIEW_NOT_FOUND" in str(err):
+            return False
+        raise
+
+
+def ensure_table(spark: SparkSession, ident: str, source: T.StructType, location: Optional[str] = None) -> T.StructType:
+    """Creates the curated table from the source columns plus the ``_cdc_*`` columns on first
+    use, adds a column for each new source column; returns the table's schema."""
+    columns = [f for f in source.fields if f.name not in DMS_COLUMNS and not f.name.startswith("_cdc_")]
+    columns += [T.StructField(n, t) for n, t in CDC_COLUMNS]
+    if not table_exists(spark, ident):
+        ddl = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in columns)
+        where = f" LOCATION '{location}'" if location else ""
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {ident} ({ddl}) USING iceberg{where} "
+            "TBLPROPERTIES ('format-version'='2', 'write.format.default'='parquet', "
+            "'write.parquet.compression-codec'='zstd', 'write.merge.mode'='merge-on-read', "
+            "'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')"
+        )
+    existing = {f.name.lower() for f in spark.table(ident).schema.fields}
+    new = [f for f in columns if f.name.lower() not in existing]
+    if new:
+        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'{quote(f.name)} {f.dataType.simpleString()}' for f in new)})")
+    return spark.table(ident).schema
+
+
+def classify(spark: SparkSession, winners: DataFrame, ident: str, keys: List[str], max_order: Optional[str],
+             max_order_is_cdc: bool) -> DataFrame:
+    """Adds ``_cdc_action`` to the last change of each key, against the table as it is:
+
+    - ``upsert``/``delete``: the change is newer than the row in the table (or the key is absent
+      and the change inserts it),
+    - ``skip``: the table already holds this change or a newer one, or a delete of an absent key,
+    - ``late``: an insert or update of a key absent from the table that is not newer than what
+      earlier runs merged after CDC began: the key may have been deleted by a newer change, so
+      the change is quarantined instead of resurrecting the row.
+    """
+    current = spark.table(ident).select(*[F.col(k) for k in keys], F.col("_cdc_order").alias("_cdc_current"),
+                                        F.lit(True).alias("_cdc_present"))
+    joined = winners.join(current, keys, "left")
+    present = F.col("_cdc_present").isNotNull()
+    newer = F.col("_cdc_order") > F.coalesce(F.col("_cdc_current"), F.lit(""))
+    is_delete = F.col(DMS_OP) == "D"
+    ambiguous = F.lit(False)
+    if max_order is not None and max_order_is_cdc:
+        ambiguous = F.col("_cdc_order") <= F.lit(max_order)
+    action = (
+        F.when(present & newer & is_delete, "delete")
+        .when(present & newer, "upsert")
+        .when(present, "skip")
+        .when(is_delete, "skip")
+        .when(ambiguous, "late")
+        .otherwise("upsert")
+    )
+    return joined.withColumn("_cdc_action", action).drop("_cdc_current", "_cdc_present")
+
+
+def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType) -> None:
+    """MERGEs ``upsert``/``delete`` actions; the order guard repeats the classification so a
+    change never overwrites a newer one even if the table moved meanwhile."""
+    cols = [f for f in target.fields]
+    src_cols = {c.lower() for c in actions.columns}
+    aligned = actions.select(
+        *[(F.col(quote(f.name)).cast(f.dataType) if f.name.lower() in src_cols else F.lit(None).cast(f.dataType)).alias(f.name)
+          for f in cols],
+        F.col("_cdc_action"),
+    )
+    view = f"cdc_merge_src_{abs(hash(ident)) % 10 ** 8}"
+    aligned.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in cols)
+    names = ", ".join(quote(f.name) for f in cols)
+    values = ", ".join(f"s.{quote(f.name)}" for f in cols)
+    spark.sql(
+        f"""
+        MERGE INTO {ident} t USING {view} s ON {on}
+        WHEN MATCHED AND s._cdc_action = 'delete' AND s._cdc_order > t._cdc_order THEN DELETE
+        WHEN MATCHED AND s._cdc_action = 'upsert' AND s._cdc_order > t._cdc_order THEN UPDATE SET {sets}
+        WHEN NOT MATCHED AND s._cdc_action = 'upsert' THEN INSERT ({names}) VALUES ({values})
+        """
+    )
+    spark.catalog.dropTempView(view)
+
+
+def write_quarantine(rows: DataFrame, url: str) -> int:
+    """Writes rows that cannot be merged (with ``_reason``, ``_source_file``) as Parquet;
+    returns how many."""
+    out = rows.withColumnRenamed(FILE_COL, "_source_file").drop(ROW_COL, PHASE_COL, "_cdc_action")
+    out.coalesce(1).write.mode("append").parquet(url)
+    return rows.count()
+
+
+def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str, table: str, keys: List[str],
+                ident: str, state_root: str, quarantine_root: str, now: dt.datetime,
+                location: Optional[str] = None) -> dict:
+    """Merges the files of one source table that its ledger does not list yet; returns counts."""
+    table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
+    ledger = load_ledger(spark, state_root, schema, table)
+    listed = list_parquet_files(spark, table_url)
+    merged = ledger["files"]
+    new_files = [(rel, url) for rel, url in listed if rel not in merged]
+    result = {"schema": schema, "table": table, "curatedTable": ident, "filesMerged": 0, "changesRead": 0,
+              "changesApplied": 0, "rowsUpserted": 0, "rowsDeleted": 0, "changesQuarantined": 0,
+              "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": ledger.get("lastCommitTs")}
+    if not new_files:
+        return result
+    run_id = run_id_of(now)
+    changes = read_changes(spark, table_url, new_files)
+    missing = [k for k in keys if k.lower() not in {c.lower() for c in changes.columns}]
+    if missing:
+        raise CdcError(f"{schema}.{table}: the primary key column(s) {missing} are not in the DMS files; "
+                       "fix primaryKey of the table spec")
+    target = ensure_table(spark, ident, changes.schema, location)
+    changes = changes.withColumn("_cdc_order", order_key()) \
+        .withColumn("_cdc_op", F.col(DMS_OP)) \
+        .withColumn("_cdc_commit_ts", F.col(DMS_COMMIT_TS).cast("timestamp")) \
+        .withColumn("_cdc_change_seq", F.when(F.length(F.col(DMS_CHANGE_SEQ)) > 0, F.col(DMS_CHANGE_SEQ)))
+    # The files are immutable, so reading them again for the counts, the quarantine and the
+    # MERGE gives the same rows; the classification below is cached.
+    changes = tag_bad_rows(changes, keys)
+    good_row = F.col("_reason").isNull()
+    stats = changes.agg(
+        F.count(F.when(good_row, 1)).alias("n"), F.count(F.when(~good_row, 1)).alias("bad"),
+        F.max(F.when(good_row, F.col("_cdc_commit_ts"))).alias("ts"),
+        F.max(F.when(good_row, F.col("_cdc_order"))).alias("order"),
+    ).collect()[0]
+    good, bad = changes.where(good_row).drop("_reason"), changes.where(~good_row)
+    max_order = ledger.get("maxOrder")
+    actions = classify(spark, latest_per_key(good, keys), ident, keys, max_order,
+                       bool(max_order) and max_order.startswith("1"))
+    # Cached for the counts, the quarantine and the MERGE. All of them run before the MERGE
+    # commits, so even a recomputation (a lost cache block) classifies against the same
+    # snapshot (the job is the table's only writer: one run at a time).
+    actions = actions.persist(StorageLevel.MEMORY_AND_DISK)
+    counts = {r["_cdc_action"]: r["n"] for r in actions.groupBy("_cdc_action").agg(F.count(F.lit(1)).alias("n")).collect()}
+    quarantine_url = join_url(quarantine_root, schema, "/", table, "/", run_id, "/")
+    quarantined = 0
+    if stats["bad"]:
+        quarantined += write_quarantine(bad, quarantine_url)
+    if counts.get("late"):
+        late = actions.where("_cdc_action = 'late'").withColumn("_reason", F.lit("late_change_for_absent_key"))
+        quarantined += write_quarantine(late.select(*bad.columns), quarantine_url)
+    if counts.get("upsert") or counts.get("delete"):
+        merge_into(spark, ident, actions.where(F.col("_cdc_action").isin("upsert", "delete")), keys, target)
+    actions.unpersist()
+    # The ledger is written after the commit: a crash in between re-merges the same files,
+    # which the order guard makes a no-op.
+    files = {rel: merged[rel] for rel, _ in listed if rel in merged}
+    files.update({rel: run_id for rel, _ in new_files})
+    max_ts = stats["ts"]
+    last_ts = ledger.get("lastCommitTs")
+    if max_ts is not None and (last_ts is None or max_ts.isoformat() > last_ts):
+        last_ts = max_ts.isoformat()
+    orders = [o for o in (max_order, stats["order"]) if o]
+    save_ledger(spark, state_root, schema, table,
+                {"version": LEDGER_VERSION, "files": files, "maxOrder": max(orders) if orders else None,
+                 "lastCommitTs": last_ts}, now)
+    result.update(
+        filesMerged=len(new_files), changesRead=stats["n"], rowsUpserted=counts.get("upsert", 0),
+        rowsDeleted=counts.get("delete", 0), changesQuarantined=quarantined, changesSkipped=counts.get("skip", 0),
+        maxCommitTs=max_ts.isoformat() if max_ts is not None else None, lastCommitTs=last_ts,
+    )
+    result["changesApplied"] = result["rowsUpserted"] + result["rowsDeleted"]
+    return result
+
+
+# --------------------------------------------------------------------------- pull mode
+
+
+def pg_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_watermark(spark: SparkSession, state_root: str, schema: str, table: str) -> Optional[str]:
+    text = read_text(spark, watermark_url(state_root, schema, table))
+    return json.loads(text)["value"] if text else None
+
+
+def save_watermark(spark: SparkSession, state_root: str, schema: str, table: str, column: str, value: str,
+                   now: dt.datetime) -> None:
+    write_text(spark, watermark_url(state_root, schema, table),
+               json.dumps({"column": column, "value": value, "updatedAt": now.isoformat()}, sort_keys=True))
+
+
+def pull_query(schema: str, table: str, column: str, last: Optional[str]) -> str:
+    """The pull query; the watermark travels as PostgreSQL's own text of the value (cast back to
+    the column's type by PostgreSQL), so no time zone or precision is lost on the way."""
+    text = f"{pg_ident(column)}::text"
+    sql = f"SELECT t.*, {text} AS _cdc_watermark FROM {pg_ident(schema)}.{pg_ident(table)} t"
+    if last is not None:
+        literal = "'" + last.replace("'", "''") + "'"
+        sql += f" WHERE {pg_ident(column)} > {literal}"
+    return sql
+
+
+def pull_table(spark: SparkSession, jdbc_url: str, user: str, password: str, raw_root: str, raw_prefix: str,
+               schema: str, table: str, column: str, last: Optional[str], now: dt.datetime,
+               driver: str = "org.postgresql.Driver") -> Tuple[int, Optional[str]]:
+    """Reads the rows changed since ``last`` over JDBC and lands them as one Parquet file in the
+    DMS layout (``pull/<yyyy>/<mm>/<dd>/<run-id>.parquet``, ``Op`` 'I' on the first pull, 'U'
+    after). Returns (rows landed, the largest watermark value landed as text, or ``last``)."""
+    rows = (
+        spark.read.format("jdbc")
+        .option("url", jdbc_url).option("user", user).option("password", password).option("driver", driver)
+        .option("query", pull_query(schema, table, column, last)).option("fetchsize", "10000")
+        .load()
+    )
+    rows = rows.localCheckpoint(eager=True)  # one read: the file and the watermark see the same rows
+    stats = rows.agg(F.count(F.lit(1)).alias("n"), F.max_by("_cdc_watermark", F.col(quote(column))).alias("wm")).collect()[0]
+    if stats["n"] == 0:
+        return 0, last
+    wm_type = rows.schema[column].dataType
+    commit_ts = F.col(quote(column)).cast("timestamp") if isinstance(wm_type, (T.TimestampType, T.DateType, T.TimestampNTZType)) \
+        else F.lit(now).cast("timestamp")
+    source_cols = [c for c in rows.columns if c != "_cdc_watermark"]
+    out = rows.select(
+        F.lit("I" if last is None else "U").alias(DMS_OP), commit_ts.alias(DMS_COMMIT_TS),
+        F.lit(None).cast("string").alias(DMS_CHANGE_SEQ), *[F.col(quote(c)) for c in source_cols])
+    run_id = run_id_of(now)
+    table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
+    staging = join_url(table_url, "pull/_staging/", run_id)
+    out.coalesce(1).write.mode("overwrite").parquet(staging)
+    fs, staging_path = _path(spark, staging)
+    parts = [s.getPath() for s in fs.listStatus(staging_path) if s.getPath().getName().endswith(".parquet")]
+    final_fs, final = _path(spark, join_url(table_url, "pull/", now.strftime("%Y/%m/%d/"), run_id, ".parquet"))
+    final_fs.mkdirs(final.getParent())
+    if not fs.rename(parts[0], final):
+        raise CdcError(f"could not move the pulled rows to {final.toString()}")
+    fs.delete(staging_path, True)
+    return stats["n"], stats["wm"]
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def maintain_table(spark: SparkSession, catalog: str, database: str, name: str, now: dt.datetime,
+                   retention_hours: float, retain_last: int = RETAIN_LAST_SNAPSHOTS) -> None:
+    """Compacts small files (and files with deletes) and expires snapshots older than the
+    retention, keeping at least the last ``retain_last``."""
+    target = f"{database}.{name}"
+    spark.sql(f"CALL {quote(catalog)}.system.rewrite_data_files(table => '{target}', "
+              "options => map('delete-file-threshold', '1'))")
+    older = (now - dt.timedelta(hours=retention_hours)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    spark.sql(f"CALL {quote(catalog)}.system.expire_snapshots(table => '{target}', "
+              f"older_than => TIMESTAMP '{older}', retain_last => {int(retain_last)})")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, catalog: str, database: str,
+        table_prefix: str, tables: List[dict], state_prefix: str, quarantine_prefix: str,
+        now: dt.datetime, maintenance: bool = False, snapshot_retention_hours: float = 168,
+        warehouse: Optional[str] = None, jdbc_url: Optional[str] = None, jdbc_user: Optional[str] = None,
+        jdbc_password: Optional[str] = None, only_table: Optional[str] = None) -> List[dict]:
+    """One run over the table specs (or only the one named ``only_table``); returns one result
+    per source table (with ``spec``, the spec's name as declared). ``raw_root`` is the raw
+    bucket's URL (``s3://bucket/``); the state and quarantine prefixes are in it. ``now`` is the
+    run's time (naive UTC)."""
+    # A run for every table leaves out the pulled tables that have a schedule of their own.
+    specs = [s for s in tables if (s["name"] == only_table if only_table is not None else not s.get("ownSchedule"))]
+    if not specs:
+        raise CdcError(f"--only_table {only_table!r} names no table spec; declared: {[s['name'] for s in tables]}")
+    state_url = join_url(raw_root, state_prefix)
+    quarantine_url = join_url(raw_root, quarantine_prefix)
+    raw_tables = join_url(raw_root, raw_prefix)
+    results = []
+    for spec in specs:
+        keys = list(spec["primaryKey"])
+        if spec.get("mode") == "pull":
+            if not jdbc_url:
+                raise CdcError(f"pull table spec {spec['name']} needs --jdbc_url and --jdbc_secret_id")
+            pairs = [(spec["schema"], spec["table"])]
+        else:
+            pairs = expand_spec(spark, raw_tables, spec)
+        for schema, table in pairs:
+            name = curated_table_name(table_prefix, schema, table)
+            ident = table_ident(catalog, database, name)
+            location = join_url(warehouse, name) if warehouse else None
+            pulled, watermark = 0, None
+            if spec.get("mode") == "pull":
+                last = load_watermark(spark, state_url, schema, table)
+                pulled, watermark = pull_table(spark, jdbc_url, jdbc_user, jdbc_password, raw_root, raw_prefix,
+                                               schema, table, spec["watermarkColumn"], last, now)
+            result = merge_table(spark, raw_root, raw_prefix, schema, table, keys, ident, state_url,
+                                 quarantine_url, now, location)
+            if spec.get("mode") == "pull":
+                result["rowsPulled"] = pulled
+                if pulled:
+                    save_watermark(spark, state_url, schema, table, spec["watermarkColumn"], watermark, now)
+            if maintenance and result["filesMerged"] and table_exists(spark, ident):
+                maintain_table(spark, catalog, database, name, now, snapshot_retention_hours)
+            result["spec"] = spec["name"]
+            results.append(result)
+    return results
+
+
+def build_metric_data(source_name: str, results: List[dict], now: dt.datetime) -> List[dict]:
+    """CloudWatch MetricData for a run: per table spec ({Pipeline, Table=<spec name>}) and in
+    total ({Pipeline}). CommitAgeSeconds is now minus the newest commit time merged so far into
+    the spec's stalest table (the largest age); it is left out where nothing was merged yet."""
+    groups: Dict[Optional[str], List[dict]] = {}
+    for result in results:
+        groups.setdefault(result["spec"], []).append(result)
+    groups[None] = list(results)
+    data = []
+    for spec, members in groups.items():
+        dims = [{"Name": "Pipeline", "Value": source_name}]
+        if spec is not None:
+            dims.append({"Name": "Table", "Value": spec})
+        sums = {
+            "FilesMerged": sum(r["filesMerged"] for r in members),
+            "ChangesMerged": sum(r["changesApplied"] for r in members),
+            "ChangesQuarantined": sum(r["changesQuarantined"] for r in members),
+        }
+        for metric, value in sums.items():
+            data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": now, "Value": float(value), "Unit": "Count"})
+        ages = [(now - dt.datetime.fromisoformat(r["lastCommitTs"])).total_seconds() for r in members if r.get("lastCommitTs")]
+        if ages:
+            data.append({"MetricName": "CommitAgeSeconds", "Dimensions": dims, "Timestamp": now,
+                         "Value": max(0.0, max(ages)), "Unit": "Seconds"})
+    return data
+
+
+def jdbc_url_from_secret(secret: dict, database: Optional[str]) -> str:
+    """The JDBC URL of the source from its secret (``host``, ``port``, and ``dbname`` unless the
+    database is given), TLS required as for DMS. Glue 5.0 ships the PostgreSQL driver 42.7.3."""
+    host = secret.get("host")
+    if not host:
+        raise CdcError("the source secret has no 'host': pulled tables need host and port in the secret")
+    name = database or secret.get("dbname")
+    if not name:
+        raise CdcError("no database name: give --jdbc_database or put 'dbname' in the secret")
+    return f"jdbc:postgresql://{host}:{int(secret.get('port') or 5432)}/{name}?sslmode=require"
+
+
+def main() -> None:  # pragma: no cover - runs in Glue
+    import boto3
+    from awsglue.utils import getResolvedOptions  # type: ignore
+
+    names = ["source_name", "raw_bucket", "raw_prefix", "catalog", "database", "warehouse", "table_prefix", "tables",
+             "state_prefix", "quarantine_prefix", "metrics_namespace", "maintenance", "snapshot_retention_hours"]
+    optional = [n for n in ("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table") if f"--{n}" in sys.argv]
+    args = getResolvedOptions(sys.argv, names + optional)
+    tables = parse_tables(args["tables"])
+    user = password = None
+    if args.get("jdbc_secret_id") and any(t.get("mode") == "pull" for t in tables):
+        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=args["jdbc_secret_id"])["SecretString"])
+        user, password = secret["username"], secret["password"]
+        if not args.get("jdbc_url"):
+            args["jdbc_url"] = jdbc_url_from_secret(secret, args.get("jdbc_database"))
+    spark = SparkSession.builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    results = run(
+        spark, args["source_name"], f"s3://{args['raw_bucket']}/", args["raw_prefix"], args["catalog"], args["database"],
+        args["table_prefix"], tables, args["state_prefix"], args["quarantine_prefix"], now,
+        maintenance=args["maintenance"].lower() == "true",
+        snapshot_retention_hours=float(args["snapshot_retention_hours"]), warehouse=args["warehouse"],
+        jdbc_url=args.get("jdbc_url"), jdbc_user=user, jdbc_password=password, only_table=args.get("only_table") or None,
+    )
+    for result in results:
+        print(json.dumps({"cdcMerge": args["source_name"], **result}, default=str))
+    data = build_metric_data(args["source_name"], results, now)
+    cloudwatch = boto3.client("cloudwatch")
+    for start in range(0, len(data), 20):
+        cloudwatch.put_metric_data(Namespace=args["metrics_namespace"], MetricData=data[start:start + 20])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
