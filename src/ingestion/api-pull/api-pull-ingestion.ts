@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -23,6 +23,7 @@ import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
+import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
@@ -200,14 +201,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     });
     this.jobEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
     const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
-    this.transformSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'TransformSecurity', {
-      name: `${jobName}-security`,
-      encryptionConfiguration: {
-        s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: lake.encryptionKey.keyArn }],
-        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: this.jobEncryptionKey.keyArn },
-        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: this.jobEncryptionKey.keyArn },
-      },
-    });
+    this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
     this.transformRole = new iam.Role(this, 'TransformRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
       description: `ApiPullIngestion ${this.pipelineName}: transform job`,
@@ -219,16 +213,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       lake.curated.grantReadWrite(this.transformRole, LakeLayout.dataPrefix(table));
     }
     this.jobEncryptionKey.grant(this.transformRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    const glueLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.transformRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-      resources: [glueLogs],
-    }));
-    this.transformRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
-    }));
+    grantGlueJobRuntime(this.transformRole, ['Glue']);
 
     const warehouse = lake.curated.s3Url();
     this.transformJob = new glue.CfnJob(this, 'TransformJob', {
@@ -244,23 +229,9 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       executionProperty: { maxConcurrentRuns: Math.max(10, endpoints.length * 2) },
       securityConfiguration: this.transformSecurityConfiguration.ref,
       defaultArguments: {
-        '--datalake-formats': 'iceberg',
-        '--conf': [
-          'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
-          'spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog',
-          `spark.sql.catalog.glue_catalog.warehouse=${warehouse}`,
-          'spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
-          'spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
-        ].join(' --conf '),
-        '--catalog': 'glue_catalog',
+        ...icebergJobArguments(warehouse),
         '--database': lake.curated.databaseName,
-        '--warehouse': warehouse,
         '--quarantine_url': lake.raw.s3Url(LakeLayout.quarantinePrefix(this.pipelineName)),
-        '--job-bookmark-option': 'job-bookmark-disable',
-        '--enable-metrics': 'true',
-        '--enable-observability-metrics': 'true',
-        '--enable-continuous-cloudwatch-log': 'true',
-        '--enable-glue-datacatalog': 'true',
       },
     });
     this.transformJob.node.addDependency(this.transformRole);
