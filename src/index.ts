@@ -32,3 +32,7 @@ export * from './ingestion/api-pull/api-auth';
 export * from './ingestion/api-pull/api-pagination';
 export * from './ingestion/api-pull/api-pull-ingestion-props';
 export * from './ingestion/api-pull/api-pull-ingestion';
+
+// CdcIngestion
+export * from './ingestion/cdc/cdc-ingestion-props';
+export * from './ingestion/cdc/cdc-ingestion';

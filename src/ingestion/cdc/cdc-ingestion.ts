@@ -1,0 +1,822 @@
+import * as path from 'path';
+import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dms from 'aws-cdk-lib/aws-dms';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import {
+  CdcIngestionProps, CdcTableMode, DmsAccountRoles, DmsCapacityMode, PostgresCdcPlugin, PostgresSslMode,
+} from './cdc-ingestion-props';
+import {
+  CdcTableSpec, COMMIT_TS_COLUMN, curatedTableName, dmsTableMappings, jobTableEntry, resolveTables,
+} from './cdc-table-spec';
+import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
+import { PreflightFunction } from './preflight-function';
+import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
+import { ILakehouse, LakeLayout } from '../../core/lake';
+import { escapeRegex, suppressNag } from '../../core/nag';
+import {
+  FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
+} from '../../core/pipeline';
+import { propError } from '../../core/validation';
+
+const NAME = 'CdcIngestion';
+/** Namespace of the metrics the merge job publishes (`glue/cdc_merge.py`). */
+const CDC_METRICS_NAMESPACE = 'cdk-lakehouse/Cdc';
+const SERVERLESS_CAPACITY = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384];
+/** DMS limited LOB mode: text/json/bytea values above this many KB are cut (the preflight warns). */
+const LOB_MAX_SIZE_KB = 64;
+
+/**
+ * PostgreSQL changes into upsertable lakehouse tables.
+ *
+ * AWS DMS (serverless by default) reads a full load and then the write-ahead log of the source,
+ * and writes every change unchanged into the raw zone as Parquet under
+ * `<pipelineName>/<schema>/<table>/` (date partitions for changes), with the operation (`Op`),
+ * the commit timestamp and DMS's change sequence on every row. One Glue 5.0 Spark job, on a
+ * schedule or started by hand, merges the new change files into one curated Iceberg table per
+ * source table: per primary key the last change in commit order wins, deletes delete, a file is
+ * never merged twice and a re-run changes nothing. Slow sources can be pulled by a watermark
+ * column instead, through the same merge. A preflight function tells what the source lacks.
+ *
+ * Per table the stack gains no CloudFormation resource (a CDC table is one DMS selection rule
+ * and one entry of the job's arguments; a pulled table with its own schedule adds one schedule),
+ * so 100 tables fit easily in one stack.
+ *
+ * @example
+ * declare const lake: LakehouseTier;
+ * declare const vpc: ec2.IVpc;
+ * declare const dbSecret: secretsmanager.ISecret;
+ * declare const dbSecurityGroup: ec2.ISecurityGroup;
+ *
+ * new CdcIngestion(this, 'Orders', {
+ *   lake,
+ *   pipelineName: 'shop',
+ *   vpc,
+ *   source: { secret: dbSecret, databaseName: 'shop', securityGroup: dbSecurityGroup },
+ *   tables: [
+ *     { name: 'public.orders', primaryKey: ['id'] },
+ *     { name: 'sales.*', primaryKey: ['id'] },
+ *     { name: 'legacy.invoices', primaryKey: ['invoice_no'], mode: CdcTableMode.PULL, watermarkColumn: 'updated_at' },
+ *   ],
+ * });
+ */
+export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConnectable {
+  /** CloudWatch namespace of the merge job's metrics (`ChangesMerged`, `FilesMerged`, `ChangesQuarantined`, `CommitAgeSeconds`). */
+  public static readonly METRICS_NAMESPACE = CDC_METRICS_NAMESPACE;
+
+  /**
+   * Name of the curated table the merge job keeps for source table `schema.table`:
+   * `<prefix><schema>_<table>`, lowercased, anything outside `[a-z0-9_]` replaced by `_`.
+   */
+  public static curatedTableName(tableNamePrefix: string, schema: string, table: string): string {
+    return curatedTableName(tableNamePrefix, schema, table);
+  }
+
+  public readonly pipelineName: string;
+  public readonly pipelineKind = PipelineKind.CDC;
+  public readonly pipelineMetrics: PipelineMetrics;
+  public readonly freshness: FreshnessSignal[];
+  public readonly deadLetterQueues: sqs.IQueue[];
+  public readonly quarantines: QuarantineLocation[];
+  public readonly pipelineAlarms: cloudwatch.IAlarm[];
+  public readonly failureEvents: events.EventPattern[];
+  public readonly logGroups: logs.ILogGroup[];
+
+  /** The lake the pipeline writes into. */
+  public readonly lake: ILakehouse;
+  /** Network access of DMS, the preflight function and the pull connection (allow it into the database). */
+  public readonly connections: ec2.Connections;
+  /** Security group of the DMS replication. */
+  public readonly replicationSecurityGroup: ec2.SecurityGroup;
+  /** Subnet group DMS runs in. */
+  public readonly replicationSubnetGroup: dms.CfnReplicationSubnetGroup;
+  /** The PostgreSQL source endpoint. */
+  public readonly sourceEndpoint: dms.CfnEndpoint;
+  /** The S3 target endpoint (raw zone, Parquet). */
+  public readonly targetEndpoint: dms.CfnEndpoint;
+  /** Role DMS reads the source secret with. */
+  public readonly sourceAccessRole: iam.Role;
+  /** Role DMS writes the raw zone with. */
+  public readonly targetAccessRole: iam.Role;
+  /** The DMS Serverless replication; undefined with `DmsCapacityMode.PROVISIONED`. */
+  public readonly replicationConfig?: dms.CfnReplicationConfig;
+  /** The replication instance; undefined with `DmsCapacityMode.SERVERLESS`. */
+  public readonly replicationInstance?: dms.CfnReplicationInstance;
+  /** The replication task; undefined with `DmsCapacityMode.SERVERLESS`. */
+  public readonly replicationTask?: dms.CfnReplicationTask;
+  /** ARN of the replication config (serverless) or task (provisioned). */
+  public readonly replicationArn: string;
+  /** The account-level DMS roles, when this stack creates them (`DmsAccountRoles.CREATE`). */
+  public readonly dmsVpcRole?: iam.Role;
+  /** See `dmsVpcRole`. */
+  public readonly dmsCloudWatchLogsRole?: iam.Role;
+  /** Starts the replication on first deploy; undefined when `startReplication` is off. */
+  public readonly replicationStarter?: cr.AwsCustomResource;
+  /** The merge job (Glue 5.0, PySpark, Iceberg). */
+  public readonly mergeJob: glue.CfnJob;
+  /** Name of the merge job (start a run by hand: `aws glue start-job-run --job-name <name>`). */
+  public readonly mergeJobName: string;
+  /** Role of the merge job. */
+  public readonly mergeRole: iam.Role;
+  /** The merge script asset. */
+  public readonly mergeScript: s3assets.Asset;
+  /** Encryption of the job's logs and bookmarks. */
+  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
+  /** Key of the job's logs, DMS storage and the schedule DLQ. */
+  public readonly encryptionKey: kms.IKey;
+  /** Schedule of the merge (CDC tables). */
+  public readonly mergeSchedule: scheduler.Schedule;
+  /** Schedules of pulled tables that have their own `pullSchedule`, by table name. */
+  public readonly pullSchedules: { [table: string]: scheduler.Schedule };
+  /** Where schedules put the job starts they could not deliver. */
+  public readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** The JDBC connection pulled tables are read through; undefined without pulled tables. */
+  public readonly pullConnection?: glue.CfnConnection;
+  /** Security group of the pull connection; undefined without pulled tables. */
+  public readonly pullSecurityGroup?: ec2.SecurityGroup;
+  /** The preflight check (invoke it to see what CDC would trip on); undefined when turned off. */
+  public readonly preflight?: lambda.Function;
+  /** Log group of the preflight function. */
+  public readonly preflightLogGroup?: logs.LogGroup;
+  /** Alarm on a schedule that could not start the merge job. */
+  public readonly scheduleDeadLetterAlarm: cloudwatch.Alarm;
+  /** Alarm on changes the merge quarantined. */
+  public readonly quarantineAlarm: cloudwatch.Alarm;
+  /** Prefix of the change files in the raw zone (`<pipelineName>/`). */
+  public readonly rawPrefix: string;
+  /** Prefix of the merge job's state (ledger of merged files, pull watermarks) in the raw zone. */
+  public readonly statePrefix: string;
+  /** Prefix of quarantined changes in the raw zone. */
+  public readonly quarantinePrefix: string;
+  /** Prefix of the curated table names. */
+  public readonly tableNamePrefix: string;
+  /** Curated table names of the tables declared by full name (patterns name theirs at run time). */
+  public readonly curatedTableNames: string[];
+
+  private readonly specs: CdcTableSpec[];
+
+  constructor(scope: Construct, id: string, props: CdcIngestionProps) {
+    super(scope, id);
+    const resolved = resolveProps(props);
+    const { lake } = props;
+    const stack = Stack.of(this);
+    this.lake = lake;
+    this.pipelineName = props.pipelineName;
+    this.tableNamePrefix = resolved.tablePrefix;
+    this.specs = resolved.specs;
+    this.curatedTableNames = this.specs.filter((s) => s.curatedTable).map((s) => s.curatedTable!);
+    this.rawPrefix = LakeLayout.dataPrefix(this.pipelineName);
+    this.statePrefix = `${LakeLayout.opsPrefix('cdc')}${this.pipelineName}/`;
+    this.quarantinePrefix = LakeLayout.quarantinePrefix(this.pipelineName);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const port = props.source.port ?? 5432;
+    const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
+    const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
+    const serverless = (props.capacityMode ?? DmsCapacityMode.SERVERLESS) === DmsCapacityMode.SERVERLESS;
+    const identifier = dmsIdentifier(this);
+
+    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+      enableKeyRotation: true,
+      description: `CdcIngestion ${this.pipelineName}: DMS storage, merge job logs, schedule DLQ`,
+      removalPolicy,
+    });
+
+    // ---- network ---------------------------------------------------------------------------
+    const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
+      vpc: props.vpc,
+      description: `CdcIngestion ${this.pipelineName}: DMS replication`,
+      allowAllOutbound: true,
+    });
+    this.connections = new ec2.Connections({ securityGroups: [this.replicationSecurityGroup] });
+
+    // ---- account-level DMS roles -----------------------------------------------------------
+    if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
+      this.dmsVpcRole = new iam.Role(this, 'DmsVpcRole', {
+        roleName: 'dms-vpc-role',
+        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
+        description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
+      });
+      this.dmsCloudWatchLogsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
+        roleName: 'dms-cloudwatch-logs-role',
+        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
+        description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
+      });
+    }
+
+    this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
+      replicationSubnetGroupDescription: `CdcIngestion ${this.pipelineName}`,
+      subnetIds: subnets.subnetIds,
+    });
+    if (this.dmsVpcRole) this.replicationSubnetGroup.node.addDependency(this.dmsVpcRole);
+
+    // ---- source endpoint -------------------------------------------------------------------
+    this.sourceAccessRole = new iam.Role(this, 'SourceAccessRole', {
+      assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
+      description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
+    });
+    props.source.secret.grantRead(this.sourceAccessRole);
+    const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
+    this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
+      endpointType: 'source',
+      engineName: 'postgres',
+      databaseName: props.source.databaseName,
+      sslMode,
+      certificateArn: props.source.certificateArn,
+      postgreSqlSettings: {
+        secretsManagerSecretId: props.source.secret.secretArn,
+        secretsManagerAccessRoleArn: this.sourceAccessRole.roleArn,
+        pluginName: props.source.cdcPlugin ?? PostgresCdcPlugin.TEST_DECODING,
+        slotName: props.source.slotName,
+        heartbeatEnable: props.source.heartbeat ?? true,
+        heartbeatFrequency: (props.source.heartbeat ?? true) ? 5 : undefined, // minutes
+        // DDL capture creates event triggers and an artifacts table in the source: not wanted.
+        captureDdls: false,
+        mapBooleanAsBoolean: true,
+      },
+    });
+    this.sourceEndpoint.node.addDependency(this.sourceAccessRole);
+
+    // ---- target endpoint -------------------------------------------------------------------
+    this.targetAccessRole = new iam.Role(this, 'TargetAccessRole', {
+      assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
+      description: `CdcIngestion ${this.pipelineName}: DMS writes change files into the raw zone`,
+    });
+    this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:GetObject'],
+      resources: [lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`)],
+    }));
+    this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+      resources: [lake.raw.bucket.bucketArn],
+    }));
+    lake.encryptionKey.grant(this.targetAccessRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*', 'kms:DescribeKey');
+    this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
+      endpointType: 'target',
+      engineName: 's3',
+      s3Settings: {
+        bucketName: lake.raw.bucket.bucketName,
+        bucketFolder: this.pipelineName,
+        serviceAccessRoleArn: this.targetAccessRole.roleArn,
+        dataFormat: 'parquet',
+        parquetVersion: 'parquet-2-0',
+        parquetTimestampInMillisecond: false,
+        enableStatistics: true,
+        compressionType: 'NONE', // Parquet pages are compressed (snappy) regardless
+        // Op on full-load rows too, so every row says what it is.
+        includeOpForFullLoad: true,
+        cdcInsertsOnly: false,
+        cdcInsertsAndUpdates: false,
+        timestampColumnName: COMMIT_TS_COLUMN,
+        datePartitionEnabled: true,
+        datePartitionSequence: 'YYYYMMDD',
+        datePartitionDelimiter: 'SLASH',
+        datePartitionTimezone: 'UTC',
+        encryptionMode: 'SSE_KMS',
+        serverSideEncryptionKmsKeyId: lake.encryptionKey.keyArn,
+        // A change file at least every minute, or at 32 MB, whichever comes first.
+        cdcMaxBatchInterval: 60,
+        cdcMinFileSize: 32000,
+        expectedBucketOwner: stack.account,
+      },
+    });
+    this.targetEndpoint.node.addDependency(this.targetAccessRole);
+
+    // ---- replication -----------------------------------------------------------------------
+    const tableMappings = dmsTableMappings(this.specs);
+    const settings = {
+      Logging: { EnableLogging: true },
+      // Restarting must never delete what is already in the raw zone.
+      FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING' },
+      TargetMetadata: { SupportLobs: true, FullLobMode: false, LimitedSizeLobMode: true, LobMaxSize: LOB_MAX_SIZE_KB },
+      ChangeProcessingTuning: { BatchApplyEnabled: false },
+    };
+    if (serverless) {
+      this.replicationConfig = new dms.CfnReplicationConfig(this, 'Replication', {
+        replicationConfigIdentifier: identifier,
+        resourceIdentifier: identifier,
+        replicationType: 'full-load-and-cdc',
+        sourceEndpointArn: this.sourceEndpoint.ref,
+        targetEndpointArn: this.targetEndpoint.ref,
+        tableMappings,
+        replicationSettings: settings,
+        computeConfig: {
+          minCapacityUnits: resolved.minCapacityUnits,
+          maxCapacityUnits: resolved.maxCapacityUnits,
+          multiAz: props.multiAz ?? false,
+          replicationSubnetGroupId: this.replicationSubnetGroup.ref,
+          vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
+          kmsKeyId: this.encryptionKey.keyArn,
+        },
+      });
+      this.replicationArn = this.replicationConfig.attrReplicationConfigArn;
+    } else {
+      this.replicationInstance = new dms.CfnReplicationInstance(this, 'ReplicationInstance', {
+        replicationInstanceClass: props.replicationInstanceClass ?? 'dms.t3.medium',
+        allocatedStorage: resolved.allocatedStorage,
+        multiAz: props.multiAz ?? false,
+        publiclyAccessible: false,
+        autoMinorVersionUpgrade: true,
+        replicationSubnetGroupIdentifier: this.replicationSubnetGroup.ref,
+        vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
+        kmsKeyId: this.encryptionKey.keyArn,
+      });
+      this.replicationTask = new dms.CfnReplicationTask(this, 'ReplicationTask', {
+        replicationTaskIdentifier: identifier,
+        resourceIdentifier: identifier,
+        migrationType: 'full-load-and-cdc',
+        replicationInstanceArn: this.replicationInstance.ref,
+        sourceEndpointArn: this.sourceEndpoint.ref,
+        targetEndpointArn: this.targetEndpoint.ref,
+        tableMappings: stack.toJsonString(tableMappings),
+        replicationTaskSettings: stack.toJsonString(settings),
+      });
+      this.replicationArn = this.replicationTask.ref;
+    }
+    const replication = this.replicationConfig ?? this.replicationTask!;
+    if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
+    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal('dms.amazonaws.com'));
+
+    if (props.startReplication ?? true) {
+      this.replicationStarter = this.startOnCreate(serverless);
+    }
+
+    // ---- merge job -------------------------------------------------------------------------
+    this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
+    this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
+    this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
+    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    this.mergeRole = new iam.Role(this, 'MergeRole', {
+      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
+      description: `CdcIngestion ${this.pipelineName}: merge job`,
+    });
+    this.mergeScript.grantRead(this.mergeRole);
+    // Raw: change files (read; pulled rows are written there too), the ledger, the quarantine.
+    lake.raw.grantReadWrite(this.mergeRole, this.rawPrefix);
+    lake.raw.grantReadWrite(this.mergeRole, this.statePrefix);
+    lake.raw.grantReadWrite(this.mergeRole, this.quarantinePrefix);
+    // Curated: the job creates and evolves the tables it owns (`<prefix>*`).
+    lake.curated.grantReadWrite(this.mergeRole, this.tableNamePrefix);
+    this.encryptionKey.grant(this.mergeRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
+    grantGlueJobRuntime(this.mergeRole, ['Glue', CDC_METRICS_NAMESPACE]);
+
+    const connections: string[] = [];
+    if (pullSpecs.length > 0) {
+      this.pullSecurityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
+        vpc: props.vpc,
+        description: `CdcIngestion ${this.pipelineName}: Glue pull connection`,
+        allowAllOutbound: true,
+      });
+      // Glue's workers talk to each other: a JDBC connection's group must admit itself.
+      this.pullSecurityGroup.addIngressRule(this.pullSecurityGroup, ec2.Port.allTcp(), 'Glue workers of the pull connection');
+      this.connections.addSecurityGroup(this.pullSecurityGroup);
+      const subnet = subnets.subnets[0];
+      this.pullConnection = new glue.CfnConnection(this, 'PullConnection', {
+        catalogId: stack.account,
+        connectionInput: {
+          name: `${this.mergeJobName}-pull`,
+          description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
+          connectionType: 'NETWORK',
+          physicalConnectionRequirements: {
+            subnetId: subnet.subnetId,
+            availabilityZone: subnet.availabilityZone,
+            securityGroupIdList: [this.pullSecurityGroup.securityGroupId],
+          },
+        },
+      });
+      connections.push(this.pullConnection.ref);
+      props.source.secret.grantRead(this.mergeRole);
+      this.mergeRole.addToPolicy(new iam.PolicyStatement({
+        // Glue attaches the job's network interfaces in the connection's subnet.
+        actions: ['ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcEndpoints', 'ec2:DescribeRouteTables',
+          'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcAttribute', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface',
+          'ec2:CreateTags', 'ec2:DeleteTags'],
+        resources: ['*'],
+      }));
+    }
+
+    const warehouse = lake.curated.s3Url();
+    const allTables = stack.toJsonString(this.specs.map(jobTableEntry));
+    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
+      name: this.mergeJobName,
+      description: `CdcIngestion ${this.pipelineName}: DMS change files → curated Iceberg (last change per key wins)`,
+      role: this.mergeRole.roleArn,
+      glueVersion: '5.0',
+      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.mergeScript.s3ObjectUrl },
+      workerType: props.glueWorkerType ?? 'G.1X',
+      numberOfWorkers: resolved.workers,
+      timeout: (props.glueTimeout ?? Duration.hours(2)).toMinutes(),
+      maxRetries: 0, // the next scheduled run picks up whatever this one did not merge
+      // One run at a time (the ledger of a table has one writer); a run started while another
+      // is going (a schedule, a pull, a start by hand) waits in Glue's queue instead of failing.
+      executionProperty: { maxConcurrentRuns: 1 },
+      jobRunQueuingEnabled: true,
+      securityConfiguration: this.mergeSecurityConfiguration.ref,
+      connections: connections.length > 0 ? { connections } : undefined,
+      defaultArguments: {
+        ...icebergJobArguments(warehouse),
+        '--source_name': this.pipelineName,
+        '--raw_bucket': lake.raw.bucket.bucketName,
+        '--raw_prefix': this.rawPrefix,
+        '--database': lake.curated.databaseName,
+        '--table_prefix': this.tableNamePrefix,
+        '--tables': allTables,
+        '--state_prefix': this.statePrefix,
+        '--quarantine_prefix': this.quarantinePrefix,
+        '--metrics_namespace': CDC_METRICS_NAMESPACE,
+        '--maintenance': String(props.maintenance ?? true),
+        '--snapshot_retention_hours': String(resolved.retentionHours),
+        ...(pullSpecs.length > 0 ? {
+          '--jdbc_secret_id': props.source.secret.secretArn,
+          '--jdbc_database': props.source.databaseName,
+        } : {}),
+      },
+    });
+    this.mergeJob.node.addDependency(this.mergeRole);
+
+    // ---- schedules -------------------------------------------------------------------------
+    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+    const jobArn = stack.formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName });
+    // Schedules send only the job name (and the table of a pull): the table list lives in the
+    // job's arguments, which take 260 KB, not in a schedule's input.
+    const startJob = (onlyTable?: string) => new targets.Universal({
+      service: 'glue',
+      action: 'startJobRun',
+      input: scheduler.ScheduleTargetInput.fromObject({
+        JobName: this.mergeJobName,
+        ...(onlyTable ? { Arguments: { '--only_table': onlyTable } } : {}),
+      }),
+      policyStatements: [new iam.PolicyStatement({ actions: ['glue:StartJobRun'], resources: [jobArn] })],
+      deadLetterQueue: this.scheduleDeadLetterQueue,
+      retryAttempts: 10,
+      maxEventAge: Duration.hours(1),
+    });
+    // The merge schedule runs every table except the pulled ones that have a schedule of their own
+    // (`ownSchedule` in the job's table list).
+    this.mergeSchedule = new scheduler.Schedule(this, 'MergeSchedule', {
+      schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      description: `CdcIngestion ${this.pipelineName}: merge new changes into the curated tables`,
+      target: startJob(),
+    });
+    this.pullSchedules = {};
+    pullSpecs.filter((s) => s.pullSchedule).forEach((s, i) => {
+      this.pullSchedules[s.name] = new scheduler.Schedule(this, `PullSchedule${i}`, {
+        schedule: s.pullSchedule!,
+        description: `CdcIngestion ${this.pipelineName}: pull ${s.name}`,
+        target: startJob(s.name),
+      });
+    });
+
+    // ---- network rules into the source -----------------------------------------------------
+    const sourceGroup = props.source.securityGroup;
+
+    // ---- preflight -------------------------------------------------------------------------
+    if (props.preflightFunction ?? true) {
+      this.preflightLogGroup = new logs.LogGroup(this, 'PreflightLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
+      const role = new iam.Role(this, 'PreflightRole', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `CdcIngestion ${this.pipelineName}: preflight check`,
+      });
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.preflightLogGroup.logGroupArn],
+      }));
+      const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
+        vpc: props.vpc,
+        description: `CdcIngestion ${this.pipelineName}: preflight check`,
+        allowAllOutbound: true,
+      });
+      this.connections.addSecurityGroup(preflightGroup);
+      this.preflight = new PreflightFunction(this, 'Preflight', {
+        role,
+        description: `CdcIngestion ${this.pipelineName}: reports what CDC from the source would trip on`,
+        timeout: Duration.minutes(1),
+        memorySize: 256,
+        logGroup: this.preflightLogGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [preflightGroup],
+        environment: {
+          [PREFLIGHT_CONFIG_ENV]: stack.toJsonString(<PreflightFunctionConfig>{
+            secretArn: props.source.secret.secretArn,
+            databaseName: props.source.databaseName,
+            sslMode,
+            tables: cdcSpecs.map((s) => ({ name: s.name, primaryKey: s.primaryKey })),
+            // What the replication's LOB settings are, so LOB warnings match the task.
+            fullLobMode: false,
+            lobMaxSizeKb: LOB_MAX_SIZE_KB,
+          }),
+        },
+      });
+      props.source.secret.grantRead(role);
+    }
+    if (sourceGroup) {
+      for (const group of this.connections.securityGroups) {
+        sourceGroup.addIngressRule(group, ec2.Port.tcp(port), `CdcIngestion ${this.pipelineName}`);
+      }
+    }
+
+    // ---- the pipeline contract -------------------------------------------------------------
+    const metric = (name: string, statistic: string, table?: string) => new cloudwatch.Metric({
+      namespace: CDC_METRICS_NAMESPACE,
+      metricName: name,
+      dimensionsMap: table ? { Pipeline: this.pipelineName, Table: table } : { Pipeline: this.pipelineName },
+      statistic,
+      period: Duration.minutes(5),
+    });
+    const quarantined = metric('ChangesQuarantined', 'Sum');
+    const glueMetric = (name: string, statistic: string, label: string) => new cloudwatch.Metric({
+      namespace: 'Glue',
+      metricName: name,
+      dimensionsMap: { JobName: this.mergeJobName, JobRunId: 'ALL', Type: 'count' },
+      statistic,
+      period: Duration.minutes(5),
+      label,
+    });
+    const dmsLatency = (name: string, label: string): cloudwatch.IMetric => (this.replicationTask
+      ? new cloudwatch.Metric({
+        namespace: 'AWS/DMS',
+        metricName: name,
+        dimensionsMap: { ReplicationInstanceIdentifier: this.replicationInstance!.ref, ReplicationTaskIdentifier: identifier },
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+        label,
+      })
+      // The serverless replication's metrics carry its identifier; a search finds them whatever
+      // the dimension is called (dashboards only: alarms use the merge job's own lag).
+      : new cloudwatch.MathExpression({
+        expression: `SEARCH('{AWS/DMS} MetricName="${name}" "${identifier}"', 'Maximum', 300)`,
+        usingMetrics: {},
+        label,
+        period: Duration.minutes(5),
+      }));
+    const additional: LabeledMetric[] = [
+      { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
+      { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
+      { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
+      { label: 'Changes quarantined', metric: quarantined },
+      { label: 'Merge run time (ms)', metric: glueMetric('glue.driver.aggregate.elapsedTime', 'Maximum', 'Merge run time') },
+    ];
+    this.pipelineMetrics = {
+      throughput: metric('ChangesMerged', 'Sum'),
+      errors: quarantined,
+      // How old the newest change of a run was when it reached the curated table.
+      lagMillis: new cloudwatch.MathExpression({
+        expression: 'age * 1000',
+        usingMetrics: { age: metric('CommitAgeSeconds', 'Maximum') },
+        label: 'Change age at merge (ms)',
+        period: Duration.minutes(5),
+      }),
+      additional,
+    };
+    this.freshness = this.specs.map((s) => ({
+      dataset: s.curatedTable ?? `${this.tableNamePrefix}${s.name}`,
+      arrivals: metric('ChangesMerged', 'Sum', s.name),
+      expectedInterval: s.expectedInterval,
+    }));
+    this.quarantines = [{ bucket: lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
+    this.scheduleDeadLetterAlarm = new cloudwatch.Alarm(this, 'ScheduleDlqAlarm', {
+      alarmDescription: `CdcIngestion ${this.pipelineName}: a schedule could not start the merge job (see the schedule DLQ)`,
+      metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
+      alarmDescription: `CdcIngestion ${this.pipelineName}: the merge quarantined changes (see ${this.quarantinePrefix} in the raw zone)`,
+      metric: quarantined,
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
+    this.failureEvents = [
+      {
+        source: ['aws.glue'],
+        detailType: ['Glue Job State Change'],
+        detail: { jobName: [this.mergeJobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+      },
+      this.replicationTask
+        ? {
+          source: ['aws.dms'],
+          detailType: ['DMS Replication Task State Change'],
+          resources: [this.replicationArn],
+          detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
+        }
+        : {
+          source: ['aws.dms'],
+          resources: [this.replicationArn],
+          detail: { eventType: [{ wildcard: '*FAIL*' }, { wildcard: '*STOPPED*' }] },
+        },
+    ];
+    this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
+
+    this.suppressJustifiedFindings();
+  }
+
+  /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
+  public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns'],
+      resourceArns: [Stack.of(this).formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName })],
+    });
+  }
+
+  /** Starts the replication once, when the stack is created; stops it before it is deleted. */
+  private startOnCreate(serverless: boolean): cr.AwsCustomResource {
+    const call = (action: string, parameters: Record<string, string>): cr.AwsSdkCall => ({
+      service: 'DatabaseMigrationService',
+      action,
+      parameters,
+      physicalResourceId: cr.PhysicalResourceId.of(`${this.pipelineName}-replication-start`),
+    });
+    const arn = this.replicationArn;
+    const starter = new cr.AwsCustomResource(this, 'StartReplication', {
+      onCreate: serverless
+        ? call('startReplication', { ReplicationConfigArn: arn, StartReplicationType: 'start-replication' })
+        : call('startReplicationTask', { ReplicationTaskArn: arn, StartReplicationTaskType: 'start-replication' }),
+      onDelete: {
+        ...(serverless ? call('stopReplication', { ReplicationConfigArn: arn }) : call('stopReplicationTask', { ReplicationTaskArn: arn })),
+        // Already stopped (or never started) is fine on delete.
+        ignoreErrorCodesMatching: '.*',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({
+        actions: serverless ? ['dms:StartReplication', 'dms:StopReplication'] : ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
+        resources: [arn],
+      })]),
+      installLatestAwsSdk: false,
+      timeout: Duration.minutes(5),
+    });
+    starter.node.addDependency(this.replicationConfig ?? this.replicationTask!);
+    return starter;
+  }
+
+  private suppressJustifiedFindings(): void {
+    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: `The merge job reads and writes object prefixes of the lake: the change files (${this.rawPrefix}), its ledger `
+        + `(${this.statePrefix}), the quarantine (${this.quarantinePrefix}) and the curated tables it creates (${this.tableNamePrefix}*), `
+        + 'whose file names Iceberg picks at run time; Glue logs under /aws-glue/*; the script is one object of the CDK asset bucket; '
+        + 'PutMetricData is limited to the Glue and cdk-lakehouse/Cdc namespaces; Glue manages the network interfaces of a connection (ec2 needs "*").',
+      appliesTo: [
+        '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
+        '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
+        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/\\*$/',
+        '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/.*\\*$/',
+        'Action::s3:GetBucket*',
+        'Action::s3:GetObject*',
+        'Action::s3:List*',
+        'Action::s3:DeleteObject*',
+        'Action::s3:Abort*',
+        'Action::kms:GenerateDataKey*',
+        'Action::kms:ReEncrypt*',
+        'Resource::*',
+      ],
+    }]);
+    suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
+      appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
+    }]);
+    // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
+    // recognises SQS redrive as "used as a DLQ".
+    suppressNag(this.scheduleDeadLetterQueue, [{
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the merge and pull schedules; it is alarmed on (ScheduleDlqAlarm).',
+    }]);
+    if (this.replicationStarter) {
+      // AwsCustomResource's provider is one function per stack, built by aws-cdk-lib.
+      const provider = Stack.of(this).node.tryFindChild(cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '').replace(/^/, 'AWS'));
+      if (provider) {
+        suppressNag(provider, [{
+          id: 'AwsSolutions-L1',
+          reason: 'The runtime of AwsCustomResource\'s provider function is chosen by aws-cdk-lib (it moves with aws-cdk-lib upgrades); it makes one DMS start call on create and one stop call on delete.',
+        }]);
+        const role = provider.node.tryFindChild('ServiceRole');
+        if (role) {
+          suppressNag(role, [{
+            id: 'AwsSolutions-IAM4',
+            reason: 'AwsCustomResource\'s provider function logs with AWSLambdaBasicExecutionRole (aws-cdk-lib\'s choice); its DMS permissions are scoped to this replication.',
+            appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+          }]);
+        }
+      }
+    }
+    if (this.dmsVpcRole) {
+      for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
+        suppressNag(role, [{
+          id: 'AwsSolutions-IAM4',
+          reason: 'DMS requires these account-level roles by name, with exactly these AWS managed policies.',
+          appliesTo: ['/^Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMS.*$/'],
+        }]);
+      }
+    }
+    if (this.preflight) {
+      suppressNag(this.preflight.role!.node.findChild('DefaultPolicy'), [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) has no narrower resource than "*".',
+        appliesTo: ['Resource::*'],
+      }]);
+    }
+  }
+}
+
+interface ResolvedProps {
+  readonly tablePrefix: string;
+  readonly specs: CdcTableSpec[];
+  readonly minCapacityUnits: number;
+  readonly maxCapacityUnits: number;
+  readonly allocatedStorage: number;
+  readonly workers: number;
+  readonly retentionHours: number;
+}
+
+/** All prop validation, in one place. */
+function resolveProps(props: CdcIngestionProps): ResolvedProps {
+  const name = props.pipelineName;
+  if (!Token.isUnresolved(name) && !/^[a-z][a-z0-9_]{0,39}$/.test(name ?? '')) {
+    throw propError(NAME, 'pipelineName', `"${name}" is not a valid pipeline name (lowercase letters, digits and "_", starting with a letter, 1-40 characters)`,
+      `use a name such as "${(name ?? 'source').toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 40) || 'source'}"`);
+  }
+  const tablePrefix = props.tableNamePrefix ?? `${name}_`;
+  if (!/^[a-z0-9_]*$/.test(tablePrefix)) {
+    throw propError(NAME, 'tableNamePrefix', `"${tablePrefix}" may only hold lowercase letters, digits and "_"`, `use a prefix such as "${name}_"`);
+  }
+  const specs = resolveTables(props.tables, tablePrefix);
+  if (!specs.some((s) => s.mode === CdcTableMode.CDC)) {
+    throw propError(NAME, 'tables', 'every table is pulled (CdcTableMode.PULL); DMS would have nothing to replicate',
+      'declare at least one CDC table, or pull a pull-only source with a Glue job of your own');
+  }
+  if (!props.source?.secret) throw propError(NAME, 'source.secret', 'no secret is given', 'give the secret with username, password, host and port');
+  if (!Token.isUnresolved(props.source.databaseName) && !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(props.source.databaseName ?? '')) {
+    throw propError(NAME, 'source.databaseName', `"${props.source.databaseName}" is not a PostgreSQL database name`, 'give the database name, e.g. "shop"');
+  }
+  if (props.source.sslMode === PostgresSslMode.VERIFY_FULL && !props.source.certificateArn) {
+    throw propError(NAME, 'source.certificateArn', 'PostgresSslMode.VERIFY_FULL needs the CA certificate to verify against',
+      'import the RDS CA bundle into DMS (aws dms import-certificate) and give its ARN, or use PostgresSslMode.REQUIRE');
+  }
+  const port = props.source.port ?? 5432;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw propError(NAME, 'source.port', `${port} is not a TCP port`, 'give the database port, e.g. 5432');
+
+  const minCapacityUnits = props.minCapacityUnits ?? 1;
+  const maxCapacityUnits = props.maxCapacityUnits ?? 4;
+  for (const [prop, value] of [['minCapacityUnits', minCapacityUnits], ['maxCapacityUnits', maxCapacityUnits]] as const) {
+    if (!SERVERLESS_CAPACITY.includes(value)) {
+      throw propError(NAME, prop, `${value} is not a DMS capacity unit count DMS accepts`, `use one of ${SERVERLESS_CAPACITY.join(', ')}`);
+    }
+  }
+  if (minCapacityUnits > maxCapacityUnits) {
+    throw propError(NAME, 'minCapacityUnits', `${minCapacityUnits} is above maxCapacityUnits (${maxCapacityUnits})`, 'make minCapacityUnits at most maxCapacityUnits');
+  }
+  const allocatedStorage = props.allocatedStorageGiB ?? 50;
+  if (!Number.isInteger(allocatedStorage) || allocatedStorage < 5 || allocatedStorage > 6144) {
+    throw propError(NAME, 'allocatedStorageGiB', `${allocatedStorage} is outside 5-6144 GiB`, 'give a whole number of GiB between 5 and 6144');
+  }
+  const workers = props.glueNumberOfWorkers ?? 2;
+  if (!Number.isInteger(workers) || workers < 2) throw propError(NAME, 'glueNumberOfWorkers', `${workers} is below 2`, 'give at least 2 workers (Glue\'s minimum)');
+  const retention = props.snapshotRetention ?? Duration.days(7);
+  const retentionHours = retention.toHours({ integral: false });
+  if (!Number.isInteger(retentionHours) || retentionHours < 1) {
+    throw propError(NAME, 'snapshotRetention', `${retention.toHumanString()} is not a whole number of hours (at least 1)`, 'use e.g. Duration.days(7)');
+  }
+  const timeout = props.glueTimeout ?? Duration.hours(2);
+  if (timeout.toMinutes({ integral: false }) < 1 || !Number.isInteger(timeout.toMinutes({ integral: false }))) {
+    throw propError(NAME, 'glueTimeout', `${timeout.toHumanString()} is not a whole number of minutes`, 'use e.g. Duration.hours(2)');
+  }
+  return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours };
+}
+
+/** DMS identifiers: a letter first, letters, digits and single hyphens, no hyphen at the end. */
+function dmsIdentifier(scope: Construct): string {
+  return Names.uniqueResourceName(scope, { maxLength: 60, separator: '-' })
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-$/, '') || 'cdc';
+}
