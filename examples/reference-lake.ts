@@ -3,12 +3,13 @@
  * Synthesizes into cdk.out/ with no AWS account: `npx projen synth:example`.
  */
 import { App, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
-  ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, DataFormat, LakehouseTier, LakeZoneName,
+  ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, CdcIngestion, CdcTableMode, DataFormat, LakehouseTier, LakeZoneName,
   PipelineObservability, StreamingDedupIngestion, WatermarkFormat,
 } from '../src';
 
@@ -16,6 +17,7 @@ export class ReferenceLakeStack extends Stack {
   public readonly lake: LakehouseTier;
   public readonly events: StreamingDedupIngestion;
   public readonly adsApi: ApiPullIngestion;
+  public readonly shopDb: CdcIngestion;
   public readonly analytics: AthenaServing;
   public readonly observability: PipelineObservability;
 
@@ -63,6 +65,33 @@ export class ReferenceLakeStack extends Stack {
       uploadDrop: {},
     });
 
+    // The shop's PostgreSQL (seeds 000 and 003): DMS Serverless full load + CDC into raw Parquet
+    // under shop/<schema>/<table>/, merged hourly into curated Iceberg tables shop_<schema>_<table>
+    // (last change per key wins, deletes delete). The slow legacy invoicing table is pulled
+    // nightly by its updated_at column instead, through the same merge. The database, its VPC and
+    // its secret belong to the application team; the lake imports them.
+    const shopVpc = new ec2.Vpc(this, 'ShopVpc', { maxAzs: 2, natGateways: 1 });
+    const shopDbSecret = secretsmanager.Secret.fromSecretNameV2(this, 'ShopDbSecret', 'reference/shop-db'); // username, password, host, port
+    const shopDbSecurityGroup = new ec2.SecurityGroup(this, 'ShopDbSecurityGroup', { vpc: shopVpc, allowAllOutbound: false, description: 'Shop database' });
+    this.shopDb = new CdcIngestion(this, 'ShopDb', {
+      lake: this.lake,
+      pipelineName: 'shop',
+      vpc: shopVpc,
+      source: { secret: shopDbSecret, databaseName: 'shop', securityGroup: shopDbSecurityGroup },
+      tables: [
+        { name: 'public.orders', primaryKey: ['order_id'], expectedInterval: Duration.hours(1) },
+        { name: 'public.order_lines', primaryKey: ['order_id', 'line_no'] },
+        { name: 'catalog.*', primaryKey: ['id'] },
+        {
+          name: 'billing.invoices',
+          primaryKey: ['invoice_no'],
+          mode: CdcTableMode.PULL,
+          watermarkColumn: 'updated_at',
+          pullSchedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '2' }),
+        },
+      ],
+    });
+
     // Manual uploads (seed 004) as CSV.
     this.lake.addRawTable('RawUploads', {
       tableName: 'uploads',
@@ -108,7 +137,7 @@ export class ReferenceLakeStack extends Stack {
     // tables, so Athena can query the lake's own operations.
     this.observability = new PipelineObservability(this, 'Observability', {
       lake: this.lake,
-      pipelines: [this.events, this.adsApi, this.analytics],
+      pipelines: [this.events, this.adsApi, this.shopDb, this.analytics],
       athenaWorkGroupName: this.analytics.workGroupName,
       emailSubscriptions: ['data-oncall@example.com'],
     });

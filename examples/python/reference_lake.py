@@ -7,6 +7,7 @@ cdk.out/) or through its tests: `python -m pytest examples/python`.
 import os
 
 from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -62,6 +63,34 @@ class ReferenceLakeStack(Stack):
             upload_drop=lh.UploadDropOptions(),
         )
 
+        # The shop's PostgreSQL (seeds 000 and 003): DMS Serverless full load + CDC into raw Parquet,
+        # merged hourly into curated Iceberg tables shop_<schema>_<table> (last change per key
+        # wins); the slow legacy invoices table is pulled nightly by updated_at instead.
+        shop_vpc = ec2.Vpc(self, "ShopVpc", max_azs=2, nat_gateways=1)
+        shop_db_secret = secretsmanager.Secret.from_secret_name_v2(self, "ShopDbSecret", "reference/shop-db")
+        shop_db_security_group = ec2.SecurityGroup(
+            self, "ShopDbSecurityGroup", vpc=shop_vpc, allow_all_outbound=False, description="Shop database",
+        )
+        self.shop_db = lh.CdcIngestion(
+            self, "ShopDb",
+            lake=self.lake,
+            pipeline_name="shop",
+            vpc=shop_vpc,
+            source=lh.PostgresSource(secret=shop_db_secret, database_name="shop", security_group=shop_db_security_group),
+            tables=[
+                lh.CdcTable(name="public.orders", primary_key=["order_id"], expected_interval=Duration.hours(1)),
+                lh.CdcTable(name="public.order_lines", primary_key=["order_id", "line_no"]),
+                lh.CdcTable(name="catalog.*", primary_key=["id"]),
+                lh.CdcTable(
+                    name="billing.invoices",
+                    primary_key=["invoice_no"],
+                    mode=lh.CdcTableMode.PULL,
+                    watermark_column="updated_at",
+                    pull_schedule=scheduler.ScheduleExpression.cron(minute="0", hour="2"),
+                ),
+            ],
+        )
+
         # Manual uploads (seed 004) as CSV.
         self.lake.add_raw_table(
             "RawUploads",
@@ -108,7 +137,7 @@ class ReferenceLakeStack(Stack):
         self.observability = lh.PipelineObservability(
             self, "Observability",
             lake=self.lake,
-            pipelines=[self.events, self.ads_api, self.analytics],
+            pipelines=[self.events, self.ads_api, self.shop_db, self.analytics],
             athena_work_group_name=self.analytics.work_group_name,
             email_subscriptions=["data-oncall@example.com"],
         )

@@ -134,6 +134,30 @@ def test_api_pull_runs_a_step_functions_workflow_per_schedule(template):
     template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
 
 
+def test_cdc_replicates_postgres_with_dms_serverless_and_merges_with_one_glue_job(template):
+    configs = template.find_resources("AWS::DMS::ReplicationConfig")
+    assert len(configs) == 1
+    (config,) = configs.values()
+    assert config["Properties"]["ReplicationType"] == "full-load-and-cdc"
+    selections = [r["object-locator"] for r in config["Properties"]["TableMappings"]["rules"] if r["rule-type"] == "selection"]
+    assert selections == [
+        {"schema-name": "public", "table-name": "orders"},
+        {"schema-name": "public", "table-name": "order_lines"},
+        {"schema-name": "catalog", "table-name": "%"},
+    ]
+    template.has_resource_properties("AWS::DMS::Endpoint", {"EngineName": "postgres", "SslMode": "require"})
+    template.has_resource_properties("AWS::DMS::Endpoint", {
+        "EngineName": "s3",
+        "S3Settings": Match.object_like({"BucketFolder": "shop", "DataFormat": "parquet", "IncludeOpForFullLoad": True}),
+    })
+    template.has_resource_properties("AWS::Glue::Job", {
+        "GlueVersion": "5.0",
+        "DefaultArguments": Match.object_like({"--source_name": "shop", "--table_prefix": "shop_"}),
+    })
+    schedules = template.find_resources("AWS::Scheduler::Schedule")
+    assert "cron(0 2 * * ? *)" in {s["Properties"]["ScheduleExpression"] for s in schedules.values()}
+
+
 def test_every_lambda_bundle_exists_when_synthesized_from_python(tmp_path):
     """A construct whose asset is missing from the wheel fails here, not in a user's deploy."""
     assembly = build_app(str(tmp_path)).synth()

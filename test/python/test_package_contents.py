@@ -56,3 +56,24 @@ def test_wheel_embeds_the_same_npm_package_with_every_asset():
     missing = [p for p in expected_files() if p not in names]
     assert missing == []
     assert "package/lib/index.js" in names
+
+
+def test_every_command_line_tool_is_in_the_package_and_runs():
+    """`npx cdk-lakehouse-cdc-preflight` must work from the installed package: the bin file is
+    in the tarball, self-contained (pg bundled) and answers --help without a database."""
+    import json
+    import subprocess
+    import tempfile
+
+    bins = json.loads((ROOT / "package.json").read_text())["bin"]
+    assert "cdk-lakehouse-cdc-preflight" in bins
+    data = single("js/*.jsii.tgz").read_bytes()
+    names = names_in_npm_tarball(data)
+    assert [p for p in bins.values() if f"package/{p}" not in names] == []
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        member = tar.getmember(f"package/{bins['cdk-lakehouse-cdc-preflight']}")
+        tar.extract(member, tmp, filter="data")
+        # Outside the repository: no node_modules to lean on.
+        out = subprocess.run(["node", str(pathlib.Path(tmp) / member.name), "--help"], capture_output=True, text=True, cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    assert "--tables" in out.stdout
