@@ -137,6 +137,13 @@ def generate(args, work):
 # --------------------------------------------------------------------------- approaches
 
 
+def bytes_added(spark, table):
+    """Bytes of every file the table's snapshots added (data and delete files), from Iceberg's
+    snapshot summaries: what the runs wrote, even where later snapshots replaced it."""
+    row = spark.sql(f"SELECT sum(cast(summary['added-files-size'] AS bigint)) AS b FROM {table}.snapshots").collect()[0]
+    return int(row["b"] or 0)
+
+
 def incremental(args, work):
     cdc = load_script()
     spark = session(work, args.driver_memory)
@@ -153,9 +160,11 @@ def incremental(args, work):
         [result] = cdc.run(spark, "shop", raw.as_uri() + "/", "shop/", "bench", "curated", "shop_", tables,
                            "_ops/cdc/shop/", "_quarantine/shop/", dt.datetime(2026, 2, 1) + dt.timedelta(hours=run))
         timings.append(time.perf_counter() - start)
+        if run == 0:
+            base_bytes = bytes_added(spark, "bench.curated.shop_public_orders")
         print(json.dumps({"run": run, "seconds": round(timings[-1], 2), "changesRead": result["changesRead"],
                           "applied": result["changesApplied"], "quarantined": result["changesQuarantined"]}), file=sys.stderr)
-    return spark, "bench.curated.shop_public_orders", timings
+    return spark, "bench.curated.shop_public_orders", timings, base_bytes
 
 
 def naive(args, work):
@@ -180,8 +189,10 @@ def naive(args, work):
         latest = both.withColumn("_rank", F.row_number().over(window)).where("_rank = 1 AND Op != 'D'")
         latest.select(*spark.table(table).columns).writeTo(table).overwritePartitions()
         timings.append(time.perf_counter() - start)
+        if run == 0:
+            base_bytes = bytes_added(spark, table)
         print(json.dumps({"run": run, "seconds": round(timings[-1], 2)}), file=sys.stderr)
-    return spark, table, timings
+    return spark, table, timings, base_bytes
 
 
 def child(args):
@@ -189,11 +200,13 @@ def child(args):
     if args.child == "generate":
         generate(args, work)
         return
-    spark, table, timings = (incremental if args.child == "cdc_merge" else naive)(args, work)
+    spark, table, timings, base_bytes = (incremental if args.child == "cdc_merge" else naive)(args, work)
     df = spark.table(table)
     checksum = df.selectExpr("count(*) AS n", "sum(hash(id, name, amount, status, updated_at)) AS h").collect()[0]
     files = spark.sql(f"SELECT count(*) FROM {table}.files").collect()[0][0]
-    print(json.dumps({"timings": timings, "rows": checksum["n"], "checksum": checksum["h"], "dataFiles": files}))
+    written = bytes_added(spark, table) - base_bytes
+    print(json.dumps({"timings": timings, "rows": checksum["n"], "checksum": checksum["h"], "dataFiles": files,
+                      "incrementalBytes": written}))
     spark.stop()
 
 
@@ -276,14 +289,16 @@ def main():
         for name in ("cdc_merge", "naive"):
             out, peak, _ = run_child(name, args, work)
             results[name] = (out, peak)
-        print(f"\n{'approach':<14}{'full load s':>12}{'incr. runs s':>14}{'changes/s':>12}{'peak RSS MiB':>14}{'rows':>10}{'files':>7}")
+        print(f"\n{'approach':<14}{'full load s':>12}{'incr. runs s':>14}{'changes/s':>12}{'peak RSS MiB':>14}{'rows':>10}{'files':>7}"
+              f"{'MiB written by incr. runs':>27}")
         for name, (out, peak) in results.items():
             incr = sum(out["timings"][1:])
             print(f"{name:<14}{out['timings'][0]:>12.1f}{incr:>14.1f}{args.rows / incr:>12,.0f}{peak / 2 ** 20:>14,.0f}"
-                  f"{out['rows']:>10,}{out['dataFiles']:>7}")
+                  f"{out['rows']:>10,}{out['dataFiles']:>7}{out['incrementalBytes'] / 2 ** 20:>27,.1f}")
         (a, pa), (b, pb) = results["cdc_merge"], results["naive"]
         speed = (args.rows / sum(a["timings"][1:])) / (args.rows / sum(b["timings"][1:]))
-        print(f"\nratio cdc_merge / naive: throughput {speed:.2f}x, peak memory {pa / pb:.2f}x")
+        print(f"\nratio cdc_merge / naive: throughput {speed:.2f}x, peak memory {pa / pb:.2f}x, "
+              f"bytes written by incremental runs {a['incrementalBytes'] / max(b['incrementalBytes'], 1):.2f}x")
         print("per-run seconds cdc_merge:", " ".join(f"{t:.1f}" for t in a["timings"][1:]))
         print("per-run seconds naive:    ", " ".join(f"{t:.1f}" for t in b["timings"][1:]))
         print("final tables identical:", a["rows"] == b["rows"] and a["checksum"] == b["checksum"])
