@@ -487,9 +487,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       });
     });
 
-    // ---- network rules into the source -----------------------------------------------------
-    const sourceGroup = props.source.securityGroup;
-
     // ---- preflight -------------------------------------------------------------------------
     if (props.preflightFunction ?? true) {
       this.preflightLogGroup = new logs.LogGroup(this, 'PreflightLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
@@ -531,6 +528,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       });
       props.source.secret.grantRead(role);
     }
+    // ---- network rules into the source: DMS, the preflight function, the pull connection --
+    const sourceGroup = props.source.securityGroup;
     if (sourceGroup) {
       for (const group of this.connections.securityGroups) {
         sourceGroup.addIngressRule(group, ec2.Port.tcp(port), `CdcIngestion ${this.pipelineName}`);

@@ -160,7 +160,6 @@ export function dmsTableMappings(specs: CdcTableSpec[]): Record<string, unknown>
   return { rules };
 }
 
-/** Columns DMS adds to every change row (the merge job reads them by these names). */
-export const OP_COLUMN = 'Op';
+/** Columns DMS adds to every change row besides `Op` (the merge job reads them by these names). */
 export const COMMIT_TS_COLUMN = '_dms_commit_ts';
 export const CHANGE_SEQ_COLUMN = '_dms_change_seq';
