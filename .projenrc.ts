@@ -64,6 +64,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-lambda-powertools/logger@^2',
     // CdcIngestion preflight (bundled by esbuild into its Lambda asset and its CLI).
     'pg@^8',
+    // Generative tests (issue 14) and offline IAM evaluation of synthesized policies (issue 12).
+    'fast-check@^4',
+    '@cloud-copilot/iam-simulate@^0.1',
     '@types/pg@^8',
   ],
 
