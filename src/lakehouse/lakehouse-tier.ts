@@ -131,7 +131,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
 
   /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
   public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
-    return new IcebergTable(this, id, { ...options, zone: this.curated });
+    return new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
   }
 
   /** Adds a Glue crawler for schema discovery in one zone. */

@@ -25,7 +25,7 @@ import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/confi
 import { PreflightFunction } from './preflight-function';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
-import { escapeRegex, suppressNag } from '../../core/nag';
+import { acknowledgeAwsCustomResourceProvider, escapeRegex, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -708,24 +708,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the merge and pull schedules; it is alarmed on (ScheduleDlqAlarm).',
     }]);
-    if (this.replicationStarter) {
-      // AwsCustomResource's provider is one function per stack, built by aws-cdk-lib.
-      const provider = Stack.of(this).node.tryFindChild(cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '').replace(/^/, 'AWS'));
-      if (provider) {
-        suppressNag(provider, [{
-          id: 'AwsSolutions-L1',
-          reason: 'The runtime of AwsCustomResource\'s provider function is chosen by aws-cdk-lib (it moves with aws-cdk-lib upgrades); it makes one DMS start call on create and one stop call on delete.',
-        }]);
-        const role = provider.node.tryFindChild('ServiceRole');
-        if (role) {
-          suppressNag(role, [{
-            id: 'AwsSolutions-IAM4',
-            reason: 'AwsCustomResource\'s provider function logs with AWSLambdaBasicExecutionRole (aws-cdk-lib\'s choice); its DMS permissions are scoped to this replication.',
-            appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-          }]);
-        }
-      }
-    }
+    if (this.replicationStarter) acknowledgeAwsCustomResourceProvider(this, this.replicationStarter);
     if (this.dmsVpcRole) {
       for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
         suppressNag(role, [{
