@@ -1,4 +1,5 @@
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { AspectPriority, Aspects, CfnResource, IAspect, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { IConstruct } from 'constructs';
 
@@ -104,4 +105,35 @@ export function acknowledgeAwsCustomResourceProvider(scope: IConstruct, resource
       appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
     }]);
   }
+}
+
+/**
+ * Acknowledges NIST IAMNoInlinePolicy on every IAM policy the construct creates under itself, also
+ * those created after its constructor (grants, scheduled queries): an aspect that runs before
+ * cdk-nag's checks and marks each `AWS::IAM::Policy` in the construct's own tree, one at a time.
+ * Policies of roles the user passed live under the user's role, outside this tree.
+ */
+export function acknowledgeInlinePolicies(scope: IConstruct, what: string): void {
+  Aspects.of(scope).add(new InlinePolicyAcknowledgement(what), { priority: AspectPriority.MUTATING });
+}
+
+class InlinePolicyAcknowledgement implements IAspect {
+  constructor(private readonly what: string) {}
+  public visit(node: IConstruct): void {
+    if (node instanceof iam.CfnPolicy) {
+      suppressNag(node, [{ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: NagReasons.inlinePolicy(this.what) }]);
+    }
+  }
+}
+
+/**
+ * Acknowledges NIST IAMNoInlinePolicy on the role aws-cdk-lib's scheduler targets create for a
+ * schedule of the construct (`SchedulerRoleForTarget-<hash>`, one per target ARN at the stack's
+ * root). Only the role this schedule's target uses is marked.
+ */
+export function acknowledgeScheduleRole(schedule: IConstruct, what: string): void {
+  const target = (schedule.node.defaultChild as { target?: { roleArn?: string } } | undefined)?.target;
+  const role = Stack.of(schedule).node.children.find((c) => c instanceof iam.Role && c.roleArn === target?.roleArn) as iam.Role | undefined;
+  const policy = role?.node.tryFindChild('DefaultPolicy');
+  if (policy) suppressNag(policy, [{ id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: NagReasons.inlinePolicy(`${what} (the role aws-cdk-lib's scheduler target creates)`) }]);
 }

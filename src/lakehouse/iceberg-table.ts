@@ -7,7 +7,7 @@ import { glueColumns, LakeTableBase } from './lake-table';
 import { IcebergOptimizerOptions, IcebergTableProps } from './table-props';
 import { glueArns } from '../core/grants';
 import { ILakeZone } from '../core/lake';
-import { acknowledgeAwsCustomResourceProvider, suppressNag } from '../core/nag';
+import { acknowledgeAwsCustomResourceProvider, escapeRegex, NagReasons, suppressNag } from '../core/nag';
 import { propError } from '../core/validation';
 
 /**
@@ -83,6 +83,12 @@ export class IcebergTable extends LakeTableBase {
     });
     this.tableResource.node.addDependency(props.zone);
     acknowledgeAwsCustomResourceProvider(this, this.tableResource);
+    suppressNag(this.tableResource.node.findChild('CustomResourcePolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Glue writes the table\'s first Iceberg metadata file under the table\'s own prefix; its name is chosen by Glue, so the '
+        + 'grant is objects under that prefix of the zone bucket.',
+      appliesTo: [`/^Resource::<.*\\.Arn>/${escapeRegex(this.prefix)}\\*$/`],
+    }]);
 
     const o = resolveOptimizers(props.optimizers ?? {});
     // Optimizer type → its extra configuration, for the optimizers that are on.
@@ -168,7 +174,7 @@ function sharedOptimizerRole(scope: Construct, zone: ILakeZone): iam.IRole {
       `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
       '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
     ],
-  }]);
+  }, { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: NagReasons.inlinePolicy(`Glue table optimizer role of the ${zone.zoneName} zone`) }]);
   return role;
 }
 

@@ -25,7 +25,8 @@ import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/confi
 import { PreflightFunction } from './preflight-function';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
-import { acknowledgeAwsCustomResourceProvider, escapeRegex, suppressNag } from '../../core/nag';
+import { lakeLogGroup } from '../../core/log-encryption';
+import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -489,7 +490,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     // ---- preflight -------------------------------------------------------------------------
     if (props.preflightFunction ?? true) {
-      this.preflightLogGroup = new logs.LogGroup(this, 'PreflightLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
+      this.preflightLogGroup = lakeLogGroup(this, 'PreflightLogs', {
+        userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
+      });
       const role = new iam.Role(this, 'PreflightRole', {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `CdcIngestion ${this.pipelineName}: preflight check`,
@@ -635,6 +638,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
 
     this.suppressJustifiedFindings();
+    this.acknowledgeNistFindings();
   }
 
   /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
@@ -673,6 +677,26 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     });
     starter.node.addDependency(this.replicationConfig ?? this.replicationTask!);
     return starter;
+  }
+
+  /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
+  private acknowledgeNistFindings(): void {
+    acknowledgeInlinePolicies(this, 'CdcIngestion');
+    for (const schedule of [this.mergeSchedule, ...Object.values(this.pullSchedules)]) {
+      acknowledgeScheduleRole(schedule, `CdcIngestion ${this.pipelineName} schedule`);
+    }
+    if (this.preflight) {
+      suppressNag(this.preflight, [
+        {
+          id: 'NIST.800.53.R5-LambdaDLQ',
+          reason: NagReasons.synchronousLambda('The preflight check', 'the person or pipeline that runs it (`aws lambda invoke`, RequestResponse) and reads its report'),
+        },
+        { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The preflight check', 'the people who run it by hand (one report per run)') },
+      ]);
+    }
+    for (const alarm of this.pipelineAlarms) {
+      suppressNag(alarm, [{ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: NagReasons.alarmWithoutAction(alarm.node.id) }]);
+    }
   }
 
   private suppressJustifiedFindings(): void {
