@@ -171,8 +171,8 @@ function sharedOptimizerRole(scope: Construct, zone: ILakeZone): iam.IRole {
       + 'the ones Glue names for its optimizers (/aws-glue/iceberg-*/logs).',
     appliesTo: [
       '/^Resource::<.*\\.Arn>/\\*$/',
-      `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
-      '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
+      `/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/${zone.databaseName}/\\*$/`,
+      '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
     ],
   }, { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: NagReasons.inlinePolicy(`Glue table optimizer role of the ${zone.zoneName} zone`) }]);
   return role;

@@ -167,7 +167,7 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
     appliesTo: [
       'Resource::*',
       '/^Resource::<.+\\.Arn>\\/([A-Za-z0-9_.=-]+\\/)*\\*$/',
-      '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\\/[a-z0-9_]+\\/\\*$/',
+      '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table\\/[a-z0-9_]+\\/\\*$/',
     ],
   }]);
   return { stateMachine, schedule };

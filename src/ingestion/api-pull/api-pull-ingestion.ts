@@ -634,8 +634,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
         appliesTo: [
           '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
           '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-          '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/\\*$/',
-          '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/.*\\*$/',
+          '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
+          '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
           'Action::s3:GetBucket*',
           'Action::s3:GetObject*',
           'Action::s3:List*',

@@ -455,7 +455,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       appliesTo: [
         '/^Resource::<.*\\.Arn>/.*\\*$/',
         '/^Resource::arn:<AWS::Partition>:s3:::cdk-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/jobs/\\*(:\\*)?$/',
+        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/jobs/\\*(:\\*)?$/',
         'Resource::*',
       ],
     }]);
