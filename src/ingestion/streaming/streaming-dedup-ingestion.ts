@@ -159,7 +159,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
     // ---- Firehose ------------------------------------------------------------------------------
     this.deliveryLogGroup = lakeLogGroup(this, 'DeliveryLogs', {
-      constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey',
+      constructKey: key,
+      userKey: props.logEncryptionKey,
+      keyProp: 'logEncryptionKey',
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
