@@ -229,6 +229,17 @@ describe('Iceberg tables', () => {
     expect(table.optimizers).toHaveLength(3);
   });
 
+  test('the catalog entry is retained by default (it holds metadata_location); DESTROY is an opt-in, the lake\'s policy flows to addIcebergTable', () => {
+    const { stack, lake } = lakeStack();
+    new IcebergTable(stack, 'Kept', { zone: lake.curated, tableName: 'kept', columns: ID });
+    new IcebergTable(stack, 'Dropped', { zone: lake.curated, tableName: 'dropped', columns: ID, removalPolicy: RemovalPolicy.DESTROY });
+    expect(icebergCalls(stack, 'kept').resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(icebergCalls(stack, 'dropped').resource).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    const sandbox = new Stack(new App(), 'Sandbox');
+    new LakehouseTier(sandbox, 'Lake', { lakeName: 'lake', removalPolicy: RemovalPolicy.DESTROY }).addIcebergTable('T', { tableName: 't', columns: ID });
+    expect(icebergCalls(sandbox, 't').resource).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
   test('the optimizer role trusts Glue and is scoped to the zone; one role for all tables of a zone', () => {
     const { stack, lake } = lakeStack();
     lake.addIcebergTable('A', { tableName: 'a', columns: ID });

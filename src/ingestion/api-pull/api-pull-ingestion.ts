@@ -236,7 +236,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.tables = {};
     for (const ep of endpoints) {
       if (ep.columns) {
-        const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns });
+        const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns, removalPolicy });
         this.tables[ep.name] = table;
         this.transformJob.node.addDependency(table);
       }

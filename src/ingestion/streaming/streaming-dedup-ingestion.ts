@@ -145,6 +145,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
     this.curatedTable = new IcebergTable(this, 'CuratedTable', {
       zone: props.lake.curated,
+      removalPolicy: p.removalPolicy,
       tableName: p.datasetName,
       description: `Events of ${p.pipelineName}, one row per event id`,
       columns: [
