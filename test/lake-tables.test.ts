@@ -1,8 +1,11 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as fc from 'fast-check';
 import {
   DataFormat, IcebergTable, LakehouseTier, LakeZone, LakeZoneName, PartitionProjection, RawTable,
 } from '../src';
@@ -21,6 +24,35 @@ const tableInput = (template: Template, name: string, database: string) => {
 };
 
 const ID = [{ name: 'id', type: 'string' }];
+
+/** Resolves the intrinsics a custom resource's call JSON carries into concrete test values. */
+function concrete(value: any): any {
+  if (typeof value === 'string' || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(concrete);
+  if ('Fn::Join' in value) {
+    const [sep, parts] = value['Fn::Join'];
+    return parts.map((p: any) => String(concrete(p))).join(sep);
+  }
+  if ('Ref' in value) {
+    const pseudo: Record<string, string> = { 'AWS::AccountId': '123456789012', 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::URLSuffix': 'amazonaws.com' };
+    return pseudo[value.Ref] ?? `<${value.Ref.replace(/[0-9A-F]{8}$/, '')}>`;
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, concrete(v)]));
+}
+
+/** The Create / Update / Delete SDK calls of the Iceberg table custom resource for a table name. */
+function icebergCalls(stack: Stack, tableName: string) {
+  const resources = Template.fromStack(stack).findResources('Custom::LakeIcebergTable');
+  const found = Object.values(resources).map((r) => ({
+    resource: r,
+    create: JSON.parse(concrete(stack.resolve(r.Properties.Create))),
+    update: JSON.parse(concrete(stack.resolve(r.Properties.Update))),
+    delete: JSON.parse(concrete(stack.resolve(r.Properties.Delete))),
+  })).filter((c) => c.create.parameters.TableInput.Name === tableName);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
 
 describe('raw tables', () => {
   test('JSON lines by default, Hive-style partition projection in key order, no crawler needed', () => {
@@ -133,13 +165,37 @@ describe('raw tables', () => {
 });
 
 describe('Iceberg tables', () => {
-  test('Glue OpenTableFormatInput (Iceberg v2) with the three optimizers on and their defaults', () => {
+  test('created once through Glue CreateTable with OpenTableFormatInput (Iceberg v2), never as an AWS::Glue::Table', () => {
     const { stack, lake } = lakeStack();
     const table = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'order_id', type: 'string' }, { name: 'amount', type: 'double' }] });
     const template = Template.fromStack(stack);
-    const props = tableInput(template, 'orders', 'lake_curated');
-    expect(props.OpenTableFormatInput).toEqual({ IcebergInput: { MetadataOperation: 'CREATE', Version: '2' } });
-    expect(props.TableInput.StorageDescriptor.Columns).toEqual([{ Name: 'order_id', Type: 'string' }, { Name: 'amount', Type: 'double' }]);
+    template.resourceCountIs('AWS::Glue::Table', 0);
+    const calls = icebergCalls(stack, 'orders');
+    expect(calls.create).toEqual({
+      service: 'Glue',
+      action: 'createTable',
+      parameters: {
+        CatalogId: '123456789012',
+        DatabaseName: 'lake_curated',
+        TableInput: {
+          Name: 'orders',
+          TableType: 'EXTERNAL_TABLE',
+          StorageDescriptor: {
+            Columns: [{ Name: 'order_id', Type: 'string' }, { Name: 'amount', Type: 'double' }],
+            Location: 's3://<LakeCuratedBucket>/orders/',
+          },
+        },
+        OpenTableFormatInput: { IcebergInput: { MetadataOperation: 'CREATE', Version: '2' } },
+      },
+      physicalResourceId: { id: '123456789012:lake_curated/orders' },
+      ignoreErrorCodesMatching: '^AlreadyExistsException$',
+    });
+    // The update path is the same CreateTable: on an existing table Glue answers AlreadyExists and
+    // changes nothing. No UpdateTable is ever sent, so table_type / metadata_location cannot be replaced.
+    expect(calls.update).toEqual(calls.create);
+    expect(JSON.stringify(calls)).not.toMatch(/updateTable|UpdateTable/);
+    expect(calls.delete).toMatchObject({ action: 'deleteTable', parameters: { DatabaseName: 'lake_curated', Name: 'orders' }, ignoreErrorCodesMatching: '^EntityNotFoundException$' });
+    expect(table.tableResource).toBeDefined();
 
     template.resourceCountIs('AWS::Glue::TableOptimizer', 3);
     const role = { 'Fn::GetAtt': [Match.stringLikeRegexp('^IcebergOptimizerRole'), 'Arn'] };
@@ -168,8 +224,20 @@ describe('Iceberg tables', () => {
     // Optimizers wait for the table and for the role's policy.
     for (const optimizer of Object.values(template.findResources('AWS::Glue::TableOptimizer'))) {
       expect(optimizer.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^LakeOrdersTable/), expect.stringMatching(/^IcebergOptimizerRole.*DefaultPolicy/)]));
+      expect(optimizer.DependsOn.map((d: string) => template.toJSON().Resources[d].Type)).toContain('Custom::LakeIcebergTable');
     }
     expect(table.optimizers).toHaveLength(3);
+  });
+
+  test('the catalog entry is retained by default (it holds metadata_location); DESTROY is an opt-in, the lake\'s policy flows to addIcebergTable', () => {
+    const { stack, lake } = lakeStack();
+    new IcebergTable(stack, 'Kept', { zone: lake.curated, tableName: 'kept', columns: ID });
+    new IcebergTable(stack, 'Dropped', { zone: lake.curated, tableName: 'dropped', columns: ID, removalPolicy: RemovalPolicy.DESTROY });
+    expect(icebergCalls(stack, 'kept').resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(icebergCalls(stack, 'dropped').resource).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    const sandbox = new Stack(new App(), 'Sandbox');
+    new LakehouseTier(sandbox, 'Lake', { lakeName: 'lake', removalPolicy: RemovalPolicy.DESTROY }).addIcebergTable('T', { tableName: 't', columns: ID });
+    expect(icebergCalls(sandbox, 't').resource).toMatchObject({ DeletionPolicy: 'Delete' });
   });
 
   test('the optimizer role trusts Glue and is scoped to the zone; one role for all tables of a zone', () => {
@@ -177,11 +245,12 @@ describe('Iceberg tables', () => {
     lake.addIcebergTable('A', { tableName: 'a', columns: ID });
     lake.addIcebergTable('B', { tableName: 'b', columns: ID });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::IAM::Role', 1);
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'glue.amazonaws.com' } })] },
+    const glueRoles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'glue.amazonaws.com' } })] } },
     });
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))[0].Properties.PolicyDocument.Statement;
+    expect(Object.keys(glueRoles)).toHaveLength(1);
+    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('IcebergOptimizerRole'))![1];
+    const statements = policy.Properties.PolicyDocument.Statement;
     expect(statements.map((s: any) => s.Action)).toEqual([
       ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
       's3:ListBucket',
@@ -230,7 +299,7 @@ describe('Iceberg tables', () => {
     const role = iam.Role.fromRoleArn(stack, 'R', 'arn:aws:iam::111111111111:role/optimizer');
     const table = new IcebergTable(stack, 'T', { zone: lake.clean, tableName: 't', columns: ID, optimizerRole: role });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::IAM::Role', 0);
+    expect(Object.keys(template.findResources('AWS::IAM::Role')).filter((id) => id.startsWith('IcebergOptimizerRole'))).toEqual([]);
     template.hasResourceProperties('AWS::Glue::TableOptimizer', { DatabaseName: 'lake_clean', TableOptimizerConfiguration: Match.objectLike({ RoleArn: 'arn:aws:iam::111111111111:role/optimizer' }) });
     expect(table.optimizerRole).toBe(role);
   });
@@ -298,4 +367,69 @@ describe('crawler', () => {
     expect(() => lake.addCrawler('D', LakeZoneName.RAW, { schedule: 'rate(1 hour)' }))
       .toThrow(/LakeCrawler: invalid prop "schedule": "rate\(1 hour\)" is not a Glue cron expression/);
   });
+});
+
+describe('Iceberg tables survive stack updates (CloudFormation requests played against moto\'s Glue)', () => {
+  const PYTHON = path.join(__dirname, '..', '.venv', 'bin', 'python');
+  const SCRIPT = path.join(__dirname, 'support', 'glue_table_lifecycle.py');
+  const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/);
+  const columns = fc.uniqueArray(name, { minLength: 1, maxLength: 5 }).map((names) => names.map((n) => ({ name: n, type: 'string' })));
+  const version = fc.record({
+    tableName: fc.constantFrom('orders', 'orders', 'orders', 'orders_v2'),
+    columns,
+    description: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+    prefix: fc.option(fc.constantFrom('orders', 'tables/orders'), { nil: undefined }),
+  });
+
+  function callsFor(v: fc.RecordValue<any>, removalPolicy: RemovalPolicy) {
+    const stack = new Stack(new App(), 'Test');
+    const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake', removalPolicy });
+    lake.addIcebergTable('Orders', { tableName: v.tableName, columns: v.columns, description: v.description, prefix: v.prefix });
+    return icebergCalls(stack, v.tableName);
+  }
+
+  test('any edit of the table props leaves an existing table\'s Iceberg metadata and engine schema as they were', () => {
+    const scenarios = fc.sample(fc.tuple(version, version, fc.boolean()), { seed: 1207, numRuns: 10 }).map(([v1, v2, retain]) => {
+      const policy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+      const first = callsFor(v1, policy);
+      const second = callsFor(v2, policy);
+      expect(first.resource.DeletionPolicy).toBe(retain ? 'Retain' : 'Delete');
+      expect(first.resource.UpdateReplacePolicy).toBe(retain ? 'Retain' : 'Delete');
+      return { v1, v2, create: first.create, update: second.update, deleteOld: first.delete, retain };
+    });
+    // The sample covers both paths (same table edited, table renamed) and both removal policies.
+    expect(new Set(scenarios.map((x) => x.v1.tableName === x.v2.tableName))).toEqual(new Set([true, false]));
+    expect(new Set(scenarios.map((x) => x.retain))).toEqual(new Set([true, false]));
+    const run = spawnSync(PYTHON, [SCRIPT], { input: JSON.stringify({ scenarios }), encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).not.toMatch(/Traceback/);
+    expect(run.status).toBe(0);
+    const out = JSON.parse(run.stdout);
+
+    out.results.forEach((r: any, i: number) => {
+      const { v1, v2, retain } = scenarios[i];
+      expect(r.create).toBe('ok');
+      expect(r.afterCommit.parameters.table_type).toBe('ICEBERG');
+      if (v1.tableName === v2.tableName) {
+        // Same table: the update is answered AlreadyExists and the engine's state is untouched.
+        expect(r.replaced).toBe(false);
+        expect(r.update).toBe('ignored AlreadyExistsException');
+        expect(r.afterUpdate).toEqual(r.afterCommit);
+      } else {
+        // A new name is a new table (created as Iceberg); the old entry goes only if not retained.
+        expect(r.replaced).toBe(true);
+        expect(r.update).toBe('ok');
+        expect(r.afterUpdate.parameters.table_type).toBe('ICEBERG');
+        expect(r.afterUpdate.columns).toEqual(v2.columns.map((c: any) => c.name));
+        if (retain) expect(r.oldAfterUpdate).toEqual(r.afterCommit);
+        else expect(r.oldAfterUpdate).toBeNull();
+      }
+      // The engine keeps committing afterwards.
+      expect(r.afterSecondCommit.parameters.metadata_location).toBe(r.secondCommit);
+      expect(r.afterSecondCommit.parameters.table_type).toBe('ICEBERG');
+    });
+    // The fake enforces what wiped tables before: a CloudFormation update of an AWS::Glue::Table
+    // sends the template's TableInput, and UpdateTable replaces the table's parameters with it.
+    expect(out.contrast.parameters.metadata_location).toBeUndefined();
+    expect(out.contrast.parameters.table_type).toBeUndefined();
+  }, 120_000);
 });

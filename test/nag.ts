@@ -1,18 +1,36 @@
+import { appendFileSync } from 'fs';
 import { Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
+
+/** The cdk-nag packs every nag test runs, and the rule-id prefix each pack reports under. */
+export const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'] as const;
 
 /**
- * Runs cdk-nag's AwsSolutions pack on a stack and returns every error and warning it left
- * (after the stack's own suppressions). A test expects both lists to be empty.
+ * Runs cdk-nag's AwsSolutions and NIST 800-53 R5 packs on a stack and returns every error and
+ * warning either left (after the stack's own suppressions). A test expects both lists to be empty.
+ * Each entry reads `<construct path>: <rule id>: <explanation>`.
  */
 export function nagFindings(stack: Stack): { errors: string[]; warnings: string[] } {
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true }));
+  Aspects.of(stack).add(new NIST80053R5Checks({ verbose: true }));
   const annotations = Annotations.fromStack(stack);
   const text = (entries: { id: string; entry: { data?: unknown } }[]) =>
     entries.map((e) => `${e.id}: ${String(e.entry.data)}`);
-  return {
-    errors: text(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))),
-    warnings: text(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))),
-  };
+  const packs = Match.stringLikeRegexp('^(AwsSolutions-|NIST\\.800\\.53\\.R5-)');
+  const errors = text(annotations.findError('*', packs));
+  const warnings = text(annotations.findWarning('*', packs));
+  // NAG_DUMP=<file> appends every finding left, one line each, for measuring an app.
+  if (process.env.NAG_DUMP) appendFileSync(process.env.NAG_DUMP, [...errors, ...warnings].map((l) => `${stack.stackName} ${l.split('\n')[0]}\n`).join(''));
+  return { errors, warnings };
+}
+
+/** Counts findings by rule id (for reports and for the harness self-test). */
+export function countByRule(findings: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const f of findings) {
+    const rule = /(AwsSolutions-[A-Za-z0-9]+|NIST\.800\.53\.R5-[A-Za-z0-9]+)/.exec(f)?.[1] ?? 'unknown';
+    counts[rule] = (counts[rule] ?? 0) + 1;
+  }
+  return counts;
 }

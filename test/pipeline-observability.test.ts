@@ -696,6 +696,9 @@ describe('cdk-nag AwsSolutions', () => {
       for (const q of p.deadLetterQueues) {
         (q.node.defaultChild as sqs.CfnQueue).addMetadata('cdk_nag', { rules_to_suppress: [{ id: 'AwsSolutions-SQS3', reason: 'test fixture standing for a pipeline\'s dead-letter queue' }] });
       }
+      for (const g of p.logGroups) {
+        (g.node.defaultChild as logs.CfnLogGroup).addMetadata('cdk_nag', { rules_to_suppress: [{ id: 'NIST.800.53.R5-CloudWatchLogGroupEncrypted', reason: 'test fixture standing for a pipeline\'s own log group' }] });
+      }
     }
     const findings = nagFindings(stack);
     expect(findings.errors).toEqual([]);

@@ -1,12 +1,13 @@
-import { ArnFormat, Names, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { glueColumns, LakeTableBase } from './lake-table';
 import { IcebergOptimizerOptions, IcebergTableProps } from './table-props';
 import { glueArns } from '../core/grants';
 import { ILakeZone } from '../core/lake';
-import { suppressNag } from '../core/nag';
+import { acknowledgeAwsCustomResourceProvider, escapeRegex, NagReasons, suppressNag } from '../core/nag';
 import { propError } from '../core/validation';
 
 /**
@@ -25,7 +26,13 @@ import { propError } from '../core/validation';
  * });
  */
 export class IcebergTable extends LakeTableBase {
-  public readonly cfnTable: glue.CfnTable;
+  /**
+   * The custom resource that creates the table once through Glue `CreateTable` with
+   * `OpenTableFormatInput` (Glue writes the first Iceberg metadata file). It sends nothing
+   * to Glue that can change an existing table: schema and properties belong to the engines
+   * (Spark, Athena) from then on. See docs/iceberg-tables.md.
+   */
+  public readonly tableResource: cr.AwsCustomResource;
   /** The Glue table optimizers, by type (`compaction`, `retention`, `orphan_file_deletion`). */
   public readonly optimizers: glue.CfnTableOptimizer[] = [];
   /** The role the optimizers assume (undefined when every optimizer is off). */
@@ -36,18 +43,52 @@ export class IcebergTable extends LakeTableBase {
     const columns = glueColumns('IcebergTable', props.columns, true);
     const location = props.zone.s3Url(this.prefix);
 
-    this.cfnTable = new glue.CfnTable(this, 'Table', {
+    const createCall = icebergCreateTableCall({
       catalogId: this.catalogId,
       databaseName: props.zone.databaseName,
-      openTableFormatInput: { icebergInput: { metadataOperation: 'CREATE', version: '2' } },
-      tableInput: {
-        name: props.tableName,
-        description: props.description,
-        tableType: 'EXTERNAL_TABLE',
-        storageDescriptor: { columns, location },
-      },
+      tableName: props.tableName,
+      description: props.description,
+      columns,
+      location,
     });
-    this.cfnTable.node.addDependency(props.zone);
+    const bucket = props.zone.bucket;
+    const arns = glueArns(this, props.zone.databaseName);
+    this.tableResource = new cr.AwsCustomResource(this, 'Table', {
+      resourceType: 'Custom::LakeIcebergTable',
+      onCreate: createCall,
+      // The same CreateTable on update: a table that exists is left exactly as it is
+      // (AlreadyExistsException is the expected answer), so an update never sends a TableInput
+      // that could replace table_type / metadata_location. A new name or database gives a new
+      // physical id: CloudFormation then creates the new table and deletes the old entry.
+      onUpdate: createCall,
+      onDelete: {
+        service: 'Glue',
+        action: 'deleteTable',
+        parameters: { CatalogId: this.catalogId, DatabaseName: props.zone.databaseName, Name: props.tableName },
+        physicalResourceId: createCall.physicalResourceId,
+        ignoreErrorCodesMatching: '^EntityNotFoundException$',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({
+          actions: ['glue:CreateTable', 'glue:DeleteTable', 'glue:GetDatabase', 'glue:GetTable'],
+          resources: [arns.catalogArn, arns.databaseArn, this.tableArn],
+        }),
+        // Glue writes the table's first metadata file (metadata/00000-*.metadata.json) under the location.
+        new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects(`${this.prefix}*`)] }),
+        new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [bucket.bucketArn] }),
+        new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt'], resources: [props.zone.encryptionKey.keyArn] }),
+      ]),
+      installLatestAwsSdk: false,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.tableResource.node.addDependency(props.zone);
+    acknowledgeAwsCustomResourceProvider(this, this.tableResource);
+    suppressNag(this.tableResource.node.findChild('CustomResourcePolicy'), [{
+      id: 'AwsSolutions-IAM5',
+      reason: 'Glue writes the table\'s first Iceberg metadata file under the table\'s own prefix; its name is chosen by Glue, so the '
+        + 'grant is objects under that prefix of the zone bucket.',
+      appliesTo: [`/^Resource::<.*\\.Arn>/${escapeRegex(this.prefix)}\\*$/`],
+    }]);
 
     const o = resolveOptimizers(props.optimizers ?? {});
     // Optimizer type → its extra configuration, for the optimizers that are on.
@@ -82,7 +123,7 @@ export class IcebergTable extends LakeTableBase {
           type,
           tableOptimizerConfiguration: { roleArn: role.roleArn, enabled: true, ...config },
         });
-        optimizer.addDependency(this.cfnTable);
+        optimizer.node.addDependency(this.tableResource);
         // The role's policy must be in place before Glue validates the optimizer.
         const rolePolicy = role.node.tryFindChild('DefaultPolicy');
         if (rolePolicy) optimizer.node.addDependency(rolePolicy);
@@ -130,10 +171,10 @@ function sharedOptimizerRole(scope: Construct, zone: ILakeZone): iam.IRole {
       + 'the ones Glue names for its optimizers (/aws-glue/iceberg-*/logs).',
     appliesTo: [
       '/^Resource::<.*\\.Arn>/\\*$/',
-      `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${zone.databaseName}/\\*$/`,
-      '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
+      `/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/${zone.databaseName}/\\*$/`,
+      '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/iceberg-[a-z-]+/logs:\\*$/',
     ],
-  }]);
+  }, { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: NagReasons.inlinePolicy(`Glue table optimizer role of the ${zone.zoneName} zone`) }]);
   return role;
 }
 
@@ -156,3 +197,43 @@ function resolveOptimizers(options: IcebergOptimizerOptions) {
   }
   return resolved;
 }
+
+/** What the one Glue call that creates an Iceberg table needs. */
+interface IcebergCreateTableInput {
+  readonly catalogId: string;
+  readonly databaseName: string;
+  readonly tableName: string;
+  readonly description?: string;
+  readonly columns: glue.CfnTable.ColumnProperty[];
+  readonly location: string;
+}
+
+/**
+ * The Glue `CreateTable` call (AWS SDK shape) that registers a new Iceberg table: `TableInput`
+ * (name, columns, location) with `OpenTableFormatInput.IcebergInput` `CREATE`, so Glue writes the
+ * first metadata file and sets `table_type` and `metadata_location`. An existing table of that
+ * name answers `AlreadyExistsException`, which the call ignores: the table is adopted as it is.
+ */
+function icebergCreateTableCall(input: IcebergCreateTableInput): cr.AwsSdkCall {
+  return {
+    service: 'Glue',
+    action: 'createTable',
+    parameters: {
+      CatalogId: input.catalogId,
+      DatabaseName: input.databaseName,
+      TableInput: {
+        Name: input.tableName,
+        Description: input.description,
+        TableType: 'EXTERNAL_TABLE',
+        StorageDescriptor: {
+          Columns: input.columns.map((c) => ({ Name: c.name, Type: c.type, Comment: c.comment })),
+          Location: input.location,
+        },
+      },
+      OpenTableFormatInput: { IcebergInput: { MetadataOperation: 'CREATE', Version: '2' } },
+    },
+    physicalResourceId: cr.PhysicalResourceId.of(`${input.catalogId}:${input.databaseName}/${input.tableName}`),
+    ignoreErrorCodesMatching: '^AlreadyExistsException$',
+  };
+}
+

@@ -122,8 +122,8 @@ export class LakeCrawler extends Construct {
         + '(/aws-glue/crawlers-role/<role>-<security configuration>).',
       appliesTo: [
         '/^Resource::<.*\\.Arn>/.*\\*$/',
-        `/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${props.zone.databaseName}/\\*$/`,
-        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/crawlers-role/\\*(:\\*)?$/',
+        `/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/${props.zone.databaseName}/\\*$/`,
+        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/crawlers-role/\\*(:\\*)?$/',
       ],
     }]);
     this.cfnCrawler.addDependency(this.securityConfiguration);

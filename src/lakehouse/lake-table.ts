@@ -13,8 +13,6 @@ export abstract class LakeTableBase extends Construct implements ILakeTable {
   public readonly zone: ILakeZone;
   public readonly prefix: string;
   public readonly tableArn: string;
-  /** The Glue table (escape hatch). */
-  public abstract readonly cfnTable: glue.CfnTable;
 
   protected constructor(scope: Construct, id: string, kind: string, zone: ILakeZone, tableName: string, prefix: string | undefined) {
     super(scope, id);

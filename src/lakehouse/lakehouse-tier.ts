@@ -10,6 +10,7 @@ import { LakehouseTierProps, LakeZoneOptions, ZoneLifecycle } from './lakehouse-
 import { RawTable } from './raw-table';
 import { IcebergTableOptions, RawTableOptions } from './table-props';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
+import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import { propError, toGlueName, validateGlueName, wholeDays } from '../core/validation';
 
 /** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
@@ -113,6 +114,24 @@ export class LakehouseTier extends Construct implements ILakehouse {
       this.makeZone(LakeZoneName.CURATED, props.curated ?? {}, destroy),
     ];
     [this.raw, this.clean, this.curated] = this.lakeZones;
+    this.acknowledgeNistFindings();
+  }
+
+  /** NIST 800-53 R5 findings on the buckets the lake creates (imported buckets carry no metadata of ours). */
+  private acknowledgeNistFindings(): void {
+    for (const zone of this.lakeZones) {
+      suppressNag(zone.bucket, [{ id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: NagReasons.noReplication(`Lake ${zone.zoneName} zone bucket`) }]);
+    }
+    suppressNag(this.accessLogsBucket, [
+      { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: NagReasons.noReplication('Lake access-log bucket') },
+      {
+        id: 'NIST.800.53.R5-S3DefaultEncryptionKMS',
+        reason: 'S3 server access logging documents SSE-S3 (AES-256, S3-managed keys) as the default encryption of a target bucket '
+          + '(S3 User Guide, "Enabling Amazon S3 server access logging"); the objects are request records, no lake data. '
+          + 'Pass `accessLogsBucket` to log into a bucket of your own.',
+      },
+    ]);
+    acknowledgeInlinePolicies(this, 'LakehouseTier (crawler, table and grant policies it creates)');
   }
 
   public zone(name: LakeZoneName): ILakeZone {
@@ -131,7 +150,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
 
   /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
   public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
-    return new IcebergTable(this, id, { ...options, zone: this.curated });
+    return new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
   }
 
   /** Adds a Glue crawler for schema discovery in one zone. */

@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { DataFormat } from './data-format';
 import { PartitionProjection } from './partition-projection';
@@ -110,7 +111,11 @@ export interface IcebergOptimizerOptions {
 export interface IcebergTableOptions {
   /** Glue table name. */
   readonly tableName: string;
-  /** Columns; at least one. */
+  /**
+   * Columns when the table is created; at least one. Later schema changes are the engines'
+   * (Spark schema evolution, Athena `ALTER TABLE ADD COLUMNS`): editing this list does not
+   * change an existing table.
+   */
   readonly columns: Column[];
   /**
    * S3 prefix of the table inside the zone bucket.
@@ -118,10 +123,18 @@ export interface IcebergTableOptions {
    */
   readonly prefix?: string;
   /**
-   * Table description.
+   * Table description, set when the table is created. Later changes are not sent to Glue
+   * (the table's metadata belongs to the engines once it exists; see docs/iceberg-tables.md).
    * @default - none
    */
   readonly description?: string;
+  /**
+   * What happens to the table's catalog entry when the stack deletes it. `RETAIN` keeps the
+   * entry (and so the pointer to the table's current Iceberg metadata); a later deploy adopts it.
+   * Data and metadata files in S3 follow the bucket's own removal policy either way.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
   /**
    * Glue table optimizers.
    * @default - compaction, snapshot retention (5 days, 1 snapshot) and orphan-file deletion (3 days)

@@ -21,7 +21,8 @@ import {
   WatchedPipeline,
 } from './pipeline-observability-props';
 import { ILakehouse, LakeLayout } from '../core/lake';
-import { escapeRegex, suppressNag } from '../core/nag';
+import { lakeLogGroup } from '../core/log-encryption';
+import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
@@ -224,6 +225,7 @@ export class PipelineObservability extends Construct {
       })),
     });
     this.lakeUnhealthyAlarm.addAlarmAction(...this.alarmActions);
+    acknowledgeInlinePolicies(this, 'PipelineObservability (Firehose, log-subscription and event-target roles)');
     if (props.notifyOnRecovery ?? true) {
       this.lakeUnhealthyAlarm.addOkAction(...this.alarmActions);
     }
@@ -530,7 +532,10 @@ export class PipelineObservability extends Construct {
       const prefix = LakeLayout.opsPrefix(kind);
       const errorRoot = LakeLayout.opsPrefix(`${kind}-delivery-errors`);
       // Firehose's own delivery errors, one group per stream.
-      const errorLogs = new logs.LogGroup(this, `${id}Errors`, {
+      const errorLogs = lakeLogGroup(this, `${id}Errors`, {
+        userKey: props.logEncryptionKey,
+        constructKey: this.topicKey,
+        keyProp: 'logEncryptionKey',
         retention: props.deliveryErrorLogRetention ?? logs.RetentionDays.ONE_YEAR,
         removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       });
@@ -699,6 +704,12 @@ export class PipelineObservability extends Construct {
         },
       ],
     }];
+    suppressNag(trail, [{
+      id: 'NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled',
+      reason: 'This trail exists to land the lake\'s S3 data events in the lake itself (_ops/cloudtrail/, SSE-KMS with the lake key, '
+        + 'file validation on) where Athena queries them; account-wide management events and their CloudWatch Logs delivery belong '
+        + 'to the organisation\'s own trail. Sending every data event to CloudWatch Logs too would store and bill each one twice.',
+    }]);
     return trail;
   }
 }

@@ -198,6 +198,12 @@ export interface AthenaServingProps {
    */
   readonly resultsEncryptionKey?: kms.IKey;
   /**
+   * KMS key of the construct's CloudWatch log groups (its owner must allow logs.<region>.amazonaws.com to use it).
+   * @default - the results key (`resultsEncryptionKey`, else the lake's key), when it is a key of this app (the construct adds the CloudWatch Logs statement
+   * to its policy); CloudWatch Logs' own encryption when that key is imported
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
    * Prefix of query results in the results bucket.
    * @default 'results/'
    */

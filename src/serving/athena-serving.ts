@@ -15,7 +15,8 @@ import {
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
 import { ILakehouse } from '../core/lake';
-import { suppressNag } from '../core/nag';
+import { lakeLogGroup } from '../core/log-encryption';
+import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../core/pipeline';
@@ -225,7 +226,10 @@ export class AthenaServing extends Construct implements IDataPipeline {
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the EventBridge Scheduler targets; a DLQ of a DLQ would only move the problem.',
     }]);
-    this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', {
+    this.logGroup = lakeLogGroup(this, 'WorkflowLogs', {
+      userKey: props.logEncryptionKey,
+      constructKey: this.resultsEncryptionKey,
+      keyProp: 'logEncryptionKey',
       logGroupName: `/aws/vendedlogs/states/athena-${this.workGroupName}`.slice(0, 512),
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy: this.removalPolicy,
@@ -233,6 +237,20 @@ export class AthenaServing extends Construct implements IDataPipeline {
 
     for (const query of props.namedQueries ?? []) this.addNamedQuery(idOf(query.queryName), query);
     for (const query of props.scheduledQueries ?? []) this.addScheduledQuery(idOf(query.queryName), query);
+    this.acknowledgeNistFindings();
+  }
+
+  /** NIST 800-53 R5 findings on resources this construct creates (scheduled workflows' policies included). */
+  private acknowledgeNistFindings(): void {
+    acknowledgeInlinePolicies(this, 'AthenaServing (scheduled workflow roles)');
+    suppressNag(this.resultsBucket, [
+      { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: NagReasons.noReplication('Athena results bucket (re-creatable query results and reports)') },
+      {
+        id: 'NIST.800.53.R5-S3BucketVersioningEnabled',
+        reason: 'Athena query results and scheduled reports are derived data, re-created by running the query again, and expire by '
+          + 'lifecycle (resultsExpiration, reportsExpiration); versions would only keep expired results. Pass `resultsBucket` for a versioned bucket of your own.',
+      },
+    ]);
   }
 
   /**

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { AthenaServing } from './athena-serving';
 import { IcebergMaintenanceOptions, ReportFormat, ScheduledQueryOptions } from './athena-serving-props';
 import { validateQueryName, validateScheduleExpression, validateSql } from './validation';
-import { suppressNag } from '../core/nag';
+import { acknowledgeScheduleRole, suppressNag } from '../core/nag';
 import { propError, validateGlueName } from '../core/validation';
 import { RawTable } from '../lakehouse/raw-table';
 
@@ -156,6 +156,7 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
       maxEventAge: Duration.hours(1),
     }),
   });
+  acknowledgeScheduleRole(schedule, `Scheduled workflow ${spec.name} of Athena workgroup ${serving.workGroupName}`);
   // The workflow's own findings are explained where they are made, so users inherit no noise.
   suppressNag(stateMachine.role.node.findChild('DefaultPolicy'), [{
     id: 'AwsSolutions-IAM5',
@@ -166,7 +167,7 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
     appliesTo: [
       'Resource::*',
       '/^Resource::<.+\\.Arn>\\/([A-Za-z0-9_.=-]+\\/)*\\*$/',
-      '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table\\/[a-z0-9_]+\\/\\*$/',
+      '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table\\/[a-z0-9_]+\\/\\*$/',
     ],
   }]);
   return { stateMachine, schedule };

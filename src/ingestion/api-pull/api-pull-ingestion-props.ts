@@ -196,6 +196,12 @@ export interface ApiPullIngestionProps {
    */
   readonly jobEncryptionKey?: kms.IKey;
   /**
+   * KMS key of the construct's CloudWatch log groups (its owner must allow logs.<region>.amazonaws.com to use it).
+   * @default - the job key (`jobEncryptionKey` or the one the construct creates), when it is a key of this app (the construct adds the CloudWatch Logs statement
+   * to its policy); CloudWatch Logs' own encryption when that key is imported
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
    * What happens to the watermark table, the key and the log groups when the stack is deleted.
    * @default RemovalPolicy.RETAIN
    */

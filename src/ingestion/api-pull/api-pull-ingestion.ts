@@ -25,7 +25,8 @@ import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
-import { escapeRegex, suppressNag } from '../../core/nag';
+import { lakeLogGroup } from '../../core/log-encryption';
+import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -151,7 +152,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     };
     const configJson = stack.toJsonString(config);
 
-    this.pullerLogGroup = new logs.LogGroup(this, 'PullerLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
+    this.pullerLogGroup = lakeLogGroup(this, 'PullerLogs', { ...this.logKeys(props), retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
     // An own role instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
     this.pullerRole = new iam.Role(this, 'PullerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -194,11 +195,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
 
     // ---- transform -------------------------------------------------------------------------
     this.transformScript = new s3assets.Asset(this, 'TransformScript', { path: path.join(__dirname, 'glue', 'api_pull_transform.py') });
-    this.jobEncryptionKey = props.jobEncryptionKey ?? new kms.Key(this, 'JobKey', {
-      enableKeyRotation: true,
-      description: `ApiPullIngestion ${this.pipelineName}: Glue job logs and bookmarks`,
-      removalPolicy,
-    });
+    this.jobEncryptionKey = this.jobKey(props);
     this.jobEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
     const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
@@ -239,7 +236,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.tables = {};
     for (const ep of endpoints) {
       if (ep.columns) {
-        const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns });
+        const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns, removalPolicy });
         this.tables[ep.name] = table;
         this.transformJob.node.addDependency(table);
       }
@@ -254,7 +251,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
 
     // ---- workflow --------------------------------------------------------------------------
     const failuresPrefix = `${LakeLayout.opsPrefix('api-pull')}${this.pipelineName}/failures/`;
-    this.stateMachineLogGroup = new logs.LogGroup(this, 'WorkflowLogs', {
+    this.stateMachineLogGroup = lakeLogGroup(this, 'WorkflowLogs', {
+      ...this.logKeys(props),
       logGroupName: `/aws/vendedlogs/states/${this.pipelineName}-${Names.uniqueResourceName(this, { maxLength: 40 })}`,
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy,
@@ -379,6 +377,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.logGroups = [this.pullerLogGroup, this.stateMachineLogGroup];
 
     this.suppressJustifiedFindings(failuresPrefix);
+    this.acknowledgeNistFindings();
   }
 
   /** Pull → Transform → Commit → (Notify) → Succeeded; any failure → RecordFailure → Notify → Fail. */
@@ -573,6 +572,45 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       .otherwise(pullRun);
   }
 
+  /** Log groups use `logEncryptionKey`, else the job key (created on first use, so the puller's group can have it too). */
+  private logKeys(props: ApiPullIngestionProps) {
+    return { userKey: props.logEncryptionKey, constructKey: this.jobKey(props), keyProp: 'logEncryptionKey' };
+  }
+
+  private jobKey(props: ApiPullIngestionProps): kms.IKey {
+    return props.jobEncryptionKey ?? (this.node.tryFindChild('JobKey') as kms.Key | undefined) ?? new kms.Key(this, 'JobKey', {
+      enableKeyRotation: true,
+      description: `ApiPullIngestion ${this.pipelineName}: Glue job logs and bookmarks`,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
+  private acknowledgeNistFindings() {
+    acknowledgeInlinePolicies(this, 'ApiPullIngestion');
+    for (const schedule of [...Object.values(this.schedules), ...(this.uploadSchedule ? [this.uploadSchedule] : [])]) {
+      acknowledgeScheduleRole(schedule, `ApiPullIngestion ${this.pipelineName} schedule`);
+    }
+    suppressNag(this.puller, [
+      { id: 'NIST.800.53.R5-LambdaDLQ', reason: NagReasons.synchronousLambda('The puller', 'the workflow (a Step Functions Task with retries; failures are recorded and alarmed)') },
+      { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The puller', 'the workflow executions the schedules start (one per endpoint and tick; uploads at most 2 at a time)') },
+      {
+        id: 'NIST.800.53.R5-LambdaInsideVPC',
+        reason: 'The puller calls the third-party HTTPS endpoint and AWS APIs (S3, DynamoDB, Secrets Manager, KMS) only and accepts no inbound '
+          + 'connection; a VPC would need a NAT gateway to reach the third-party API. The construct offers no `vpc` prop yet: teams that '
+          + 'must pin egress IPs put the puller behind their own NAT (escape hatch on `puller`).',
+      },
+    ]);
+    suppressNag(this.watermarkTable, [{
+      id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
+      reason: 'The watermark table holds one cursor per endpoint; point-in-time recovery is on (35 days). Losing it re-pulls from the '
+        + 'endpoint\'s start, which the curated merge de-duplicates by record id. Add it to an AWS Backup plan by tag if your policy wants one.',
+    }]);
+    for (const alarm of this.pipelineAlarms) {
+      suppressNag(alarm, [{ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: NagReasons.alarmWithoutAction(alarm.node.id) }]);
+    }
+  }
+
   private suppressJustifiedFindings(failuresPrefix: string) {
     const rawBucket = '/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/';
     suppressNag(this.pullerRole.node.findChild('DefaultPolicy'), [
@@ -596,8 +634,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
         appliesTo: [
           '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
           '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-          '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/\\*$/',
-          '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/.*\\*$/',
+          '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
+          '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
           'Action::s3:GetBucket*',
           'Action::s3:GetObject*',
           'Action::s3:List*',

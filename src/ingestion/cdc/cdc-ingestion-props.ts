@@ -245,6 +245,12 @@ export interface CdcIngestionProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
+   * KMS key of the construct's CloudWatch log groups (its owner must allow logs.<region>.amazonaws.com to use it).
+   * @default - the construct's key (`encryptionKey` or the one it creates), when it is a key of this app (the construct adds the CloudWatch Logs statement
+   * to its policy); CloudWatch Logs' own encryption when that key is imported
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /**
    * What happens to the stateful resources (keys, queues) on stack deletion.
    * @default RemovalPolicy.RETAIN
    */

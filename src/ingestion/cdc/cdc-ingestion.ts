@@ -25,7 +25,8 @@ import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/confi
 import { PreflightFunction } from './preflight-function';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
-import { escapeRegex, suppressNag } from '../../core/nag';
+import { lakeLogGroup } from '../../core/log-encryption';
+import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -489,7 +490,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     // ---- preflight -------------------------------------------------------------------------
     if (props.preflightFunction ?? true) {
-      this.preflightLogGroup = new logs.LogGroup(this, 'PreflightLogs', { retention: logs.RetentionDays.ONE_YEAR, removalPolicy });
+      this.preflightLogGroup = lakeLogGroup(this, 'PreflightLogs', {
+        userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
+      });
       const role = new iam.Role(this, 'PreflightRole', {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `CdcIngestion ${this.pipelineName}: preflight check`,
@@ -635,6 +638,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
 
     this.suppressJustifiedFindings();
+    this.acknowledgeNistFindings();
   }
 
   /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
@@ -675,6 +679,26 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     return starter;
   }
 
+  /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
+  private acknowledgeNistFindings(): void {
+    acknowledgeInlinePolicies(this, 'CdcIngestion');
+    for (const schedule of [this.mergeSchedule, ...Object.values(this.pullSchedules)]) {
+      acknowledgeScheduleRole(schedule, `CdcIngestion ${this.pipelineName} schedule`);
+    }
+    if (this.preflight) {
+      suppressNag(this.preflight, [
+        {
+          id: 'NIST.800.53.R5-LambdaDLQ',
+          reason: NagReasons.synchronousLambda('The preflight check', 'the person or pipeline that runs it (`aws lambda invoke`, RequestResponse) and reads its report'),
+        },
+        { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The preflight check', 'the people who run it by hand (one report per run)') },
+      ]);
+    }
+    for (const alarm of this.pipelineAlarms) {
+      suppressNag(alarm, [{ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: NagReasons.alarmWithoutAction(alarm.node.id) }]);
+    }
+  }
+
   private suppressJustifiedFindings(): void {
     suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
@@ -685,8 +709,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       appliesTo: [
         '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
         '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/\\*$/',
-        '/^Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/.*\\*$/',
+        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
+        '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
         'Action::s3:GetBucket*',
         'Action::s3:GetObject*',
         'Action::s3:List*',
@@ -708,24 +732,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is itself the dead-letter queue of the merge and pull schedules; it is alarmed on (ScheduleDlqAlarm).',
     }]);
-    if (this.replicationStarter) {
-      // AwsCustomResource's provider is one function per stack, built by aws-cdk-lib.
-      const provider = Stack.of(this).node.tryFindChild(cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '').replace(/^/, 'AWS'));
-      if (provider) {
-        suppressNag(provider, [{
-          id: 'AwsSolutions-L1',
-          reason: 'The runtime of AwsCustomResource\'s provider function is chosen by aws-cdk-lib (it moves with aws-cdk-lib upgrades); it makes one DMS start call on create and one stop call on delete.',
-        }]);
-        const role = provider.node.tryFindChild('ServiceRole');
-        if (role) {
-          suppressNag(role, [{
-            id: 'AwsSolutions-IAM4',
-            reason: 'AwsCustomResource\'s provider function logs with AWSLambdaBasicExecutionRole (aws-cdk-lib\'s choice); its DMS permissions are scoped to this replication.',
-            appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-          }]);
-        }
-      }
-    }
+    if (this.replicationStarter) acknowledgeAwsCustomResourceProvider(this, this.replicationStarter);
     if (this.dmsVpcRole) {
       for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
         suppressNag(role, [{

@@ -117,6 +117,12 @@ export interface StreamingDedupIngestionProps {
    * @default - the lake's key
    */
   readonly streamEncryptionKey?: kms.IKey;
+  /**
+   * KMS key of the construct's CloudWatch log groups (its owner must allow logs.<region>.amazonaws.com to use it).
+   * @default - the lake's key, when it is a key of this app (the construct adds the CloudWatch Logs statement
+   * to its policy); CloudWatch Logs' own encryption when that key is imported
+   */
+  readonly logEncryptionKey?: kms.IKey;
 
   /**
    * Drop duplicates with the dedup Lambda and DynamoDB. `false` is the "no dedup or transform

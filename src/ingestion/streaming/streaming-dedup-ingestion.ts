@@ -18,7 +18,8 @@ import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
 import { ILakehouse, LakeLayout } from '../../core/lake';
-import { suppressNag } from '../../core/nag';
+import { lakeLogGroup } from '../../core/log-encryption';
+import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -144,6 +145,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
     this.curatedTable = new IcebergTable(this, 'CuratedTable', {
       zone: props.lake.curated,
+      removalPolicy: p.removalPolicy,
       tableName: p.datasetName,
       description: `Events of ${p.pipelineName}, one row per event id`,
       columns: [
@@ -157,7 +159,10 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
 
     // ---- Firehose ------------------------------------------------------------------------------
-    this.deliveryLogGroup = new logs.LogGroup(this, 'DeliveryLogs', {
+    this.deliveryLogGroup = lakeLogGroup(this, 'DeliveryLogs', {
+      constructKey: key,
+      userKey: props.logEncryptionKey,
+      keyProp: 'logEncryptionKey',
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -276,7 +281,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           + 'pointers to batches that exhausted their retries; an alarm fires on its first message.',
       }]);
 
-      const logGroup = new logs.LogGroup(this, 'DedupLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = lakeLogGroup(this, 'DedupLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
       lambdaLogGroups.push(logGroup);
       const role = lambdaRole(this, 'DedupRole', logGroup, `Dedup Lambda of ${p.pipelineName}`);
       this.dedupFunction = new DedupFunction(this, 'DedupFunction', {
@@ -327,7 +332,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     }
 
     // ---- Replay ----------------------------------------------------------------------------------
-    const replayLogGroup = new logs.LogGroup(this, 'ReplayLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     lambdaLogGroups.push(replayLogGroup);
     const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
     this.replayFunction = new ReplayFunction(this, 'ReplayFunction', {
@@ -453,7 +458,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       appliesTo: [
         '/^Resource::<.*\\.Arn>/.*\\*$/',
         '/^Resource::arn:<AWS::Partition>:s3:::cdk-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/jobs/\\*(:\\*)?$/',
+        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/jobs/\\*(:\\*)?$/',
         'Resource::*',
       ],
     }]);
@@ -550,6 +555,49 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       detail: { jobName: [this.mergeJob.ref], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
     }];
     this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
+    this.acknowledgeNistFindings(p.parallelizationFactor);
+  }
+
+  /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
+  private acknowledgeNistFindings(parallelizationFactor: number): void {
+    acknowledgeInlinePolicies(this, 'StreamingDedupIngestion');
+    const calls = 'Kinesis, DynamoDB, Firehose, S3 and KMS';
+    if (this.dedupFunction) {
+      suppressNag(this.dedupFunction, [
+        {
+          id: 'NIST.800.53.R5-LambdaDLQ',
+          reason: NagReasons.synchronousLambda('The dedup function', 'its Kinesis event source mapping')
+            + ' Batches that exhaust their retries go to the mapping\'s on-failure queue (onFailureQueue), which has an alarm.',
+        },
+        { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The dedup function', `the stream's shards × parallelizationFactor (${parallelizationFactor})`) },
+        { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: NagReasons.noVpc('The dedup function', calls) },
+      ]);
+    }
+    suppressNag(this.replayFunction, [
+      {
+        id: 'NIST.800.53.R5-LambdaDLQ',
+        reason: 'The replay function is an operator command, run with `aws lambda invoke` (RequestResponse, the CLI default; '
+          + 'docs/streaming-dedup-ingestion.md) so the operator sees its answer; a failed replay loses nothing: the raw events stay in S3 and it can be run again.',
+      },
+      { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: NagReasons.noVpc('The replay function', calls) },
+    ]);
+    if (this.dedupTable) {
+      suppressNag(this.dedupTable, [
+        {
+          id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
+          reason: 'The dedup table holds only claims of event ids that expire after the dedup window (TTL); point-in-time recovery is on. '
+            + 'Losing it lets duplicates of that window through, which the curated merge removes by event id. Add it to an AWS Backup plan by tag if your policy wants one.',
+        },
+        {
+          id: 'NIST.800.53.R5-DynamoDBAutoScalingEnabled',
+          reason: 'In provisioned mode the write capacity auto scales (dedupCapacity); the function never reads the table '
+            + '(a conditional PutItem consumes write capacity only), so read capacity stays at its minimum.',
+        },
+      ]);
+    }
+    for (const alarm of this.pipelineAlarms) {
+      suppressNag(alarm, [{ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: NagReasons.alarmWithoutAction(alarm.node.id) }]);
+    }
   }
 
   /**
