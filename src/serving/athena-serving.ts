@@ -14,6 +14,7 @@ import {
 } from './athena-serving-props';
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
+import { granteeForStatementsIn } from '../core/grants';
 import { ILakehouse } from '../core/lake';
 import { suppressNag } from '../core/nag';
 import {
@@ -246,15 +247,21 @@ export class AthenaServing extends Construct implements IDataPipeline {
    */
   public grantQuery(grantee: iam.IGrantable, access: QueryAccess = {}): iam.Grant {
     const stack = Stack.of(this);
-    const add = (actions: string[], resourceArns: string[]) => iam.Grant.addToPrincipal({ grantee, actions, resourceArns });
+    // The statements naming this workgroup's resources: in the grantee's policy, or, when the
+    // grantee lives in a stack this one depends on (a role of the lake's stack), in a policy of
+    // this stack attached to it, so that no stack cycle forms.
+    const serving = granteeForStatementsIn(this, grantee,
+      [this.lake, this.lake.encryptionKey, this.resultsEncryptionKey, this.resultsBucket, this.notificationTopic]);
+    const add = (actions: string[], resourceArns: string[]) => iam.Grant.addToPrincipal({ grantee: serving, actions, resourceArns });
     const grants: iam.Grant[] = [
       add(ATHENA_WORKGROUP_ACTIONS, [this.workGroupArn]),
       add(ATHENA_CATALOG_ACTIONS, [stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' })]),
       add(RESULTS_BUCKET_ACTIONS, [this.resultsBucket.bucketArn]),
       add(RESULTS_OBJECT_ACTIONS, [this.resultsBucket.arnForObjects(`${this.resultsPrefix}*`)]),
       add(['s3:GetObject'], [this.resultsBucket.arnForObjects(`${this.reportsPrefix}*`)]),
-      this.resultsEncryptionKey.grant(grantee, ...RESULTS_KEY_ACTIONS),
+      this.resultsEncryptionKey.grant(serving, ...RESULTS_KEY_ACTIONS),
     ];
+    // Lake data: the zones' and tables' own grants, which name only lake resources.
     for (const zone of access.zones ?? []) grants.push(zone.grantRead(grantee));
     for (const table of access.tables ?? []) grants.push(table.grantRead(grantee));
     return grants.reduce((all, g) => all.combine(g));
