@@ -202,7 +202,8 @@ describe('A source whose tables are all pulled deploys without DMS (issue 13 ite
   const dmsTypes = (template: Template) => Object.values<any>(template.toJSON().Resources).map((r) => r.Type).filter((t: string) => t.startsWith('AWS::DMS::'));
   const contractJson = (cdc: CdcIngestion) => JSON.stringify(Stack.of(cdc).resolve({
     metrics: [
-      cdc.pipelineMetrics.throughput, cdc.pipelineMetrics.errors, cdc.pipelineMetrics.lagMillis, ...cdc.pipelineMetrics.additional!.map((m) => m.metric),
+      cdc.pipelineMetrics.throughput, cdc.pipelineMetrics.errors, cdc.pipelineMetrics.lagMillis,
+      ...cdc.pipelineMetrics.additional!.map((m) => m.metric),
     ].map((m) => m!.toMetricConfig()),
     events: cdc.failureEvents,
     alarms: cdc.pipelineAlarms.map((a) => a.alarmArn),
