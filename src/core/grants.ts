@@ -116,6 +116,11 @@ export function granteeForStatementsIn(scope: Construct, grantee: iam.IGrantable
   return { grantPrincipal: new AttachedPolicyPrincipal(principal, policy) };
 }
 
+/** The policy `granteeForStatementsIn` attached, when it returned such a grantee. */
+export function attachedPolicyOf(grantee: iam.IGrantable): iam.Policy | undefined {
+  return grantee.grantPrincipal instanceof AttachedPolicyPrincipal ? grantee.grantPrincipal.policy : undefined;
+}
+
 /** The stacks `stack` depends on: those of `upstream` and its explicit dependencies, transitively. */
 function upstreamStacks(stack: Stack, upstream: IConstruct[]): Set<Stack> {
   const found = new Set<Stack>();
@@ -142,7 +147,7 @@ class AttachedPolicyPrincipal implements iam.IPrincipal {
   public readonly policyFragment: iam.PrincipalPolicyFragment;
   public readonly principalAccount?: string;
 
-  constructor(principal: iam.IPrincipal, private readonly policy: iam.Policy) {
+  constructor(principal: iam.IPrincipal, public readonly policy: iam.Policy) {
     this.assumeRoleAction = principal.assumeRoleAction;
     this.policyFragment = principal.policyFragment;
     this.principalAccount = principal.principalAccount;

@@ -14,7 +14,7 @@ import {
 } from './athena-serving-props';
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
-import { granteeForStatementsIn } from '../core/grants';
+import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
 import { ILakehouse } from '../core/lake';
 import { suppressNag } from '../core/nag';
 import {
@@ -247,9 +247,9 @@ export class AthenaServing extends Construct implements IDataPipeline {
    */
   public grantQuery(grantee: iam.IGrantable, access: QueryAccess = {}): iam.Grant {
     const stack = Stack.of(this);
-    // The statements naming this workgroup's resources: in the grantee's policy, or, when the
-    // grantee lives in a stack this one depends on (a role of the lake's stack), in a policy of
-    // this stack attached to it, so that no stack cycle forms.
+    // The statements go into the grantee's own policy or, when the grantee lives in a stack this
+    // one depends on (a role of the lake's stack), into a policy of this stack attached to it, so
+    // that no stack cycle forms.
     const serving = granteeForStatementsIn(this, grantee,
       [this.lake, this.lake.encryptionKey, this.resultsEncryptionKey, this.resultsBucket, this.notificationTopic]);
     const add = (actions: string[], resourceArns: string[]) => iam.Grant.addToPrincipal({ grantee: serving, actions, resourceArns });
@@ -261,9 +261,22 @@ export class AthenaServing extends Construct implements IDataPipeline {
       add(['s3:GetObject'], [this.resultsBucket.arnForObjects(`${this.reportsPrefix}*`)]),
       this.resultsEncryptionKey.grant(serving, ...RESULTS_KEY_ACTIONS),
     ];
-    // Lake data: the zones' and tables' own grants, which name only lake resources.
-    for (const zone of access.zones ?? []) grants.push(zone.grantRead(grantee));
-    for (const table of access.tables ?? []) grants.push(table.grantRead(grantee));
+    // Lake data through the zones' and tables' own grants, into the same policy.
+    for (const zone of access.zones ?? []) grants.push(zone.grantRead(serving));
+    for (const table of access.tables ?? []) grants.push(table.grantRead(serving));
+    const attached = attachedPolicyOf(serving);
+    if (attached) {
+      // This construct made the policy, so it explains its findings (a grantee's own policy is the user's to suppress).
+      suppressNag(attached, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'grantQuery for a role of a stack this one depends on: object ARNs under the workgroup\'s results and reports prefixes and under '
+          + 'the granted zones and tables (a bucket ARN followed by a prefix and *), and every table of a granted zone\'s database; explicit actions only.',
+        appliesTo: [
+          '/^Resource::<.*\\.Arn>/([^*]*/)?\\*$/',
+          '/^Resource::arn:<AWS::Partition>:glue:[^:]+:[^:]+:table/[^/*]+/\\*$/',
+        ],
+      }]);
+    }
     return grants.reduce((all, g) => all.combine(g));
   }
 
