@@ -242,6 +242,12 @@ export class AthenaServing extends Construct implements IDataPipeline {
    * S3 get/list, KMS decrypt, Glue get). Explicit actions only, scoped to this workgroup, the
    * `AwsDataCatalog`, the results bucket and key, and the lake resources given.
    *
+   * Across stacks: the statements go into the grantee's own policy, whose stack then depends on
+   * this one. When the grantee lives in a stack this one depends on (typically a role of the lake's
+   * stack), they go instead into one `iam.Policy` of this construct attached to the role, user or
+   * group by name, so that no dependency cycle forms. That policy is inline like a role's default
+   * policy: it counts towards IAM's 10,240-character limit on a role's inline policies.
+   *
    * @param grantee who gets the access (a data-scientist role, a BI tool's role)
    * @param access lake data the principal may query (default: none; only the workgroup and results)
    */
