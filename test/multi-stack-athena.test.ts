@@ -172,6 +172,23 @@ describe('grantQuery across stacks (issue 13 item 2)', () => {
     expect(deployed.resources('AWS::IAM::Policy').filter(([stack]) => stack === 'Serving')).toHaveLength(1);
   });
 
+  test('the documented escape hatch: a copy of the role imported in the serving stack synthesizes and can query', async () => {
+    const app = new App();
+    const lakeStack = new Stack(app, 'Lake', { env: FIXED_ENV });
+    const lake = new LakehouseTier(lakeStack, 'Lake', {});
+    const role = new iam.Role(lakeStack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    const servingStack = new Stack(app, 'Serving', { env: FIXED_ENV });
+    const serving = new AthenaServing(servingStack, 'Analysts', { lake, workGroupName: 'analysts' });
+    serving.grantQuery(iam.Role.fromRoleArn(servingStack, 'AnalystRef', role.roleArn));
+    const deployed = new DeployedApp(app);
+    const resultsArn = deployedValue(deployed, servingStack, serving.resultsBucket.bucketArn);
+    const bucket = deployedValue(deployed, servingStack, serving.resultsBucket.bucketName);
+    const keyArn = deployedValue(deployed, servingStack, serving.resultsEncryptionKey.keyArn);
+    const id = logicalIdOf(role);
+    expect(await simulate(deployed, id, 's3:PutObject', `${resultsArn}/results/q.csv`, bucketPolicy(deployed, bucket))).toBe('Allowed');
+    expect(await simulate(deployed, id, 'kms:GenerateDataKey', keyArn, keyPolicy(deployed, keyArn))).toBe('Allowed');
+  });
+
   test('cdk-nag AwsSolutions: the policy the construct attaches explains its own findings (no user suppression)', () => {
     const app = new App();
     const lakeStack = new Stack(app, 'Lake', { env: FIXED_ENV });
