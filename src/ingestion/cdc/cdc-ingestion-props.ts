@@ -73,6 +73,8 @@ export interface PostgresSource {
   /**
    * Security group of the database. When given, DMS, the preflight function and the pull
    * connection are allowed in on `port`; otherwise allow `CdcIngestion.connections` yourself.
+   * The rules are created in this construct's stack, so the group may live in a network stack
+   * (which then does not depend on this one).
    * @default - no rule is added
    */
   readonly securityGroup?: ec2.ISecurityGroup;
