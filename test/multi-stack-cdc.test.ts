@@ -263,6 +263,12 @@ describe('A source whose tables are all pulled deploys without DMS (issue 13 ite
     expect(() => pullOnly(overrides)).toThrow(message);
   });
 
+  test('refused with a fix: every table on a schedule of its own (the merge schedule would start runs with no table)', () => {
+    const own = scheduler.ScheduleExpression.cron({ minute: '0', hour: '4' });
+    expect(() => pullOnly({ tables: TABLES.pull.map((t) => ({ ...t, pullSchedule: t.pullSchedule ?? own })) }))
+      .toThrow(/invalid prop "tables": every table is pulled on a pullSchedule of its own.*Fix: leave pullSchedule off one table/);
+  });
+
   test('still refused: no table at all', () => {
     expect(() => pullOnly({ tables: [] })).toThrow(/invalid prop "tables": no table is given/);
   });

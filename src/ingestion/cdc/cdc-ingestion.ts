@@ -795,6 +795,12 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
       throw propError(NAME, 'preflightFunction', 'every table is pulled; the preflight checks what DMS CDC needs (logical replication, a slot), which a pull does not use',
         'remove preflightFunction (it defaults to off for a source whose tables are all pulled)');
     }
+    // A run without --only_table merges every table without a schedule of its own; with none, the
+    // job fails the run (glue/cdc_merge.py `run`), so every merge schedule run would fail.
+    if (specs.every((s) => s.pullSchedule !== undefined)) {
+      throw propError(NAME, 'tables', 'every table is pulled on a pullSchedule of its own, so each run of the merge schedule would have no table to merge '
+        + '(the merge job fails such a run)', 'leave pullSchedule off one table: it is then pulled on mergeSchedule (set mergeSchedule to the schedule it needs)');
+    }
   }
   if (!props.source?.secret) throw propError(NAME, 'source.secret', 'no secret is given', 'give the secret with username, password, host and port');
   if (!Token.isUnresolved(props.source.databaseName) && !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(props.source.databaseName ?? '')) {
