@@ -467,7 +467,6 @@ describe('CdcIngestion validation names the prop and the fix', () => {
     ['pull without watermark', tables([{ name: 'public.a', primaryKey: ['id'] }, { name: 'public.orders', primaryKey: ['id'], mode: CdcTableMode.PULL }]), /"tables\[1\]\.watermarkColumn": pulled table "public\.orders" has no valid watermark column/],
     ['pull of a pattern', tables([{ name: 'public.a', primaryKey: ['id'] }, { name: 'public.*', primaryKey: ['id'], mode: CdcTableMode.PULL, watermarkColumn: 'u' }]), /"tables\[1\]\.name": "public\.\*" is a pattern; a pull reads one table/],
     ['watermark on a CDC table', tables([{ name: 'public.orders', primaryKey: ['id'], watermarkColumn: 'u' }]), /"tables\[0\]\.watermarkColumn": a watermark column only applies to CdcTableMode\.PULL/],
-    ['only pulled tables', tables([{ name: 'public.orders', primaryKey: ['id'], mode: CdcTableMode.PULL, watermarkColumn: 'u' }]), /invalid prop "tables": every table is pulled/],
     ['a too short expected interval', tables([{ name: 'public.orders', primaryKey: ['id'], expectedInterval: Duration.seconds(10) }]), /"tables\[0\]\.expectedInterval": 10 seconds is shorter than a minute/],
     ['a pipeline name Glue and DMS reject', { pipelineName: 'Shop-DB' }, /invalid prop "pipelineName": "Shop-DB" is not a valid pipeline name.*Fix: use a name such as "shop_db"/],
     ['a table prefix Glue rejects', { tableNamePrefix: 'Shop-' }, /invalid prop "tableNamePrefix": "Shop-" may only hold/],

@@ -14,6 +14,7 @@ import {
 } from './athena-serving-props';
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
+import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
 import { ILakehouse } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
@@ -259,22 +260,47 @@ export class AthenaServing extends Construct implements IDataPipeline {
    * S3 get/list, KMS decrypt, Glue get). Explicit actions only, scoped to this workgroup, the
    * `AwsDataCatalog`, the results bucket and key, and the lake resources given.
    *
+   * Across stacks: the statements go into the grantee's own policy, whose stack then depends on
+   * this one. When the grantee lives in a stack this one depends on (typically a role of the lake's
+   * stack), they go instead into one `iam.Policy` of this construct attached to the role, user or
+   * group by name, so that no dependency cycle forms. That policy is inline like a role's default
+   * policy: it counts towards IAM's 10,240-character limit on a role's inline policies.
+   *
    * @param grantee who gets the access (a data-scientist role, a BI tool's role)
    * @param access lake data the principal may query (default: none; only the workgroup and results)
    */
   public grantQuery(grantee: iam.IGrantable, access: QueryAccess = {}): iam.Grant {
     const stack = Stack.of(this);
-    const add = (actions: string[], resourceArns: string[]) => iam.Grant.addToPrincipal({ grantee, actions, resourceArns });
+    // The statements go into the grantee's own policy or, when the grantee lives in a stack this
+    // one depends on (a role of the lake's stack), into a policy of this stack attached to it, so
+    // that no stack cycle forms.
+    const serving = granteeForStatementsIn(this, grantee,
+      [this.lake, this.lake.encryptionKey, this.resultsEncryptionKey, this.resultsBucket, this.notificationTopic]);
+    const add = (actions: string[], resourceArns: string[]) => iam.Grant.addToPrincipal({ grantee: serving, actions, resourceArns });
     const grants: iam.Grant[] = [
       add(ATHENA_WORKGROUP_ACTIONS, [this.workGroupArn]),
       add(ATHENA_CATALOG_ACTIONS, [stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' })]),
       add(RESULTS_BUCKET_ACTIONS, [this.resultsBucket.bucketArn]),
       add(RESULTS_OBJECT_ACTIONS, [this.resultsBucket.arnForObjects(`${this.resultsPrefix}*`)]),
       add(['s3:GetObject'], [this.resultsBucket.arnForObjects(`${this.reportsPrefix}*`)]),
-      this.resultsEncryptionKey.grant(grantee, ...RESULTS_KEY_ACTIONS),
+      this.resultsEncryptionKey.grant(serving, ...RESULTS_KEY_ACTIONS),
     ];
-    for (const zone of access.zones ?? []) grants.push(zone.grantRead(grantee));
-    for (const table of access.tables ?? []) grants.push(table.grantRead(grantee));
+    // Lake data through the zones' and tables' own grants, into the same policy.
+    for (const zone of access.zones ?? []) grants.push(zone.grantRead(serving));
+    for (const table of access.tables ?? []) grants.push(table.grantRead(serving));
+    const attached = attachedPolicyOf(serving);
+    if (attached) {
+      // This construct made the policy, so it explains its findings (a grantee's own policy is the user's to suppress).
+      suppressNag(attached, [{
+        id: 'AwsSolutions-IAM5',
+        reason: 'grantQuery for a role of a stack this one depends on: object ARNs under the workgroup\'s results and reports prefixes and under '
+          + 'the granted zones and tables (a bucket ARN followed by a prefix and *), and every table of a granted zone\'s database; explicit actions only.',
+        appliesTo: [
+          '/^Resource::<.*\\.Arn>/([^*]*/)?\\*$/',
+          '/^Resource::arn:<AWS::Partition>:glue:[^:]+:[^:]+:table/[^/*]+/\\*$/',
+        ],
+      }]);
+    }
     return grants.reduce((all, g) => all.combine(g));
   }
 

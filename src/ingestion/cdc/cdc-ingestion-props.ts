@@ -73,6 +73,8 @@ export interface PostgresSource {
   /**
    * Security group of the database. When given, DMS, the preflight function and the pull
    * connection are allowed in on `port`; otherwise allow `CdcIngestion.connections` yourself.
+   * The rules are created in this construct's stack, so the group may live in a network stack
+   * (which then does not depend on this one).
    * @default - no rule is added
    */
   readonly securityGroup?: ec2.ISecurityGroup;
@@ -148,7 +150,11 @@ export interface CdcIngestionProps {
   readonly pipelineName: string;
   /** The PostgreSQL database to read. */
   readonly source: PostgresSource;
-  /** The tables to bring in, each with its primary key. */
+  /**
+   * The tables to bring in, each with its primary key (at least one). When every table is
+   * `CdcTableMode.PULL`, no DMS resource is deployed: only the merge job, its pull connection
+   * and its schedules.
+   */
   readonly tables: CdcTable[];
   /** VPC that reaches the database. */
   readonly vpc: ec2.IVpc;
@@ -189,12 +195,13 @@ export interface CdcIngestionProps {
   readonly multiAz?: boolean;
   /**
    * Whether this stack creates the account-level DMS roles or uses the ones that exist.
+   * Not allowed with `CREATE` when every table is pulled (no DMS is deployed then).
    * @default DmsAccountRoles.USE_EXISTING
    */
   readonly dmsAccountRoles?: DmsAccountRoles;
   /**
    * Start the replication (full load, then CDC) when the stack is first deployed. Turn off to
-   * run the preflight check first and start it by hand.
+   * run the preflight check first and start it by hand. Ignored when every table is pulled.
    * @default true
    */
   readonly startReplication?: boolean;
@@ -221,7 +228,8 @@ export interface CdcIngestionProps {
   readonly snapshotRetention?: Duration;
   /**
    * Deploy a function, in the VPC, that checks the source for what CDC would trip on.
-   * @default true
+   * A source whose tables are all pulled has nothing for it to check.
+   * @default - true when at least one table is `CdcTableMode.CDC`; false when every table is pulled
    */
   readonly preflightFunction?: boolean;
   /**

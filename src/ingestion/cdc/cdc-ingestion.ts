@@ -49,7 +49,8 @@ const LOB_MAX_SIZE_KB = 64;
  * schedule or started by hand, merges the new change files into one curated Iceberg table per
  * source table: per primary key the last change in commit order wins, deletes delete, a file is
  * never merged twice and a re-run changes nothing. Slow sources can be pulled by a watermark
- * column instead, through the same merge. A preflight function tells what the source lacks.
+ * column instead, through the same merge; a source whose tables are all pulled deploys no DMS at
+ * all. A preflight function tells what the source lacks for CDC.
  *
  * Per table the stack gains no CloudFormation resource (a CDC table is one DMS selection rule
  * and one entry of the job's arguments; a pulled table with its own schedule adds one schedule),
@@ -99,26 +100,26 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly lake: ILakehouse;
   /** Network access of DMS, the preflight function and the pull connection (allow it into the database). */
   public readonly connections: ec2.Connections;
-  /** Security group of the DMS replication. */
-  public readonly replicationSecurityGroup: ec2.SecurityGroup;
-  /** Subnet group DMS runs in. */
-  public readonly replicationSubnetGroup: dms.CfnReplicationSubnetGroup;
-  /** The PostgreSQL source endpoint. */
-  public readonly sourceEndpoint: dms.CfnEndpoint;
-  /** The S3 target endpoint (raw zone, Parquet). */
-  public readonly targetEndpoint: dms.CfnEndpoint;
-  /** Role DMS reads the source secret with. */
-  public readonly sourceAccessRole: iam.Role;
-  /** Role DMS writes the raw zone with. */
-  public readonly targetAccessRole: iam.Role;
+  /** Security group of the DMS replication; undefined when every table is pulled (no DMS). */
+  public readonly replicationSecurityGroup?: ec2.SecurityGroup;
+  /** Subnet group DMS runs in; undefined when every table is pulled (no DMS). */
+  public readonly replicationSubnetGroup?: dms.CfnReplicationSubnetGroup;
+  /** The PostgreSQL source endpoint; undefined when every table is pulled (no DMS). */
+  public readonly sourceEndpoint?: dms.CfnEndpoint;
+  /** The S3 target endpoint (raw zone, Parquet); undefined when every table is pulled (no DMS). */
+  public readonly targetEndpoint?: dms.CfnEndpoint;
+  /** Role DMS reads the source secret with; undefined when every table is pulled (no DMS). */
+  public readonly sourceAccessRole?: iam.Role;
+  /** Role DMS writes the raw zone with; undefined when every table is pulled (no DMS). */
+  public readonly targetAccessRole?: iam.Role;
   /** The DMS Serverless replication; undefined with `DmsCapacityMode.PROVISIONED`. */
   public readonly replicationConfig?: dms.CfnReplicationConfig;
   /** The replication instance; undefined with `DmsCapacityMode.SERVERLESS`. */
   public readonly replicationInstance?: dms.CfnReplicationInstance;
   /** The replication task; undefined with `DmsCapacityMode.SERVERLESS`. */
   public readonly replicationTask?: dms.CfnReplicationTask;
-  /** ARN of the replication config (serverless) or task (provisioned). */
-  public readonly replicationArn: string;
+  /** ARN of the replication config (serverless) or task (provisioned); undefined when every table is pulled (no DMS). */
+  public readonly replicationArn?: string;
   /** The account-level DMS roles, when this stack creates them (`DmsAccountRoles.CREATE`). */
   public readonly dmsVpcRole?: iam.Role;
   /** See `dmsVpcRole`. */
@@ -184,6 +185,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const port = props.source.port ?? 5432;
     const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
+    const useDms = cdcSpecs.length > 0;
+    const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
     const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
     const serverless = (props.capacityMode ?? DmsCapacityMode.SERVERLESS) === DmsCapacityMode.SERVERLESS;
     const identifier = dmsIdentifier(this);
@@ -196,12 +199,16 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     // ---- network ---------------------------------------------------------------------------
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+    this.connections = new ec2.Connections();
+    // DMS only replicates CDC tables: a source whose tables are all pulled deploys no DMS resource at all
+    // (no security group, subnet group, endpoints, roles, replication or starter).
+    if (useDms) {
     this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
       vpc: props.vpc,
       description: `CdcIngestion ${this.pipelineName}: DMS replication`,
       allowAllOutbound: true,
     });
-    this.connections = new ec2.Connections({ securityGroups: [this.replicationSecurityGroup] });
+      this.connections.addSecurityGroup(this.replicationSecurityGroup);
 
     // ---- account-level DMS roles -----------------------------------------------------------
     if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
@@ -231,7 +238,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
     });
     props.source.secret.grantRead(this.sourceAccessRole);
-    const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
     this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
       endpointType: 'source',
       engineName: 'postgres',
@@ -353,7 +359,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal('dms.amazonaws.com'));
 
     if (props.startReplication ?? true) {
-      this.replicationStarter = this.startOnCreate(serverless);
+        this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
+      }
     }
 
     // ---- merge job -------------------------------------------------------------------------
@@ -489,7 +496,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     });
 
     // ---- preflight -------------------------------------------------------------------------
-    if (props.preflightFunction ?? true) {
+    if (props.preflightFunction ?? useDms) {
       this.preflightLogGroup = lakeLogGroup(this, 'PreflightLogs', {
         userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
       });
@@ -532,10 +539,14 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       props.source.secret.grantRead(role);
     }
     // ---- network rules into the source: DMS, the preflight function, the pull connection --
+    // `remoteRule: true` is what `Connections.allowTo` passes: when the database's group lives in
+    // another stack (a network stack), the rule is created in this construct's stack, next to the
+    // group it admits, so the network stack never depends on this one (aws-ec2 `determineRuleScope`).
+    // In one stack the rule stays where it always was.
     const sourceGroup = props.source.securityGroup;
     if (sourceGroup) {
       for (const group of this.connections.securityGroups) {
-        sourceGroup.addIngressRule(group, ec2.Port.tcp(port), `CdcIngestion ${this.pipelineName}`);
+        sourceGroup.addIngressRule(group, ec2.Port.tcp(port), `CdcIngestion ${this.pipelineName}`, true);
       }
     }
 
@@ -574,8 +585,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         period: Duration.minutes(5),
       }));
     const additional: LabeledMetric[] = [
+      // DMS's latency only where DMS runs (a pull-only source has none).
+      ...(useDms ? [
       { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
       { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
+      ] : []),
       { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
       { label: 'Changes quarantined', metric: quarantined },
       { label: 'Merge run time (ms)', metric: glueMetric('glue.driver.aggregate.elapsedTime', 'Maximum', 'Merge run time') },
@@ -622,7 +636,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         detailType: ['Glue Job State Change'],
         detail: { jobName: [this.mergeJobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
       },
-      this.replicationTask
+    ];
+    if (this.replicationArn) {
+      this.failureEvents.push(this.replicationTask
         ? {
           source: ['aws.dms'],
           detailType: ['DMS Replication Task State Change'],
@@ -633,8 +649,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
           source: ['aws.dms'],
           resources: [this.replicationArn],
           detail: { eventType: [{ wildcard: '*FAIL*' }, { wildcard: '*STOPPED*' }] },
-        },
-    ];
+        });
+    }
     this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
 
     this.suppressJustifiedFindings();
@@ -651,14 +667,13 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   }
 
   /** Starts the replication once, when the stack is created; stops it before it is deleted. */
-  private startOnCreate(serverless: boolean): cr.AwsCustomResource {
+  private startOnCreate(serverless: boolean, arn: string): cr.AwsCustomResource {
     const call = (action: string, parameters: Record<string, string>): cr.AwsSdkCall => ({
       service: 'DatabaseMigrationService',
       action,
       parameters,
       physicalResourceId: cr.PhysicalResourceId.of(`${this.pipelineName}-replication-start`),
     });
-    const arn = this.replicationArn;
     const starter = new cr.AwsCustomResource(this, 'StartReplication', {
       onCreate: serverless
         ? call('startReplication', { ReplicationConfigArn: arn, StartReplicationType: 'start-replication' })
@@ -721,11 +736,13 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         'Resource::*',
       ],
     }]);
+    if (this.targetAccessRole) {
     suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
       reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
       appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
     }]);
+    }
     // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
     // recognises SQS redrive as "used as a DLQ".
     suppressNag(this.scheduleDeadLetterQueue, [{
@@ -773,10 +790,24 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
   if (!/^[a-z0-9_]*$/.test(tablePrefix)) {
     throw propError(NAME, 'tableNamePrefix', `"${tablePrefix}" may only hold lowercase letters, digits and "_"`, `use a prefix such as "${name}_"`);
   }
+  // At least one table (resolveTables); a source whose tables are all pulled deploys without DMS.
   const specs = resolveTables(props.tables, tablePrefix);
   if (!specs.some((s) => s.mode === CdcTableMode.CDC)) {
-    throw propError(NAME, 'tables', 'every table is pulled (CdcTableMode.PULL); DMS would have nothing to replicate',
-      'declare at least one CDC table, or pull a pull-only source with a Glue job of your own');
+    if (props.dmsAccountRoles === DmsAccountRoles.CREATE) {
+      throw propError(NAME, 'dmsAccountRoles', 'every table is pulled, so no DMS is deployed and the account-level DMS roles would be created for nothing '
+        + '(and deleted from the account if this stack created them before)',
+      'remove dmsAccountRoles; if other DMS replications in the account use the roles this stack created, create them in another stack first');
+    }
+    if (props.preflightFunction === true) {
+      throw propError(NAME, 'preflightFunction', 'every table is pulled; the preflight checks what DMS CDC needs (logical replication, a slot), which a pull does not use',
+        'remove preflightFunction (it defaults to off for a source whose tables are all pulled)');
+    }
+    // A run without --only_table merges every table without a schedule of its own; with none, the
+    // job fails the run (glue/cdc_merge.py `run`), so every merge schedule run would fail.
+    if (specs.every((s) => s.pullSchedule !== undefined)) {
+      throw propError(NAME, 'tables', 'every table is pulled on a pullSchedule of its own, so each run of the merge schedule would have no table to merge '
+        + '(the merge job fails such a run)', 'leave pullSchedule off one table: it is then pulled on mergeSchedule (set mergeSchedule to the schedule it needs)');
+    }
   }
   if (!props.source?.secret) throw propError(NAME, 'source.secret', 'no secret is given', 'give the secret with username, password, host and port');
   if (!Token.isUnresolved(props.source.databaseName) && !/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(props.source.databaseName ?? '')) {
