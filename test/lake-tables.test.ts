@@ -381,7 +381,9 @@ describe('Iceberg tables survive stack updates (CloudFormation requests played a
     prefix: fc.option(fc.constantFrom('orders', 'tables/orders'), { nil: undefined }),
   });
 
-  function callsFor(v: fc.RecordValue<any>, removalPolicy: RemovalPolicy) {
+  type Version = typeof version extends fc.Arbitrary<infer T> ? T : never;
+
+  function callsFor(v: Version, removalPolicy: RemovalPolicy) {
     const stack = new Stack(new App(), 'Test');
     const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake', removalPolicy });
     lake.addIcebergTable('Orders', { tableName: v.tableName, columns: v.columns, description: v.description, prefix: v.prefix });
