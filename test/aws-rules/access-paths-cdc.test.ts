@@ -2,7 +2,7 @@
  * Access paths of CdcIngestion, evaluated with AWS's policy evaluation logic (iam-simulate) over
  * the synthesized identity policies AND resource policies (key policies, queue policy).
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -120,6 +120,12 @@ describe('CdcIngestion access paths', () => {
   });
   test('edge count', () => {
     expect(table.length).toBeGreaterThan(40);
+  });
+  test('the preflight function is created after its role policy (Lambda checks the ENI rights at create time)', () => {
+    const { cdc, p, stack } = build();
+    const fnId = stack.getLogicalId(cdc.preflight!.node.defaultChild as CfnResource);
+    const policyId = stack.getLogicalId(cdc.preflight!.role!.node.findChild('DefaultPolicy').node.defaultChild as CfnResource);
+    expect(p.template.Resources[fnId].DependsOn).toContain(policyId);
   });
 });
 

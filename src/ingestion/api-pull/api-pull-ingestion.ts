@@ -23,6 +23,7 @@ import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
+import { withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
@@ -282,12 +283,12 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       this.schedules[ep.name] = new scheduler.Schedule(this, `Schedule-${ep.name}`, {
         schedule: ep.schedule,
         description: `ApiPullIngestion ${this.pipelineName}: pull ${ep.name}`,
-        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ endpoint: ep.name, scheduledTime: scheduler.ContextAttribute.scheduledTime }),
           deadLetterQueue: this.scheduleDeadLetterQueue,
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
-        }),
+        }), this.scheduleDeadLetterQueue),
       });
     }
 
@@ -295,12 +296,12 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       this.uploadSchedule = new scheduler.Schedule(this, 'Schedule-uploads', {
         schedule: props.uploadDrop.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(15)),
         description: `ApiPullIngestion ${this.pipelineName}: merge files of the upload drop`,
-        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ mode: 'uploads' }),
           deadLetterQueue: this.scheduleDeadLetterQueue,
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
-        }),
+        }), this.scheduleDeadLetterQueue),
       });
     }
 

@@ -23,6 +23,7 @@ import {
 } from './cdc-table-spec';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
+import { grantLambdaVpcAccess, withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
@@ -459,7 +460,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const jobArn = stack.formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName });
     // Schedules send only the job name (and the table of a pull): the table list lives in the
     // job's arguments, which take 260 KB, not in a schedule's input.
-    const startJob = (onlyTable?: string) => new targets.Universal({
+    const startJob = (onlyTable?: string) => withDeadLetterKey(new targets.Universal({
       service: 'glue',
       action: 'startJobRun',
       input: scheduler.ScheduleTargetInput.fromObject({
@@ -470,7 +471,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       deadLetterQueue: this.scheduleDeadLetterQueue,
       retryAttempts: 10,
       maxEventAge: Duration.hours(1),
-    });
+    }), this.scheduleDeadLetterQueue);
     // The merge schedule runs every table except the pulled ones that have a schedule of their own
     // (`ownSchedule` in the job's table list).
     this.mergeSchedule = new scheduler.Schedule(this, 'MergeSchedule', {
@@ -498,6 +499,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [this.preflightLogGroup.logGroupArn],
       }));
+      // A VPC function: Lambda checks at create time that the role can manage its network interfaces.
+      grantLambdaVpcAccess(role);
       const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
         vpc: props.vpc,
         description: `CdcIngestion ${this.pipelineName}: preflight check`,
