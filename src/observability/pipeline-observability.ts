@@ -170,6 +170,19 @@ export class PipelineObservability extends Construct {
       masterKey: this.topicKey,
       enforceSSL: true,
     });
+    // enforceSSL writes a topic policy, which replaces SNS's default one: CloudWatch alarm actions
+    // (published as cloudwatch.amazonaws.com) need their own allow, for alarms of this account.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }));
     for (const email of props.emailSubscriptions ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
