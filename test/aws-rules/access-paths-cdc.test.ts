@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  ACCOUNT, Edge, ENV, expectEdge, fromSource, logsContext, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, UNRELATED_ROLE, viaS3, viaSqs,
+  ACCOUNT, Edge, ENV, expectEdge, fromSource, logsContext, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, scriptObjectArn, UNRELATED_ROLE, viaS3, viaSqs,
 } from './iam-harness';
 import { CdcIngestion, CdcIngestionProps, LakehouseTier } from '../../src';
 import { cdcProps } from '../cdc-fixtures';
@@ -103,7 +103,7 @@ function edges(): Edge[] {
     { name: 'merge cannot publish to another namespace', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Other' }, expect: 'deny', why: 'least privilege' },
     { name: 'merge reads the source secret (pulled tables)', who: mergeRole, action: 'secretsmanager:GetSecretValue', resource: secretArn, expect: 'allow', why: 'JDBC pull' },
     { name: 'merge creates its connection ENI', who: mergeRole, action: 'ec2:CreateNetworkInterface', resource: eni, expect: 'allow', why: 'Glue NETWORK connection' },
-    { name: 'merge reads its script', who: mergeRole, action: 's3:GetObject', resource: `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}/x.py`, expect: 'allow', why: 'the job script asset' },
+    { name: 'merge reads its script', who: mergeRole, action: 's3:GetObject', resource: scriptObjectArn(p, cdc.mergeJob), expect: 'allow', why: 'the job script asset' },
     { name: 'merge cannot delete curated data of other pipelines', who: mergeRole, action: 's3:DeleteObject', resource: `${curated}/other_table/x.parquet`, expect: 'deny', why: 'least privilege' },
     { name: 'an unrelated role of the account cannot read raw changes', who: UNRELATED_ROLE, action: 's3:GetObject', resource: `${raw}/shop/x.parquet`, expect: 'deny', why: 'no grant' },
     { name: 'another account cannot read raw changes', who: OTHER_ACCOUNT_ROLE, action: 's3:GetObject', resource: `${raw}/shop/x.parquet`, expect: 'deny', why: 'no cross-account access' },

@@ -469,6 +469,12 @@ export async function expectEdge(p: StackPolicies, edge: Edge): Promise<void> {
   }
 }
 
+/** The S3 object ARN of a Glue job's script (its `Command.ScriptLocation`). */
+export function scriptObjectArn(p: StackPolicies, job: { command: unknown }): string {
+  const url = String(p.value((job.command as { scriptLocation: string }).scriptLocation));
+  return `arn:aws:s3:::${url.replace(/^s3:\/\//, '')}`;
+}
+
 // ---- request contexts AWS services send ------------------------------------------------------
 
 /** KMS context of a call S3 makes for a principal (SSE-KMS with an S3 Bucket Key: context is the bucket ARN). */
