@@ -10,6 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
   ACCOUNT, Edge, ENV, expectEdge, fromSource, logsContext, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, scriptObjectArn, UNRELATED_ROLE, viaS3, viaSqs,
 } from './iam-harness';
+import { scheduleRole } from './schedules';
 import { CdcIngestion, CdcIngestionProps, LakehouseTier } from '../../src';
 import { cdcProps } from '../cdc-fixtures';
 
@@ -21,12 +22,6 @@ function build(overrides: Partial<CdcIngestionProps> = {}) {
   const dbSecurityGroup = new ec2.SecurityGroup(stack, 'DbSg', { vpc, allowAllOutbound: false });
   const cdc = new CdcIngestion(stack, 'Shop', cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }, overrides));
   return { stack, lake, secret, cdc, p: new StackPolicies(stack) };
-}
-
-/** The execution role of a schedule, as its target names it. */
-export function scheduleRole(p: StackPolicies, schedule: scheduler.Schedule): string {
-  const cfn = schedule.node.defaultChild as scheduler.CfnSchedule;
-  return p.value((cfn.target as scheduler.CfnSchedule.TargetProperty).roleArn);
 }
 
 function edges(): Edge[] {
