@@ -1,6 +1,9 @@
+import { Annotations, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { IConstruct } from 'constructs';
 
 /**
  * Access rules AWS enforces that aws-cdk-lib's grants leave out, in one place so every construct
@@ -43,4 +46,31 @@ export function withDeadLetterKey(target: scheduler.IScheduleTarget, deadLetterQ
       return config;
     },
   };
+}
+
+/**
+ * Adds a statement to a key's policy (for a service principal, which no identity policy can
+ * grant). An imported key's policy is not ours to change: instead of dropping the statement
+ * silently, warns at synth time with the exact statement the key's owner must add.
+ */
+export function addToKeyPolicy(scope: IConstruct, key: kms.IKey, statement: iam.PolicyStatement): void {
+  const { statementAdded } = key.addToResourcePolicy(statement, true);
+  if (!statementAdded) {
+    const stack = Stack.of(scope);
+    Annotations.of(scope).addWarningV2('cdk-lakehouse:importedKeyPolicy',
+      `The key ${stack.resolve(key.keyArn)} is imported, so its key policy cannot be changed here. `
+      + `Its owner must add this statement, or the service cannot use the key: ${JSON.stringify(stack.resolve(statement.toStatementJson()))}`);
+  }
+}
+
+/**
+ * The statement a key's `grantEncryptDecrypt` gives a service principal (encrypt, decrypt,
+ * re-encrypt, data keys), for `addToKeyPolicy`.
+ */
+export function serviceKeyUse(service: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal(service)],
+    actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+    resources: ['*'],
+  });
 }

@@ -20,6 +20,7 @@ import {
   PipelineObservabilityProps,
   WatchedPipeline,
 } from './pipeline-observability-props';
+import { addToKeyPolicy } from '../core/access';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
@@ -159,7 +160,7 @@ export class PipelineObservability extends Construct {
       enableKeyRotation: true,
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
-    this.topicKey.addToResourcePolicy(new iam.PolicyStatement({
+    addToKeyPolicy(this, this.topicKey, new iam.PolicyStatement({
       sid: 'AlarmsAndEventsPublishToTheAlertTopic',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
@@ -686,7 +687,7 @@ export class PipelineObservability extends Construct {
     });
     const stack = Stack.of(this);
     // CloudTrail encrypts its log files with the lake key: allow it, for trails of this account only.
-    lake.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+    addToKeyPolicy(this, lake.encryptionKey, new iam.PolicyStatement({
       sid: 'CloudTrailEncryptsLakeDataEventLogs',
       principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
       actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],

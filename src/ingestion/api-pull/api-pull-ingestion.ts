@@ -23,7 +23,7 @@ import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
-import { withDeadLetterKey } from '../../core/access';
+import { addToKeyPolicy, serviceKeyUse, withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
@@ -200,7 +200,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       description: `ApiPullIngestion ${this.pipelineName}: Glue job logs and bookmarks`,
       removalPolicy,
     });
-    this.jobEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    addToKeyPolicy(this, this.jobEncryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
     this.transformRole = new iam.Role(this, 'TransformRole', {

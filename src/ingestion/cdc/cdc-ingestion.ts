@@ -23,7 +23,7 @@ import {
 } from './cdc-table-spec';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
-import { grantLambdaVpcAccess, withDeadLetterKey } from '../../core/access';
+import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse, withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
@@ -350,7 +350,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
     const replication = this.replicationConfig ?? this.replicationTask!;
     if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal('dms.amazonaws.com'));
+    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com'));
 
     if (props.startReplication ?? true) {
       this.replicationStarter = this.startOnCreate(serverless);
@@ -360,7 +360,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
     this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
-    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     this.mergeRole = new iam.Role(this, 'MergeRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
       description: `CdcIngestion ${this.pipelineName}: merge job`,
