@@ -5,7 +5,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import {
-  ACCOUNT, Edge, ENV, expectEdge, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, viaS3, viaSns,
+  ACCOUNT, Edge, ENV, expectEdge, fromSource, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, viaS3, viaSns,
 } from './iam-harness';
 import { scheduleRole } from './schedules';
 import { AthenaServing, LakehouseTier, ReportFormat } from '../../src';
@@ -57,6 +57,11 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
     { name: 'scientist cannot overwrite reports', who, action: 's3:PutObject', resource: `${results}/reports/daily/2030-01-01.csv`, expect: 'deny', why: 'reports are written by their workflow only' },
     { name: 'scientist cannot read the raw zone', who, action: 's3:GetObject', resource: `${raw}/shop/x.json`, expect: 'deny', why: 'only the zones given' },
     { name: 'scientist cannot read results without TLS', who, action: 's3:GetObject', resource: resultFile, context: { 'aws:SecureTransport': 'false' }, expect: 'deny', why: 'TLS-only bucket' },
+    {
+      name: 'S3 delivers the results bucket\'s access logs into the lake\'s logs bucket', who: 'logging.s3.amazonaws.com', action: 's3:PutObject',
+      resource: `${s(lake.accessLogsBucket.bucketArn)}/athena/analysts/2030-01-01-00-00-00-ABC`, context: fromSource(results), expect: 'allow',
+      why: 'server access logging of the results bucket (the logs bucket has ACLs disabled: only a bucket policy can let S3 deliver)',
+    },
     { name: 'another account cannot read results', who: OTHER_ACCOUNT_ROLE, action: 's3:GetObject', resource: resultFile, expect: 'deny', why: 'no cross-account access' },
   ];
   for (const [name, flow] of [['daily (CSV)', csv], ['weekly (Parquet)', parquet], ['maintenance', maintenance]] as const) {
