@@ -43,8 +43,13 @@ function edges(): Edge[] {
   for (const id of alarms) {
     const alarm = p.arnOf(id);
     out.push({
-      name: `alarm ${id} publishes to the alert topic (issue 12 fix 3)`, who: 'cloudwatch.amazonaws.com', action: 'sns:Publish', resource: topic,
-      context: fromSource(alarm), expect: 'allow', why: 'CloudWatch alarm actions publish as cloudwatch.amazonaws.com; the enforceSSL topic policy replaces the default one',
+      name: `alarm ${id} publishes to the alert topic (issue 12 fix 3)`,
+      who: 'cloudwatch.amazonaws.com',
+      action: 'sns:Publish',
+      resource: topic,
+      context: fromSource(alarm),
+      expect: 'allow',
+      why: 'CloudWatch alarm actions publish as cloudwatch.amazonaws.com; the enforceSSL topic policy replaces the default one',
     });
   }
   out.push(
@@ -97,16 +102,31 @@ function edges(): Edge[] {
   out.push(
     { name: 'CloudTrail reads the raw bucket ACL', who: 'cloudtrail.amazonaws.com', action: 's3:GetBucketAcl', resource: raw, context: fromSource(trail), expect: 'allow', why: 'CloudTrail checks the bucket before delivery' },
     {
-      name: 'CloudTrail writes its log files', who: 'cloudtrail.amazonaws.com', action: 's3:PutObject', resource: `${raw}/_ops/cloudtrail/AWSLogs/${ACCOUNT}/CloudTrail/${REGION}/2030/01/01/x.json.gz`,
-      context: { ...fromSource(trail), 's3:x-amz-acl': 'bucket-owner-full-control' }, expect: 'allow', why: 'trail delivery',
+      name: 'CloudTrail writes its log files',
+      who: 'cloudtrail.amazonaws.com',
+      action: 's3:PutObject',
+      resource: `${raw}/_ops/cloudtrail/AWSLogs/${ACCOUNT}/CloudTrail/${REGION}/2030/01/01/x.json.gz`,
+      context: { ...fromSource(trail), 's3:x-amz-acl': 'bucket-owner-full-control' },
+      expect: 'allow',
+      why: 'trail delivery',
     },
     {
-      name: 'CloudTrail encrypts its log files with the lake key', who: 'cloudtrail.amazonaws.com', action: 'kms:GenerateDataKey', resource: lakeKey,
-      context: { ...fromSource(trail), 'kms:EncryptionContext:aws:cloudtrail:arn': trail }, expect: 'allow', why: 'trail with a KMS key',
+      name: 'CloudTrail encrypts its log files with the lake key',
+      who: 'cloudtrail.amazonaws.com',
+      action: 'kms:GenerateDataKey',
+      resource: lakeKey,
+      context: { ...fromSource(trail), 'kms:EncryptionContext:aws:cloudtrail:arn': trail },
+      expect: 'allow',
+      why: 'trail with a KMS key',
     },
     {
-      name: 'a trail of another account cannot use the lake key', who: 'cloudtrail.amazonaws.com', action: 'kms:GenerateDataKey', resource: lakeKey,
-      context: { 'aws:SourceAccount': '222222222222', 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:${REGION}:222222222222:trail/x` }, expect: 'deny', why: 'confused deputy',
+      name: 'a trail of another account cannot use the lake key',
+      who: 'cloudtrail.amazonaws.com',
+      action: 'kms:GenerateDataKey',
+      resource: lakeKey,
+      context: { 'aws:SourceAccount': '222222222222', 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:${REGION}:222222222222:trail/x` },
+      expect: 'deny',
+      why: 'confused deputy',
     },
   );
   return out;

@@ -67,13 +67,13 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
   ];
   if (deduplicate) {
     const dedupRole = s(streaming.dedupFunction!.role!.roleArn);
-    const table = s(streaming.dedupTable!.tableArn);
+    const dedupTable = s(streaming.dedupTable!.tableArn);
     const tableName = s(streaming.dedupTable!.tableName);
     const queue = s(streaming.onFailureQueue!.queueArn);
     out.push(
       ...READ_STREAM.map((action): Edge => ({ name: `dedup event source: ${action}`, who: dedupRole, action, resource: stream, expect: 'allow', why: 'Lambda polls the stream with the function role' })),
       { name: 'dedup decrypts stream records', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaKinesis(stream), expect: 'allow', why: 'the stream is encrypted with the lake key' },
-      { name: 'dedup claims an event id', who: dedupRole, action: 'dynamodb:PutItem', resource: table, expect: 'allow', why: 'conditional write' },
+      { name: 'dedup claims an event id', who: dedupRole, action: 'dynamodb:PutItem', resource: dedupTable, expect: 'allow', why: 'conditional write' },
       { name: 'dedup gets a data key of the table key', who: dedupRole, action: 'kms:GenerateDataKey', resource: lakeKey, context: viaDynamoDb(tableName), expect: 'allow', why: 'customer managed table key' },
       { name: 'dedup decrypts with the table key', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaDynamoDb(tableName), expect: 'allow', why: 'customer managed table key' },
       { name: 'dedup forwards to Firehose', who: dedupRole, action: 'firehose:PutRecordBatch', resource: firehose, expect: 'allow', why: 'new events are delivered' },
@@ -84,7 +84,7 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
       { name: 'dedup event source decrypts with the queue key', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaSqs(queue), expect: 'allow', why: 'SSE-KMS queue' },
       { name: 'dedup cannot send to the on-failure queue without TLS', who: dedupRole, action: 'sqs:SendMessage', resource: queue, context: { 'aws:SecureTransport': 'false' }, expect: 'deny', why: 'TLS-only queue' },
       { name: 'dedup cannot write raw events directly', who: dedupRole, action: 's3:PutObject', resource: rawObject, expect: 'deny', why: 'only Firehose lands events' },
-      { name: 'dedup cannot delete claims', who: dedupRole, action: 'dynamodb:DeleteItem', resource: table, expect: 'deny', why: 'least privilege' },
+      { name: 'dedup cannot delete claims', who: dedupRole, action: 'dynamodb:DeleteItem', resource: dedupTable, expect: 'deny', why: 'least privilege' },
       { name: 'another account cannot send to the on-failure queue', who: OTHER_ACCOUNT_ROLE, action: 'sqs:SendMessage', resource: queue, expect: 'deny', why: 'no cross-account access' },
     );
   } else {

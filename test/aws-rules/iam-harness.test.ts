@@ -50,18 +50,36 @@ describe('iam harness', () => {
   });
 
   test('an encryption-context condition is evaluated: matching log group allowed', async () => {
-    const edge = { ...base, name: 'ec', who: 'logs.eu-west-1.amazonaws.com', action: 'kms:GenerateDataKey', resource: keyArn,
-      context: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/mine/a` } };
+    const edge = {
+      ...base,
+      name: 'ec',
+      who: 'logs.eu-west-1.amazonaws.com',
+      action: 'kms:GenerateDataKey',
+      resource: keyArn,
+      context: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/mine/a` },
+    };
     expect((await evaluate(p, edge)).result).toBe('Allowed');
   });
   test('an encryption-context condition is evaluated: other log group denied', async () => {
-    const edge = { ...base, name: 'ec', who: 'logs.eu-west-1.amazonaws.com', action: 'kms:GenerateDataKey', resource: keyArn,
-      context: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/theirs/a` } };
+    const edge = {
+      ...base,
+      name: 'ec',
+      who: 'logs.eu-west-1.amazonaws.com',
+      action: 'kms:GenerateDataKey',
+      resource: keyArn,
+      context: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/theirs/a` },
+    };
     expect((await evaluate(p, edge)).result).toBe('ImplicitlyDenied');
   });
   test('a key policy that does not trust the account stops an identity grant', async () => {
-    const edge = { ...base, name: 'kp', who: roleArn, action: 'kms:GenerateDataKey', resource: keyArn,
-      resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admin` }, Action: 'kms:*', Resource: '*' }] } };
+    const edge = {
+      ...base,
+      name: 'kp',
+      who: roleArn,
+      action: 'kms:GenerateDataKey',
+      resource: keyArn,
+      resourcePolicy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/admin` }, Action: 'kms:*', Resource: '*' }] },
+    };
     expect((await evaluate(p, edge)).result).toBe('ImplicitlyDenied');
   });
   test('a context key the action does not take fails the edge', async () => {

@@ -10,7 +10,6 @@
  * region eu-west-1, partition aws.
  */
 import * as path from 'path';
-import { loadPolicy } from '@cloud-copilot/iam-policy';
 import { runSimulation, Simulation } from '@cloud-copilot/iam-simulate';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -424,8 +423,12 @@ export async function evaluate(p: StackPolicies, edge: Edge): Promise<EdgeResult
     result = authorizeUnfiltered(simulation);
   }
   const detail = JSON.stringify({
-    who: edge.who, action: edge.action, resource: edge.resource, context,
-    identityPolicies: identityPolicies.map((x) => x.name), resourcePolicy: resourcePolicy ? 'present' : 'none',
+    who: edge.who,
+    action: edge.action,
+    resource: edge.resource,
+    context,
+    identityPolicies: identityPolicies.map((x) => x.name),
+    resourcePolicy: resourcePolicy ? 'present' : 'none',
   });
   return { result, detail };
 }
@@ -441,10 +444,13 @@ const { AwsRequestImpl } = require(path.join(simulateDist, 'request', 'request.j
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RequestContextImpl } = require(path.join(simulateDist, 'requestContext.js'));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
+const { loadPolicy } = require(require.resolve('@cloud-copilot/iam-policy', { paths: [simulateDist] }));
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { DiscoveryContextKeyConstraints } = require(path.join(simulateDist, 'context_keys', 'discoveryContextKeyConstraints.js'));
 
 function authorizeUnfiltered(sim: Simulation): string {
-  const request = new AwsRequestImpl(sim.request.principal, sim.request.resource, sim.request.action, new RequestContextImpl(sim.request.contextVariables));
+  const context = new RequestContextImpl(sim.request.contextVariables);
+  const request = new AwsRequestImpl(sim.request.principal, sim.request.resource, sim.request.action, context);
   const analysis = engine.authorize({
     request,
     sessionPolicy: undefined,
@@ -492,8 +498,10 @@ export function viaSns(topicArn: string): Record<string, string> {
 /** KMS context of a call DynamoDB makes for a principal (customer managed table key). */
 export function viaDynamoDb(tableName: string): Record<string, string> {
   return {
-    'kms:ViaService': `dynamodb.${REGION}.amazonaws.com`, 'kms:CallerAccount': ACCOUNT,
-    'kms:EncryptionContext:aws:dynamodb:tableName': tableName, 'kms:EncryptionContext:aws:dynamodb:subscriberId': ACCOUNT,
+    'kms:ViaService': `dynamodb.${REGION}.amazonaws.com`,
+    'kms:CallerAccount': ACCOUNT,
+    'kms:EncryptionContext:aws:dynamodb:tableName': tableName,
+    'kms:EncryptionContext:aws:dynamodb:subscriberId': ACCOUNT,
   };
 }
 /** KMS context of a call Kinesis Data Streams makes for a producer or consumer. */

@@ -55,12 +55,16 @@ const cases: Case[] = [
       new CdcIngestion(stack, 'Shop', { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), encryptionKey: key });
       return stack;
     },
-    who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', context: logsContext(glueLogs),
+    who: `logs.${REGION}.amazonaws.com`,
+    action: 'kms:GenerateDataKey',
+    context: logsContext(glueLogs),
   },
   {
     name: 'CdcIngestion encryptionKey: DMS encrypts its storage',
     build: () => cases[0].build(),
-    who: 'dms.amazonaws.com', action: 'kms:GenerateDataKey', context: {},
+    who: 'dms.amazonaws.com',
+    action: 'kms:GenerateDataKey',
+    context: {},
   },
   {
     name: 'ApiPullIngestion jobEncryptionKey: CloudWatch Logs encrypts the transform logs',
@@ -68,12 +72,16 @@ const cases: Case[] = [
       const { stack, key } = fresh();
       const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'shop' });
       new ApiPullIngestion(stack, 'Api', {
-        lake, pipelineName: 'shop', jobEncryptionKey: key,
+        lake,
+        pipelineName: 'shop',
+        jobEncryptionKey: key,
         endpoints: [{ name: 'orders', url: 'https://api.example.com/orders', schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)), recordIdField: 'id' }],
       });
       return stack;
     },
-    who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', context: logsContext(glueLogs),
+    who: `logs.${REGION}.amazonaws.com`,
+    action: 'kms:GenerateDataKey',
+    context: logsContext(glueLogs),
   },
   {
     name: 'StreamingDedupIngestion on a lake with an imported key: CloudWatch Logs encrypts the merge logs',
@@ -83,7 +91,9 @@ const cases: Case[] = [
       new StreamingDedupIngestion(stack, 'Events', { lake });
       return stack;
     },
-    who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', context: logsContext(glueLogs),
+    who: `logs.${REGION}.amazonaws.com`,
+    action: 'kms:GenerateDataKey',
+    context: logsContext(glueLogs),
   },
   {
     name: 'LakeCrawler on a lake with an imported key: CloudWatch Logs encrypts the crawler logs',
@@ -93,7 +103,8 @@ const cases: Case[] = [
       lake.addCrawler('Crawler', LakeZoneName.RAW);
       return stack;
     },
-    who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey',
+    who: `logs.${REGION}.amazonaws.com`,
+    action: 'kms:GenerateDataKey',
     context: logsContext(`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/crawlers-role/crawler-role-security`),
   },
   {
@@ -104,7 +115,9 @@ const cases: Case[] = [
       new PipelineObservability(stack, 'Obs', { topicEncryptionKey: key, pipelines: [new DataPipeline(stack, 'P', { pipelineName: 'p', metrics: { throughput: m, errors: m } })] });
       return stack;
     },
-    who: 'cloudwatch.amazonaws.com', action: 'kms:GenerateDataKey', context: {},
+    who: 'cloudwatch.amazonaws.com',
+    action: 'kms:GenerateDataKey',
+    context: {},
   },
   {
     name: 'PipelineObservability cloudTrailDataEvents on a lake with an imported key: CloudTrail encrypts its logs',
@@ -115,7 +128,8 @@ const cases: Case[] = [
       new PipelineObservability(stack, 'Obs', { lake, cloudTrailDataEvents: true, pipelines: [new DataPipeline(stack, 'P', { pipelineName: 'p', metrics: { throughput: m, errors: m } })] });
       return stack;
     },
-    who: 'cloudtrail.amazonaws.com', action: 'kms:GenerateDataKey',
+    who: 'cloudtrail.amazonaws.com',
+    action: 'kms:GenerateDataKey',
     context: { ...fromSource(`arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/t`), 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/t` },
   },
 ];
