@@ -9,6 +9,7 @@
  * explicit name property when it has one, its logical id otherwise; account 111111111111,
  * region eu-west-1, partition aws.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { runSimulation, Simulation } from '@cloud-copilot/iam-simulate';
 import { Stack } from 'aws-cdk-lib';
@@ -469,6 +470,12 @@ function authorizeUnfiltered(sim: Simulation): string {
 /** Asserts an edge evaluates as expected (jest), with the request in the failure message. */
 export async function expectEdge(p: StackPolicies, edge: Edge): Promise<void> {
   const { result, detail } = await evaluate(p, edge);
+  // ACCESS_PATH_LOG=<file>: lists every edge evaluated (test file, expectation, result, name),
+  // e.g. to count the edges per construct.
+  if (process.env.ACCESS_PATH_LOG) {
+    const file = path.basename(expect.getState().testPath ?? '');
+    fs.appendFileSync(process.env.ACCESS_PATH_LOG, `${file}\t${edge.expect}\t${result}\t${edge.name}\n`);
+  }
   const allowed = result === 'Allowed';
   if (allowed !== (edge.expect === 'allow')) {
     throw new Error(`${edge.name}: expected ${edge.expect}, AWS's rules give ${result}\nwhy it matters: ${edge.why}\nrequest: ${detail}`);
