@@ -62,7 +62,9 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
   const table = s(api.watermarkTable.tableArn);
   const tableName = s(api.watermarkTable.tableName);
   const page = `${raw}/shop/orders/run=2030-01-01T00-00-00Z/page-00001.json`;
-  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2`;
+  // With a security configuration, Glue names the job's groups /aws-glue/jobs/logs-v2-<configuration> (continuous
+  // logging) and /aws-glue/jobs/<configuration>-role/<role>/output|error.
+  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2-security`;
   const glueTable = (db: string, t: string) => `arn:aws:glue:${REGION}:${ACCOUNT}:table/${db}/${t}`;
   const out: Edge[] = [];
   const schedules = [...Object.entries(api.schedules), ['uploads', api.uploadSchedule!]] as [string, scheduler.Schedule][];

@@ -40,7 +40,9 @@ function edges(): Edge[] {
   const job = `arn:aws:glue:${REGION}:${ACCOUNT}:job/${s(cdc.mergeJobName)}`;
   const eni = `arn:aws:ec2:${REGION}:${ACCOUNT}:network-interface/eni-0123456789abcdef0`;
   const subnet = `arn:aws:ec2:${REGION}:${ACCOUNT}:subnet/subnet-0123456789abcdef0`;
-  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2`;
+  // With a security configuration, Glue names the job's groups /aws-glue/jobs/logs-v2-<configuration> (continuous
+  // logging) and /aws-glue/jobs/<configuration>-role/<role>/output|error.
+  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2-security`;
   const preflightLogStream = `${s(cdc.preflightLogGroup!.logGroupArn).replace(/:\*$/, '')}:log-stream:2030/01/01/[$LATEST]abc`;
   const table = (db: string, t: string) => `arn:aws:glue:${REGION}:${ACCOUNT}:table/${db}/${t}`;
   const schedules = [['merge', cdc.mergeSchedule], ...Object.entries(cdc.pullSchedules).map(([t, sc]) => [`pull ${t}`, sc])] as [string, scheduler.Schedule][];

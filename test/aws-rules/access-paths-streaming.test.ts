@@ -30,7 +30,9 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
   const mergeRole = s(streaming.mergeRole.roleArn);
   const rawObject = `${raw}/events/event_type=click/event_subtype=none/year=2030/month=01/day=01/x.json.gz`;
   const deliveryLogStream = `${s(streaming.deliveryLogGroup.logGroupArn).replace(/:\*$/, '')}:log-stream:DestinationDelivery`;
-  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2`;
+  // With a security configuration, Glue names the job's groups /aws-glue/jobs/logs-v2-<configuration> (continuous
+  // logging) and /aws-glue/jobs/<configuration>-role/<role>/output|error.
+  const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2-security`;
   const table = (db: string, t: string) => `arn:aws:glue:${REGION}:${ACCOUNT}:table/${db}/${t}`;
   const out: Edge[] = [
     // Firehose → raw zone
