@@ -269,6 +269,9 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     lake.encryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt');
+    // A topic the user brings may have its own key: publishing to an SSE topic needs it.
+    const topicKey = this.notificationTopic.masterKey;
+    if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // ---- schedules -------------------------------------------------------------------------
     this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
