@@ -1,8 +1,8 @@
 import { ArnFormat, Names, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { addToKeyPolicy } from '../core/access';
 import { ILakeZone } from '../core/lake';
 import { suppressNag } from '../core/nag';
 import { propError, validateGlueName } from '../core/validation';
@@ -86,14 +86,12 @@ export class LakeCrawler extends Construct {
     // CloudWatch Logs encrypts the crawler's log group with the zone key; only possible when
     // the key's policy is ours to extend (a key the lake created).
     const key = props.zone.encryptionKey;
-    if (key instanceof kms.Key) {
-      key.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
-        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn } },
-      }));
-    }
+    addToKeyPolicy(this, key, new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
+      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn } },
+    }));
 
     this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
       name: securityConfigurationName,

@@ -20,6 +20,7 @@ import {
   PipelineObservabilityProps,
   WatchedPipeline,
 } from './pipeline-observability-props';
+import { addToKeyPolicy } from '../core/access';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
@@ -160,7 +161,7 @@ export class PipelineObservability extends Construct {
       enableKeyRotation: true,
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
-    this.topicKey.addToResourcePolicy(new iam.PolicyStatement({
+    addToKeyPolicy(this, this.topicKey, new iam.PolicyStatement({
       sid: 'AlarmsAndEventsPublishToTheAlertTopic',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
@@ -171,6 +172,19 @@ export class PipelineObservability extends Construct {
       masterKey: this.topicKey,
       enforceSSL: true,
     });
+    // enforceSSL writes a topic policy, which replaces SNS's default one: CloudWatch alarm actions
+    // (published as cloudwatch.amazonaws.com) need their own allow, for alarms of this account.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }));
     for (const email of props.emailSubscriptions ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -678,7 +692,7 @@ export class PipelineObservability extends Construct {
     });
     const stack = Stack.of(this);
     // CloudTrail encrypts its log files with the lake key: allow it, for trails of this account only.
-    lake.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+    addToKeyPolicy(this, lake.encryptionKey, new iam.PolicyStatement({
       sid: 'CloudTrailEncryptsLakeDataEventLogs',
       principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
       actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],

@@ -143,7 +143,8 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
     logs: { destination: serving.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     tracingEnabled: true,
   });
-  serving.notificationKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+  // The topic's key, whether AthenaServing created the topic or the user brought one with its own key.
+  serving.notificationTopic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
 
   const schedule = new scheduler.Schedule(scope, 'Schedule', {
     schedule: scheduler.ScheduleExpression.expression(spec.schedule, spec.timeZone ?? TimeZone.ETC_UTC),

@@ -23,6 +23,7 @@ import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
+import { addToKeyPolicy, serviceKeyUse, withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
@@ -196,7 +197,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     // ---- transform -------------------------------------------------------------------------
     this.transformScript = new s3assets.Asset(this, 'TransformScript', { path: path.join(__dirname, 'glue', 'api_pull_transform.py') });
     this.jobEncryptionKey = this.jobKey(props);
-    this.jobEncryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    addToKeyPolicy(this, this.jobEncryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
     this.transformRole = new iam.Role(this, 'TransformRole', {
@@ -266,6 +267,9 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     lake.encryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt');
+    // A topic the user brings may have its own key: publishing to an SSE topic needs it.
+    const topicKey = this.notificationTopic.masterKey;
+    if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // ---- schedules -------------------------------------------------------------------------
     this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
@@ -280,12 +284,12 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       this.schedules[ep.name] = new scheduler.Schedule(this, `Schedule-${ep.name}`, {
         schedule: ep.schedule,
         description: `ApiPullIngestion ${this.pipelineName}: pull ${ep.name}`,
-        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ endpoint: ep.name, scheduledTime: scheduler.ContextAttribute.scheduledTime }),
           deadLetterQueue: this.scheduleDeadLetterQueue,
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
-        }),
+        }), this.scheduleDeadLetterQueue),
       });
     }
 
@@ -293,12 +297,12 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       this.uploadSchedule = new scheduler.Schedule(this, 'Schedule-uploads', {
         schedule: props.uploadDrop.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(15)),
         description: `ApiPullIngestion ${this.pipelineName}: merge files of the upload drop`,
-        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ mode: 'uploads' }),
           deadLetterQueue: this.scheduleDeadLetterQueue,
           retryAttempts: 10,
           maxEventAge: Duration.hours(1),
-        }),
+        }), this.scheduleDeadLetterQueue),
       });
     }
 

@@ -23,6 +23,7 @@ import {
 } from './cdc-table-spec';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
+import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse, withDeadLetterKey } from '../../core/access';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
@@ -356,7 +357,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
     const replication = this.replicationConfig ?? this.replicationTask!;
     if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal('dms.amazonaws.com'));
+    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com'));
 
     if (props.startReplication ?? true) {
         this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
@@ -367,7 +368,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
     this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
-    this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`));
+    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     this.mergeRole = new iam.Role(this, 'MergeRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
       description: `CdcIngestion ${this.pipelineName}: merge job`,
@@ -467,7 +468,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const jobArn = stack.formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName });
     // Schedules send only the job name (and the table of a pull): the table list lives in the
     // job's arguments, which take 260 KB, not in a schedule's input.
-    const startJob = (onlyTable?: string) => new targets.Universal({
+    const startJob = (onlyTable?: string) => withDeadLetterKey(new targets.Universal({
       service: 'glue',
       action: 'startJobRun',
       input: scheduler.ScheduleTargetInput.fromObject({
@@ -478,7 +479,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       deadLetterQueue: this.scheduleDeadLetterQueue,
       retryAttempts: 10,
       maxEventAge: Duration.hours(1),
-    });
+    }), this.scheduleDeadLetterQueue);
     // The merge schedule runs every table except the pulled ones that have a schedule of their own
     // (`ownSchedule` in the job's table list).
     this.mergeSchedule = new scheduler.Schedule(this, 'MergeSchedule', {
@@ -508,6 +509,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [this.preflightLogGroup.logGroupArn],
       }));
+      // A VPC function: Lambda checks at create time that the role can manage its network interfaces.
+      grantLambdaVpcAccess(role);
       const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
         vpc: props.vpc,
         description: `CdcIngestion ${this.pipelineName}: preflight check`,

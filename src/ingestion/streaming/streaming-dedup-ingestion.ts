@@ -7,7 +7,6 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -17,6 +16,7 @@ import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
+import { addToKeyPolicy } from '../../core/access';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
@@ -384,14 +384,12 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       resources: ['*'],
       conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
     }));
-    if (key instanceof kms.Key) {
-      key.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
-        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
-      }));
-    }
+    addToKeyPolicy(this, key, new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
+      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
+    }));
     const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
     this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
       name: securityConfigurationName,
