@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -20,6 +20,7 @@ import {
   PipelineObservabilityProps,
   WatchedPipeline,
 } from './pipeline-observability-props';
+import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
@@ -145,6 +146,9 @@ export class PipelineObservability extends Construct {
   /** Every alarm shown and composed; read lazily at synthesis, so later pipelines are included. */
   private readonly healthAlarms: cloudwatch.IAlarm[] = [];
   private readonly subscribedLogGroups = new Set<string>();
+  /** The alert topic's name (set on the topic when `topicName` is given or another stack needs it). */
+  private readonly alertTopicName: string;
+  private topicNamedForOtherStacks = false;
 
   constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
     super(scope, id);
@@ -169,6 +173,12 @@ export class PipelineObservability extends Construct {
       displayName: 'Lake alerts',
       masterKey: this.topicKey,
       enforceSSL: true,
+    });
+    // Unique per stage and app (the construct path, hashed); set on the topic only when an alarm
+    // of another stack needs the topic's ARN without a cross-stack reference.
+    this.alertTopicName = props.topicName ?? Names.uniqueResourceName(this.topic, { maxLength: 256, separator: '-' });
+    (this.topic.node.defaultChild as sns.CfnTopic).topicName = Lazy.string({
+      produce: () => (props.topicName !== undefined || this.topicNamedForOtherStacks ? this.alertTopicName : undefined),
     });
     for (const email of props.emailSubscriptions ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -347,27 +357,40 @@ export class PipelineObservability extends Construct {
     })) : [];
 
     pipeline.freshness.forEach((f, j) => {
-      const seconds = f.expectedInterval.toSeconds({ integral: false });
-      if (!Number.isInteger(seconds / 60) || seconds < 60 || seconds > 86400) {
-        throw propError(NAME, `pipelines["${name}"].freshness[${j}].expectedInterval`,
-          `${f.expectedInterval.toHumanString()} cannot be a CloudWatch alarm period`, 'use whole minutes from 1 minute to 1 day');
+      // A pipeline built from this library (or DataPipeline) checked this where the user wrote it;
+      // a hand-written IDataPipeline is checked here, naming its own field.
+      const problem = freshnessIntervalProblem(f.expectedInterval);
+      if (problem) {
+        throw propError(`${NAME} (watching pipeline "${name}")`, `freshness[${j}].expectedInterval`, problem,
+          'give whole minutes from Duration.minutes(1) to Duration.days(1), or whole hours up to Duration.days(7), where the pipeline sets it');
       }
     });
-    const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => this.newAlarm(scope, `FreshnessAlarm${j}`, {
-      metric: withPeriodSum(f.arrivals, f.expectedInterval),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // No arrivals often means no datapoints at all: that is exactly the stale case.
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      alarmDescription: `${what}: no new data in "${f.dataset}" for ${f.expectedInterval.toHumanString()}.`,
-    })) : [];
+    const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => {
+      const window = freshnessWindow(f.expectedInterval);
+      return this.newAlarm(scope, `FreshnessAlarm${j}`, {
+        metric: withPeriodSum(f.arrivals, window.period),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // Every period of the interval must be empty: one arrival anywhere in it keeps the alarm OK.
+        evaluationPeriods: window.evaluationPeriods,
+        datapointsToAlarm: window.evaluationPeriods,
+        // No arrivals often means no datapoints at all: that is exactly the stale case.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        alarmDescription: `${what}: no new data in "${f.dataset}" for ${f.expectedInterval.toHumanString()}.`,
+      });
+    }) : [];
 
-    // The pipeline's own alarms: composed always, routed to the topic when they are ours to
-    // change (an alarm in another stack would make that stack depend on this one).
+    // The pipeline's own alarms: composed always, and routed to the topic. In this stack they get
+    // every action; in another stack they get the topic by its ARN, built from the topic's
+    // deterministic name with that stack's account and region, so that stack never references
+    // this one (this stack already reads the pipeline's metrics: a reference back would be a cycle).
     for (const own of pipeline.pipelineAlarms) {
-      if (own instanceof cloudwatch.AlarmBase && Stack.of(own) === Stack.of(this)) {
-        own.addAlarmAction(...this.alarmActions);
+      if (own instanceof cloudwatch.AlarmBase) {
+        if (Stack.of(own) === Stack.of(this)) {
+          own.addAlarmAction(...this.alarmActions);
+        } else {
+          own.addAlarmAction(this.topicActionIn(Stack.of(own)));
+        }
       }
       this.healthAlarms.push(own);
     }
@@ -437,6 +460,25 @@ export class PipelineObservability extends Construct {
     return merged as unknown as Required<PipelineAlarmThresholds>;
   }
 
+  /**
+   * The alert topic as an alarm action of an alarm in another stack: its ARN from the topic's
+   * deterministic name and that stack's partition, account and region (no cross-stack reference).
+   * Naming the topic is deferred to synthesis and only happens when an alarm needs it, so apps
+   * with one stack keep a generated topic name.
+   */
+  private topicActionIn(stack: Stack): cloudwatch.IAlarmAction {
+    const here = Stack.of(this);
+    for (const field of ['account', 'region'] as const) {
+      if (!Token.isUnresolved(here[field]) && !Token.isUnresolved(stack[field]) && here[field] !== stack[field]) {
+        throw propError(NAME, 'pipelines', `a pipeline alarm in stack ${stack.stackName} (${field} ${stack[field]}) cannot notify the alert topic in ${here[field]}`,
+          'watch pipelines of one account and region with a PipelineObservability in that account and region');
+      }
+    }
+    this.topicNamedForOtherStacks = true;
+    const arn = stack.formatArn({ service: 'sns', resource: this.alertTopicName, arnFormat: ArnFormat.NO_RESOURCE_NAME });
+    return { bind: () => ({ alarmActionArn: arn }) };
+  }
+
   private newAlarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(scope, id, props);
     alarm.addAlarmAction(...this.alarmActions);
@@ -488,7 +530,7 @@ export class PipelineObservability extends Construct {
     if (pipeline.freshness.length > 0) {
       health.push(new cloudwatch.GraphWidget({
         title: 'Freshness: new data per dataset',
-        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, f.expectedInterval), f.dataset)),
+        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, freshnessWindow(f.expectedInterval).period), f.dataset)),
         width: 8,
       }));
     }
@@ -734,6 +776,9 @@ function validateProps(props: PipelineObservabilityProps): void {
   }
   if (props.athenaWorkGroupName !== undefined && !/^[a-zA-Z0-9._-]{1,128}$/.test(props.athenaWorkGroupName)) {
     throw propError(NAME, 'athenaWorkGroupName', `"${props.athenaWorkGroupName}" is not an Athena workgroup name`, 'use 1-128 letters, digits, ".", "_" or "-"');
+  }
+  if (props.topicName !== undefined && !Token.isUnresolved(props.topicName) && !/^[a-zA-Z0-9_-]{1,256}$/.test(props.topicName)) {
+    throw propError(NAME, 'topicName', `"${props.topicName}" is not an SNS topic name`, 'use 1-256 letters, digits, "_" or "-", unique in the account and region');
   }
   if (props.dashboardName !== undefined && !/^[a-zA-Z0-9_-]{1,255}$/.test(props.dashboardName)) {
     throw propError(NAME, 'dashboardName', `"${props.dashboardName}" is not a dashboard name`, 'use 1-255 letters, digits, "_" or "-"');

@@ -18,6 +18,7 @@ import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
 import { ILakehouse, LakeLayout } from '../../core/lake';
+import { validateFreshnessInterval } from '../../core/freshness';
 import { suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
@@ -702,7 +703,7 @@ function resolveProps(props: StreamingDedupIngestionProps) {
   const replayMaxEvents = props.replayMaxEvents ?? 100_000;
   integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
   const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
-  secondsIn('expectedArrivalInterval', expectedArrivalInterval, 60, 7 * 86400);
+  validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
 
   return {
     datasetName,
