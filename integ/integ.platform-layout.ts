@@ -53,7 +53,7 @@ export class PlatformStage extends Stage {
 
     // Network: the VPC of the application's database, owned by another team.
     this.network = new Stack(this, 'Network', stackProps);
-    const vpc = new ec2.Vpc(this.network, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const vpc = new ec2.Vpc(this.network, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
     const dbSecurityGroup = new ec2.SecurityGroup(this.network, 'ShopDbSecurityGroup', { vpc, allowAllOutbound: false, description: 'Shop database' });
 
     // The lake, on the organisation's own key and raw bucket.
