@@ -9,6 +9,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as logs_destinations from 'aws-cdk-lib/aws-logs-destinations';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -24,6 +25,7 @@ import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
+import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
 import { PartitionProjection } from '../lakehouse/partition-projection';
@@ -715,7 +717,8 @@ export class PipelineObservability extends Construct {
     });
     const stack = Stack.of(this);
     // CloudTrail encrypts its log files with the lake key: allow it, for trails of this account only.
-    lake.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+    // On an imported key the statement cannot be added here: the key's owner is told what to add.
+    addOrReportStatement(this, lake.encryptionKey, 'lake key (KMS key policy)', new iam.PolicyStatement({
       sid: 'CloudTrailEncryptsLakeDataEventLogs',
       principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
       actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],
@@ -723,7 +726,26 @@ export class PipelineObservability extends Construct {
       conditions: {
         StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
       },
-    }));
+    }), 'CloudTrail cannot encrypt the data-event log files with it, and the trail fails to deliver');
+    // The Trail adds CloudTrail's two bucket statements itself, and CDK drops them silently on an
+    // imported bucket: the bucket's owner is told what to add.
+    if (!lake.raw.bucket.policy && !(lake.raw.bucket instanceof s3.Bucket)) {
+      const cloudtrailPrincipal = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+      const why = 'CloudTrail cannot check the bucket or write the data-event log files under ' + prefix;
+      reportStatement(this, lake.raw.bucket, 'raw zone bucket (bucket policy)', new iam.PolicyStatement({
+        sid: 'CloudTrailChecksLakeBucketAcl',
+        principals: [cloudtrailPrincipal],
+        actions: ['s3:GetBucketAcl'],
+        resources: [lake.raw.bucket.bucketArn],
+      }), why);
+      reportStatement(this, lake.raw.bucket, 'raw zone bucket (bucket policy)', new iam.PolicyStatement({
+        sid: 'CloudTrailWritesLakeDataEvents',
+        principals: [cloudtrailPrincipal],
+        actions: ['s3:PutObject'],
+        resources: [lake.raw.bucket.arnForObjects(`${prefix}AWSLogs/${stack.account}/*`)],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control' } },
+      }), why);
+    }
     // Advanced selectors: object-level events on the three zones, except CloudTrail's own
     // deliveries under _ops/cloudtrail/ (logging those would log its own writes forever).
     const arn = (bucket: string, key = '') => `${bucket}/${key}`;

@@ -7,7 +7,6 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -20,6 +19,7 @@ import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-i
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { validateFreshnessInterval } from '../../core/freshness';
 import { suppressNag } from '../../core/nag';
+import { addOrReportStatement } from '../../core/resource-policy';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -380,14 +380,13 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       resources: ['*'],
       conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
     }));
-    if (key instanceof kms.Key) {
-      key.addToResourcePolicy(new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
-        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
-      }));
-    }
+    // On an imported key the statement cannot be added: its owner is told exactly what to add.
+    addOrReportStatement(this, key, 'lake key (KMS key policy)', new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
+      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
+    }), 'CloudWatch Logs cannot encrypt the log group of the merge job with it, and the merge job fails to write its logs');
     const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
     this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
       name: securityConfigurationName,
