@@ -30,17 +30,18 @@ export interface FreshnessWindow {
 /** Why an interval cannot be watched, or undefined when it can. */
 export function freshnessIntervalProblem(value: Duration): string | undefined {
   const seconds = value.toSeconds({ integral: false });
+  const label = exactLabel(value, seconds);
   if (!Number.isFinite(seconds) || seconds < MIN_FRESHNESS_SECONDS) {
-    return `${value.toHumanString()} is shorter than a minute (the shortest CloudWatch alarm period on standard metrics)`;
+    return `${label} is shorter than a minute (the shortest CloudWatch alarm period on standard metrics)`;
   }
   if (seconds > MAX_FRESHNESS_SECONDS) {
-    return `${value.toHumanString()} is longer than 7 days (CloudWatch evaluates an alarm over at most 7 days)`;
+    return `${label} is longer than 7 days (CloudWatch evaluates an alarm over at most 7 days)`;
   }
   if (!Number.isInteger(seconds / 60)) {
-    return `${value.toHumanString()} is not a whole number of minutes (CloudWatch alarm periods are multiples of 60 seconds)`;
+    return `${label} is not a whole number of minutes (CloudWatch alarm periods are multiples of 60 seconds)`;
   }
   if (seconds > ONE_DAY && !Number.isInteger(seconds / ONE_HOUR)) {
-    return `${value.toHumanString()} is longer than a day but not a whole number of hours (beyond a day CloudWatch needs periods of an hour or more)`;
+    return `${label} is longer than a day but not a whole number of hours (beyond a day CloudWatch needs periods of an hour or more)`;
   }
   return undefined;
 }
@@ -63,4 +64,13 @@ export function freshnessWindow(interval: Duration): FreshnessWindow {
   const seconds = interval.toSeconds();
   if (seconds <= ONE_DAY) return { period: interval, evaluationPeriods: 1 };
   return { period: Duration.hours(1), evaluationPeriods: seconds / ONE_HOUR };
+}
+
+/** `toHumanString()` keeps two units ("1 day 1 hour" for 25.5 hours): add the seconds when it rounds. */
+function exactLabel(value: Duration, seconds: number): string {
+  const human = value.toHumanString();
+  const unit: Record<string, number> = { day: 86_400, hour: 3_600, minute: 60, second: 1, milli: 0.001 };
+  let total = 0;
+  for (const m of human.matchAll(/([\d.]+) (day|hour|minute|second|milli)/g)) total += Number(m[1]) * unit[m[2]];
+  return Math.abs(total - seconds) < 1e-9 ? human : `${human} (${seconds} seconds)`;
 }
