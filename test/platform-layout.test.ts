@@ -76,6 +76,7 @@ describe('alarms', () => {
   test('every CloudWatch alarm, composite or not, has an alarm action', () => {
     const alarms = [...resourcesOf('AWS::CloudWatch::Alarm'), ...resourcesOf('AWS::CloudWatch::CompositeAlarm')];
     const silent = alarms.filter((a) => !(a.props.AlarmActions?.length > 0)).map((a) => `${a.stack.stackName}/${a.id}`);
+    console.log(`alarms in the platform app: ${alarms.length}; topic names: ${stages.map((s) => s.observabilityStack.resolve((s.observability.topic.node.defaultChild as any).topicName)).join(', ')}`);
     expect(alarms.length).toBeGreaterThan(40);
     expect(silent).toEqual([]);
   });
