@@ -100,7 +100,9 @@ describe('freshness for any interval a construct accepts', () => {
       const { stack, lake } = scaffold();
       const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
       return new CdcIngestion(stack, 'Cdc', {
-        lake, pipelineName: 'shop', vpc,
+        lake,
+        pipelineName: 'shop',
+        vpc,
         source: { secret: new secretsmanager.Secret(stack, 'Db'), databaseName: 'shop' },
         tables: [{ name: 'public.orders', primaryKey: ['id'], expectedInterval: interval }],
       });
@@ -108,7 +110,8 @@ describe('freshness for any interval a construct accepts', () => {
     const api = (interval: Duration | undefined, schedule = scheduler.ScheduleExpression.rate(Duration.hours(1))) => {
       const { stack, lake } = scaffold();
       return new ApiPullIngestion(stack, 'Api', {
-        lake, pipelineName: 'api',
+        lake,
+        pipelineName: 'api',
         endpoints: [{ name: 'items', url: 'https://api.example.com/items', schedule, recordIdField: 'id', expectedInterval: interval }],
       });
     };

@@ -46,12 +46,25 @@ describe('the platform layout synthesizes', () => {
   test('no physical name is used twice in the account and region', () => {
     // Every explicitly named resource, by type and name, across both stages.
     const NAME_PROPS: Record<string, string> = {
-      'AWS::SNS::Topic': 'TopicName', 'AWS::Glue::Job': 'Name', 'AWS::Glue::SecurityConfiguration': 'Name',
-      'AWS::Glue::Database': 'DatabaseInput.Name', 'AWS::Athena::WorkGroup': 'Name', 'AWS::Lambda::Function': 'FunctionName',
-      'AWS::Logs::LogGroup': 'LogGroupName', 'AWS::Kinesis::Stream': 'Name', 'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
-      'AWS::StepFunctions::StateMachine': 'StateMachineName', 'AWS::CloudWatch::Dashboard': 'DashboardName', 'AWS::CloudWatch::Alarm': 'AlarmName',
-      'AWS::Scheduler::ScheduleGroup': 'Name', 'AWS::Scheduler::Schedule': 'Name', 'AWS::DynamoDB::Table': 'TableName', 'AWS::SQS::Queue': 'QueueName',
-      'AWS::DMS::ReplicationConfig': 'ReplicationConfigIdentifier', 'AWS::CloudTrail::Trail': 'TrailName', 'AWS::IAM::Role': 'RoleName',
+      'AWS::SNS::Topic': 'TopicName',
+      'AWS::Glue::Job': 'Name',
+      'AWS::Glue::SecurityConfiguration': 'Name',
+      'AWS::Glue::Database': 'DatabaseInput.Name',
+      'AWS::Athena::WorkGroup': 'Name',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+      'AWS::Kinesis::Stream': 'Name',
+      'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
+      'AWS::StepFunctions::StateMachine': 'StateMachineName',
+      'AWS::CloudWatch::Dashboard': 'DashboardName',
+      'AWS::CloudWatch::Alarm': 'AlarmName',
+      'AWS::Scheduler::ScheduleGroup': 'Name',
+      'AWS::Scheduler::Schedule': 'Name',
+      'AWS::DynamoDB::Table': 'TableName',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::DMS::ReplicationConfig': 'ReplicationConfigIdentifier',
+      'AWS::CloudTrail::Trail': 'TrailName',
+      'AWS::IAM::Role': 'RoleName',
     };
     const seen = new Map<string, string>();
     const clashes: string[] = [];
@@ -154,13 +167,26 @@ describe('cdk-nag', () => {
       byRule[rule] = (byRule[rule] ?? 0) + 1;
     }
     console.log(`NIST 800-53 R5 findings left: ${all.length} ${JSON.stringify(byRule)}`);
-    expect(all.length).toBeGreaterThanOrEqual(0);
+    // The pack ran (the test's own VPC has findings); zero on library resources is the target.
+    expect(byRule['NIST.800.53.R5-VPCDefaultSecurityGroupClosed']).toBe(2);
   });
 });
 
 describe('bring your own key and bucket', () => {
-  test('printed', () => {
-    console.log(messages.filter((m) => /^cdk-lakehouse|\[ack: cdk-lakehouse/.test(m.text) || m.level === 'warning' && !/^(AwsSolutions|NIST)/.test(m.text))
-      .map((w) => `${w.stack} ${w.path}: ${w.text}`).join('\n'));
+  test('each stage is told, at synth, the statements the owners of its imported key and bucket must add', () => {
+    const owner = messages.filter((m) => m.level === 'warning' && /must add this statement/.test(m.text));
+    const sids = (stage: string) => owner.filter((m) => m.stack.startsWith(stage))
+      .map((m) => `${m.stack.replace(stage, '')}: ${/"Sid":"([^"]+)"/.exec(m.text)?.[1] ?? 'CloudWatch Logs on the lake key'}`).sort();
+    console.log(owner.filter((m) => m.stack.startsWith('Dev')).map((m) => `${m.path}: ${m.text}`).join('\n'));
+    const expected = [
+      '-Clicks: CloudWatch Logs on the lake key',
+      '-Lake: LakeDeniesInsecureTransport',
+      '-Observability: CloudTrailChecksLakeBucketAcl',
+      '-Observability: CloudTrailEncryptsLakeDataEventLogs',
+      '-Observability: CloudTrailWritesLakeDataEvents',
+      '-OrderEvents: CloudWatch Logs on the lake key',
+    ];
+    expect(sids('Dev')).toEqual(expected);
+    expect(sids('Staging')).toEqual(expected);
   });
 });

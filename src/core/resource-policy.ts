@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Annotations, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
@@ -19,7 +20,9 @@ export const OWNER_MUST_ADD = 'cdk-lakehouse:ownerMustAddStatement';
  * @param why what breaks without the statement
  * @returns whether the statement was added to a policy this app deploys
  */
-export function addOrReportStatement(scope: IConstruct, resource: IHasResourcePolicy, what: string, statement: iam.PolicyStatement, why: string): boolean {
+export function addOrReportStatement(
+  scope: IConstruct, resource: IHasResourcePolicy, what: string, statement: iam.PolicyStatement, why: string,
+): boolean {
   const added = resource.addToResourcePolicy(statement).statementAdded;
   if (!added) reportStatement(scope, resource, what, statement, why);
   return added;
@@ -46,7 +49,5 @@ export function readable(value: unknown): unknown {
 }
 
 function hash(text: string): string {
-  let h = 0;
-  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
-  return (h >>> 0).toString(16);
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
 }

@@ -752,7 +752,8 @@ function defaultInterval(schedule: scheduler.ScheduleExpression): Duration {
   const n = Number(rate[1]) * 2;
   const unit = rate[2].startsWith('minute') ? 60 : rate[2].startsWith('hour') ? 3600 : 86400;
   const seconds = Math.min(Math.max(n * unit, 600), MAX_FRESHNESS_SECONDS);
-  return seconds % 86400 === 0 ? Duration.days(seconds / 86400) : seconds % 3600 === 0 ? Duration.hours(seconds / 3600) : Duration.minutes(seconds / 60);
+  if (seconds % 86400 === 0) return Duration.days(seconds / 86400);
+  return seconds % 3600 === 0 ? Duration.hours(seconds / 3600) : Duration.minutes(seconds / 60);
 }
 
 function endpointConfig(pipelineName: string, ep: ResolvedEndpoint): EndpointConfig {

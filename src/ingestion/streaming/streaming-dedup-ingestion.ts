@@ -16,13 +16,13 @@ import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
-import { ILakehouse, LakeLayout } from '../../core/lake';
 import { validateFreshnessInterval } from '../../core/freshness';
+import { ILakehouse, LakeLayout } from '../../core/lake';
 import { suppressNag } from '../../core/nag';
-import { addOrReportStatement } from '../../core/resource-policy';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { addOrReportStatement } from '../../core/resource-policy';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
