@@ -2,12 +2,14 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, Aspects, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import * as fc from 'fast-check';
-import { ApiPullIngestion, DataPipeline, LakehouseTier, PipelineObservability } from '../src';
+import { ApiPullIngestion, CdcIngestion, DataPipeline, LakehouseTier, PipelineObservability } from '../src';
 
 /**
  * Bring your own key and bucket: where the library cannot add a statement to an imported
@@ -149,6 +151,26 @@ describe('a Glue job key the library did not create', () => {
     const other = { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/app/other` };
     expect(await decide(`logs.${REGION}.amazonaws.com`, 'kms:Encrypt', KEY_ARN, [logs!.statement], glueLogs)).toBe('Allowed');
     expect(await decide(`logs.${REGION}.amazonaws.com`, 'kms:Encrypt', KEY_ARN, [logs!.statement], other)).toBe('ImplicitlyDenied');
+  });
+});
+
+describe('a CDC key the library did not create', () => {
+  test('DMS and the merge job\'s logs each get a statement to add', () => {
+    const app = new App();
+    const stack = new Stack(app, 'ByoCdc', { env: { account: ACCOUNT, region: REGION } });
+    const lake = new LakehouseTier(stack, 'Lake');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    new CdcIngestion(stack, 'Cdc', {
+      lake,
+      pipelineName: 'shop',
+      vpc,
+      encryptionKey: kms.Key.fromKeyArn(stack, 'OrgCdcKey', KEY_ARN),
+      source: { secret: new secretsmanager.Secret(stack, 'Db'), databaseName: 'shop' },
+      tables: [{ name: 'public.orders', primaryKey: ['id'] }],
+    });
+    const found = ownerStatements(stack);
+    expect(found.map((f) => f.statement.Sid).sort()).toEqual(['CloudWatchLogsEncryptsGlueJobLogs', 'DmsUsesCdcKey']);
+    expect(found.every((f) => f.text.includes('ByoCdc/OrgCdcKey was not created by this app'))).toBe(true);
   });
 });
 

@@ -29,6 +29,7 @@ import { escapeRegex, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { reportStatement } from '../../core/resource-policy';
 import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
@@ -350,6 +351,15 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const replication = this.replicationConfig ?? this.replicationTask!;
     if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
     this.encryptionKey.grantEncryptDecrypt(new iam.ServicePrincipal('dms.amazonaws.com'));
+    if (!(this.encryptionKey instanceof kms.Key)) {
+      // The grant above lands in the key policy, which CDK cannot change on an imported key.
+      reportStatement(this, this.encryptionKey, 'CDC key (KMS key policy)', new iam.PolicyStatement({
+        sid: 'DmsUsesCdcKey',
+        principals: [new iam.ServicePrincipal('dms.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }), 'DMS cannot encrypt the replication\'s storage with it');
+    }
 
     if (props.startReplication ?? true) {
       this.replicationStarter = this.startOnCreate(serverless);
