@@ -657,14 +657,20 @@ describe('validation names the prop', () => {
     expect(() => observe(stack, [a, b])).toThrow(/"pipelines": two pipelines are named "same"/);
   });
 
-  test('a freshness interval that cannot be an alarm period', () => {
+  test('a freshness interval no alarm can watch is refused where the user wrote it', () => {
     const stack = newStack();
-    const p = new DataPipeline(stack, 'A', {
+    expect(() => new DataPipeline(stack, 'A', {
       pipelineName: 'odd',
       metrics: { throughput: metric('t'), errors: metric('e') },
       freshness: [{ dataset: 'x', arrivals: metric('a'), expectedInterval: Duration.seconds(90) }],
-    });
-    expect(() => observe(stack, [p])).toThrow(/"pipelines\["odd"\]\.freshness\[0\]\.expectedInterval"/);
+    })).toThrow(/DataPipeline: invalid prop "freshness\[0\]\.expectedInterval": 1 minute 30 seconds is not a whole number of minutes/);
+  });
+
+  test('a hand-written pipeline with such an interval is refused naming its own field', () => {
+    const stack = newStack();
+    const odd = new NightlyExport(stack, 'Odd');
+    (odd as { freshness: FreshnessSignal[] }).freshness = [{ dataset: 'x', arrivals: metric('a'), expectedInterval: Duration.days(8) }];
+    expect(() => observe(stack, [odd])).toThrow(/PipelineObservability \(watching pipeline "nightly-export"\): invalid prop "freshness\[0\]\.expectedInterval": 8 days is longer than 7 days/);
   });
 
   test('an override naming no watched pipeline fails synthesis', () => {

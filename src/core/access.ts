@@ -1,9 +1,9 @@
-import { Annotations, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { IConstruct } from 'constructs';
+import { addOrReportStatement } from './resource-policy';
 
 /**
  * Access rules AWS enforces that aws-cdk-lib's grants leave out, in one place so every construct
@@ -51,16 +51,12 @@ export function withDeadLetterKey(target: scheduler.IScheduleTarget, deadLetterQ
 /**
  * Adds a statement to a key's policy (for a service principal, which no identity policy can
  * grant). An imported key's policy is not ours to change: instead of dropping the statement
- * silently, warns at synth time with the exact statement the key's owner must add.
+ * silently, warns at synth time with the exact statement the key's owner must add
+ * (`addOrReportStatement`, the one mechanism for every imported resource's policy).
  */
-export function addToKeyPolicy(scope: IConstruct, key: kms.IKey, statement: iam.PolicyStatement): void {
-  const { statementAdded } = key.addToResourcePolicy(statement, true);
-  if (!statementAdded) {
-    const stack = Stack.of(scope);
-    Annotations.of(scope).addWarningV2('cdk-lakehouse:importedKeyPolicy',
-      `The key ${stack.resolve(key.keyArn)} is imported, so its key policy cannot be changed here. `
-      + `Its owner must add this statement, or the service cannot use the key: ${JSON.stringify(stack.resolve(statement.toStatementJson()))}`);
-  }
+export function addToKeyPolicy(scope: IConstruct, key: kms.IKey, statement: iam.PolicyStatement,
+  why = 'the service cannot use the key'): void {
+  addOrReportStatement(scope, key, 'key (KMS key policy)', statement, why);
 }
 
 /**

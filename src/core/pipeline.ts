@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, IConstruct } from 'constructs';
+import { validateFreshnessInterval } from './freshness';
 import { propError } from './validation';
 
 /**
@@ -74,7 +75,11 @@ export interface FreshnessSignal {
   readonly dataset: string;
   /** Count of new data arrivals (rows, files, commits); its Sum over the interval is checked. */
   readonly arrivals: cloudwatch.IMetric;
-  /** How often new data is expected. */
+  /**
+   * How often new data is expected. Every construct of the library accepts the same range:
+   * whole minutes from 1 minute to 1 day, or whole hours up to 7 days (the longest span a
+   * CloudWatch alarm evaluates; see docs/multi-stack.md).
+   */
   readonly expectedInterval: Duration;
 }
 
@@ -192,6 +197,7 @@ export class DataPipeline extends Construct implements IDataPipeline {
     if (!props.pipelineName || props.pipelineName.trim() === '') {
       throw propError('DataPipeline', 'pipelineName', 'it is empty', 'give the pipeline a unique, human-readable name');
     }
+    (props.freshness ?? []).forEach((f, j) => validateFreshnessInterval('DataPipeline', `freshness[${j}].expectedInterval`, f.expectedInterval));
     this.pipelineName = props.pipelineName;
     this.pipelineKind = props.pipelineKind ?? PipelineKind.CUSTOM;
     this.pipelineMetrics = props.metrics;

@@ -2,9 +2,9 @@ import { ArnFormat, Names, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { addToKeyPolicy } from '../core/access';
 import { ILakeZone } from '../core/lake';
 import { suppressNag } from '../core/nag';
+import { addOrReportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
 
 /** What a crawler needs beyond its zone. */
@@ -86,12 +86,13 @@ export class LakeCrawler extends Construct {
     // CloudWatch Logs encrypts the crawler's log group with the zone key; only possible when
     // the key's policy is ours to extend (a key the lake created).
     const key = props.zone.encryptionKey;
-    addToKeyPolicy(this, key, new iam.PolicyStatement({
+    // On an imported key the statement cannot be added: its owner is told exactly what to add.
+    addOrReportStatement(this, key, 'lake key (KMS key policy)', new iam.PolicyStatement({
       principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
       actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
       resources: ['*'],
       conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn } },
-    }));
+    }), 'CloudWatch Logs cannot encrypt the log group of the crawler with it, and the crawler fails to write its logs');
 
     this.securityConfiguration = new glue.CfnSecurityConfiguration(this, 'SecurityConfiguration', {
       name: securityConfigurationName,

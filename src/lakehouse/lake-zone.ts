@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { glueArns, grantLakeRead, grantLakeReadWrite, LakeAccess } from '../core/grants';
 import { ILakeZone } from '../core/lake';
+import { registerImportedNagArn } from '../core/nag';
 import { validateGlueName } from '../core/validation';
 
 /** Attributes of a zone that already exists (bucket, key and Glue database). */
@@ -110,7 +111,9 @@ export class LakeZone extends LakeZoneBase {
       public readonly encryptionKey = attrs.encryptionKey;
       public readonly databaseName = attrs.databaseName;
     }
-    return new Imported(scope, id);
+    const zone = new Imported(scope, id);
+    registerImportedNagArn(zone, attrs.bucket.bucketArn);
+    return zone;
   }
 
   public readonly zoneName: string;
@@ -127,6 +130,8 @@ export class LakeZone extends LakeZoneBase {
     this.bucket = props.bucket;
     this.encryptionKey = props.encryptionKey;
     this.databaseName = props.databaseName;
+    // A bucket the library did not create: its acknowledgements must match it too.
+    registerImportedNagArn(this, props.bucket.bucketArn);
     this.cfnDatabase = new glue.CfnDatabase(this, 'Database', {
       catalogId: Stack.of(this).account,
       databaseInput: {

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
@@ -11,6 +12,7 @@ import { RawTable } from './raw-table';
 import { IcebergTableOptions, RawTableOptions } from './table-props';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
+import { reportStatement } from '../core/resource-policy';
 import { propError, toGlueName, validateGlueName, wholeDays } from '../core/validation';
 
 /** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
@@ -172,6 +174,17 @@ export class LakehouseTier extends Construct implements ILakehouse {
         }
       }
       bucket = options.existingBucket;
+      if (!(bucket instanceof s3.Bucket)) {
+        // The lake denies plain HTTP on every bucket it creates; on an imported one its owner must.
+        reportStatement(this, bucket, `${name} zone bucket (bucket policy)`, new iam.PolicyStatement({
+          sid: 'LakeDeniesInsecureTransport',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['s3:*'],
+          resources: [bucket.bucketArn, bucket.arnForObjects('*')],
+          conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+        }), 'the lake requires TLS for every access to its data');
+      }
     } else {
       bucket = new s3.Bucket(this, `${Name}Bucket`, {
         bucketName: options.bucketName,
@@ -189,6 +202,16 @@ export class LakehouseTier extends Construct implements ILakehouse {
         removalPolicy: this.removalPolicy,
         autoDeleteObjects: destroy,
       });
+      if (!(this.accessLogsBucket instanceof s3.Bucket)) {
+        // CDK adds this statement to the access-logs bucket's policy, and drops it on an imported one.
+        reportStatement(this, this.accessLogsBucket, 'access-logs bucket (bucket policy)', new iam.PolicyStatement({
+          sid: `S3ServerAccessLogsFor${Name}Zone`,
+          principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+          actions: ['s3:PutObject'],
+          resources: [this.accessLogsBucket.arnForObjects(`${name}/*`)],
+          conditions: { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }), `S3 cannot deliver the ${name} zone's server access logs`);
+      }
     }
     return new LakeZone(this, `${Name}Zone`, {
       zoneName: name,

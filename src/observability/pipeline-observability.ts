@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -9,6 +9,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as logs_destinations from 'aws-cdk-lib/aws-logs-destinations';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -21,10 +22,12 @@ import {
   WatchedPipeline,
 } from './pipeline-observability-props';
 import { addToKeyPolicy } from '../core/access';
+import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
 import { IDataPipeline } from '../core/pipeline';
+import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
 import { PartitionProjection } from '../lakehouse/partition-projection';
@@ -147,6 +150,9 @@ export class PipelineObservability extends Construct {
   /** Every alarm shown and composed; read lazily at synthesis, so later pipelines are included. */
   private readonly healthAlarms: cloudwatch.IAlarm[] = [];
   private readonly subscribedLogGroups = new Set<string>();
+  /** The alert topic's name (set on the topic when `topicName` is given or another stack needs it). */
+  private readonly alertTopicName: string;
+  private topicNamedForOtherStacks = false;
 
   constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
     super(scope, id);
@@ -185,6 +191,12 @@ export class PipelineObservability extends Construct {
         ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
       },
     }));
+    // Unique per stage and app (the construct path, hashed); set on the topic only when an alarm
+    // of another stack needs the topic's ARN without a cross-stack reference.
+    this.alertTopicName = props.topicName ?? Names.uniqueResourceName(this.topic, { maxLength: 256, separator: '-' });
+    (this.topic.node.defaultChild as sns.CfnTopic).topicName = Lazy.string({
+      produce: () => (props.topicName !== undefined || this.topicNamedForOtherStacks ? this.alertTopicName : undefined),
+    });
     for (const email of props.emailSubscriptions ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -363,27 +375,40 @@ export class PipelineObservability extends Construct {
     })) : [];
 
     pipeline.freshness.forEach((f, j) => {
-      const seconds = f.expectedInterval.toSeconds({ integral: false });
-      if (!Number.isInteger(seconds / 60) || seconds < 60 || seconds > 86400) {
-        throw propError(NAME, `pipelines["${name}"].freshness[${j}].expectedInterval`,
-          `${f.expectedInterval.toHumanString()} cannot be a CloudWatch alarm period`, 'use whole minutes from 1 minute to 1 day');
+      // A pipeline built from this library (or DataPipeline) checked this where the user wrote it;
+      // a hand-written IDataPipeline is checked here, naming its own field.
+      const problem = freshnessIntervalProblem(f.expectedInterval);
+      if (problem) {
+        throw propError(`${NAME} (watching pipeline "${name}")`, `freshness[${j}].expectedInterval`, problem,
+          'give whole minutes from Duration.minutes(1) to Duration.days(1), or whole hours up to Duration.days(7), where the pipeline sets it');
       }
     });
-    const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => this.newAlarm(scope, `FreshnessAlarm${j}`, {
-      metric: withPeriodSum(f.arrivals, f.expectedInterval),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // No arrivals often means no datapoints at all: that is exactly the stale case.
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      alarmDescription: `${what}: no new data in "${f.dataset}" for ${f.expectedInterval.toHumanString()}.`,
-    })) : [];
+    const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => {
+      const window = freshnessWindow(f.expectedInterval);
+      return this.newAlarm(scope, `FreshnessAlarm${j}`, {
+        metric: withPeriodSum(f.arrivals, window.period),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        // Every period of the interval must be empty: one arrival anywhere in it keeps the alarm OK.
+        evaluationPeriods: window.evaluationPeriods,
+        datapointsToAlarm: window.evaluationPeriods,
+        // No arrivals often means no datapoints at all: that is exactly the stale case.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        alarmDescription: `${what}: no new data in "${f.dataset}" for ${f.expectedInterval.toHumanString()}.`,
+      });
+    }) : [];
 
-    // The pipeline's own alarms: composed always, routed to the topic when they are ours to
-    // change (an alarm in another stack would make that stack depend on this one).
+    // The pipeline's own alarms: composed always, and routed to the topic. In this stack they get
+    // every action; in another stack they get the topic by its ARN, built from the topic's
+    // deterministic name with that stack's account and region, so that stack never references
+    // this one (this stack already reads the pipeline's metrics: a reference back would be a cycle).
     for (const own of pipeline.pipelineAlarms) {
-      if (own instanceof cloudwatch.AlarmBase && Stack.of(own) === Stack.of(this)) {
-        own.addAlarmAction(...this.alarmActions);
+      if (own instanceof cloudwatch.AlarmBase) {
+        if (Stack.of(own) === Stack.of(this)) {
+          own.addAlarmAction(...this.alarmActions);
+        } else {
+          own.addAlarmAction(this.topicActionIn(Stack.of(own)));
+        }
       }
       this.healthAlarms.push(own);
     }
@@ -453,6 +478,25 @@ export class PipelineObservability extends Construct {
     return merged as unknown as Required<PipelineAlarmThresholds>;
   }
 
+  /**
+   * The alert topic as an alarm action of an alarm in another stack: its ARN from the topic's
+   * deterministic name and that stack's partition, account and region (no cross-stack reference).
+   * Naming the topic is deferred to synthesis and only happens when an alarm needs it, so apps
+   * with one stack keep a generated topic name.
+   */
+  private topicActionIn(stack: Stack): cloudwatch.IAlarmAction {
+    const here = Stack.of(this);
+    for (const field of ['account', 'region'] as const) {
+      if (!Token.isUnresolved(here[field]) && !Token.isUnresolved(stack[field]) && here[field] !== stack[field]) {
+        throw propError(NAME, 'pipelines', `a pipeline alarm in stack ${stack.stackName} (${field} ${stack[field]}) cannot notify the alert topic in ${here[field]}`,
+          'watch pipelines of one account and region with a PipelineObservability in that account and region');
+      }
+    }
+    this.topicNamedForOtherStacks = true;
+    const arn = stack.formatArn({ service: 'sns', resource: this.alertTopicName, arnFormat: ArnFormat.NO_RESOURCE_NAME });
+    return { bind: () => ({ alarmActionArn: arn }) };
+  }
+
   private newAlarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(scope, id, props);
     alarm.addAlarmAction(...this.alarmActions);
@@ -504,7 +548,7 @@ export class PipelineObservability extends Construct {
     if (pipeline.freshness.length > 0) {
       health.push(new cloudwatch.GraphWidget({
         title: 'Freshness: new data per dataset',
-        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, f.expectedInterval), f.dataset)),
+        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, freshnessWindow(f.expectedInterval).period), f.dataset)),
         width: 8,
       }));
     }
@@ -692,7 +736,8 @@ export class PipelineObservability extends Construct {
     });
     const stack = Stack.of(this);
     // CloudTrail encrypts its log files with the lake key: allow it, for trails of this account only.
-    addToKeyPolicy(this, lake.encryptionKey, new iam.PolicyStatement({
+    // On an imported key the statement cannot be added here: the key's owner is told what to add.
+    addOrReportStatement(this, lake.encryptionKey, 'lake key (KMS key policy)', new iam.PolicyStatement({
       sid: 'CloudTrailEncryptsLakeDataEventLogs',
       principals: [new iam.ServicePrincipal('cloudtrail.amazonaws.com')],
       actions: ['kms:GenerateDataKey*', 'kms:DescribeKey'],
@@ -700,7 +745,26 @@ export class PipelineObservability extends Construct {
       conditions: {
         StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
       },
-    }));
+    }), 'CloudTrail cannot encrypt the data-event log files with it, and the trail fails to deliver');
+    // The Trail adds CloudTrail's two bucket statements itself, and CDK drops them silently on an
+    // imported bucket: the bucket's owner is told what to add.
+    if (!lake.raw.bucket.policy && !(lake.raw.bucket instanceof s3.Bucket)) {
+      const cloudtrailPrincipal = new iam.ServicePrincipal('cloudtrail.amazonaws.com');
+      const why = 'CloudTrail cannot check the bucket or write the data-event log files under ' + prefix;
+      reportStatement(this, lake.raw.bucket, 'raw zone bucket (bucket policy)', new iam.PolicyStatement({
+        sid: 'CloudTrailChecksLakeBucketAcl',
+        principals: [cloudtrailPrincipal],
+        actions: ['s3:GetBucketAcl'],
+        resources: [lake.raw.bucket.bucketArn],
+      }), why);
+      reportStatement(this, lake.raw.bucket, 'raw zone bucket (bucket policy)', new iam.PolicyStatement({
+        sid: 'CloudTrailWritesLakeDataEvents',
+        principals: [cloudtrailPrincipal],
+        actions: ['s3:PutObject'],
+        resources: [lake.raw.bucket.arnForObjects(`${prefix}AWSLogs/${stack.account}/*`)],
+        conditions: { StringEquals: { 's3:x-amz-acl': 'bucket-owner-full-control' } },
+      }), why);
+    }
     // Advanced selectors: object-level events on the three zones, except CloudTrail's own
     // deliveries under _ops/cloudtrail/ (logging those would log its own writes forever).
     const arn = (bucket: string, key = '') => `${bucket}/${key}`;
@@ -759,6 +823,9 @@ function validateProps(props: PipelineObservabilityProps): void {
   }
   if (props.athenaWorkGroupName !== undefined && !/^[a-zA-Z0-9._-]{1,128}$/.test(props.athenaWorkGroupName)) {
     throw propError(NAME, 'athenaWorkGroupName', `"${props.athenaWorkGroupName}" is not an Athena workgroup name`, 'use 1-128 letters, digits, ".", "_" or "-"');
+  }
+  if (props.topicName !== undefined && !Token.isUnresolved(props.topicName) && !/^[a-zA-Z0-9_-]{1,256}$/.test(props.topicName)) {
+    throw propError(NAME, 'topicName', `"${props.topicName}" is not an SNS topic name`, 'use 1-256 letters, digits, "_" or "-", unique in the account and region');
   }
   if (props.dashboardName !== undefined && !/^[a-zA-Z0-9_-]{1,255}$/.test(props.dashboardName)) {
     throw propError(NAME, 'dashboardName', `"${props.dashboardName}" is not a dashboard name`, 'use 1-255 letters, digits, "_" or "-"');

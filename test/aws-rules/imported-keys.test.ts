@@ -29,9 +29,10 @@ function fresh() {
 
 /** The statements the warnings ask the key's owner to add. */
 function warnedStatements(stack: Stack): any[] {
-  return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('cdk-lakehouse:importedKeyPolicy'))
+  return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('must add this statement'))
     .map((w) => String(w.entry.data))
-    .map((text) => JSON.parse(text.slice(text.indexOf('cannot use the key: ') + 'cannot use the key: '.length).replace(/\s*\[ack: [^\]]+\]\s*$/, '')));
+    .filter((text) => text.includes('(KMS key policy)'))
+    .map((text) => JSON.parse(/policy: (\{.*\})(?: \[ack: [^\]]+\])?$/s.exec(text)![1].split('${AWS::Partition}').join('aws')));
 }
 
 interface Case {

@@ -121,8 +121,10 @@ export interface ApiEndpoint {
    */
   readonly maxRetryAfter?: Duration;
   /**
-   * How often a successful run is expected (freshness signal of the endpoint's table).
-   * @default - twice the rate of a `rate()` schedule, one day for other schedules
+   * How often a successful run is expected (freshness signal of the endpoint's table): whole
+   * minutes from 1 minute to 1 day, or whole hours up to 7 days, as every construct accepts.
+   * @default - twice the rate of a `rate()` schedule (at least 10 minutes, at most 7 days); 7 days
+   * for a cron naming days of the week or month; one day for other schedules
    */
   readonly expectedInterval?: Duration;
 }

@@ -24,6 +24,7 @@ import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatCon
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
 import { addToKeyPolicy, serviceKeyUse, withDeadLetterKey } from '../../core/access';
+import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/freshness';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
@@ -733,6 +734,7 @@ function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: I
         throw propError(NAME, `${at}.headers`, `the "${key}" header would put a credential into the template`, 'keep credentials in a secret and use "auth" (ApiAuth.bearerToken, ApiAuth.basic...)');
       }
     }
+    if (ep.expectedInterval !== undefined) validateFreshnessInterval(NAME, `${at}.expectedInterval`, ep.expectedInterval);
     return { ...ep, tableName, recordsPath, expectedInterval: ep.expectedInterval ?? defaultInterval(ep.schedule) };
   });
   return { lake: props.lake, pipelineName, endpoints };
@@ -776,13 +778,24 @@ function validateSchedule(prop: string, schedule: scheduler.ScheduleExpression) 
     'use ScheduleExpression.rate(Duration.hours(1)) or ScheduleExpression.cron({ minute: "0", hour: "2" })');
 }
 
+/**
+ * Twice the schedule's rate (at least 10 minutes), at most the 7 days a freshness alarm can
+ * watch; a cron that names days of the week or month runs about weekly: 7 days; other schedules
+ * (daily or more often, one-time) one day.
+ */
 function defaultInterval(schedule: scheduler.ScheduleExpression): Duration {
-  const rate = RATE.exec(schedule.expressionString);
-  if (!rate) return Duration.days(1);
+  const text = schedule.expressionString;
+  const rate = RATE.exec(text);
+  if (!rate) {
+    const cron = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(text);
+    const wildcard = (field: string) => field === '*' || field === '?';
+    return cron && (!wildcard(cron[3]) || !wildcard(cron[5])) ? Duration.days(MAX_FRESHNESS_SECONDS / 86400) : Duration.days(1);
+  }
   const n = Number(rate[1]) * 2;
-  if (rate[2].startsWith('minute')) return Duration.minutes(Math.max(n, 10));
-  if (rate[2].startsWith('hour')) return Duration.hours(n);
-  return Duration.days(n);
+  const unit = rate[2].startsWith('minute') ? 60 : rate[2].startsWith('hour') ? 3600 : 86400;
+  const seconds = Math.min(Math.max(n * unit, 600), MAX_FRESHNESS_SECONDS);
+  if (seconds % 86400 === 0) return Duration.days(seconds / 86400);
+  return seconds % 3600 === 0 ? Duration.hours(seconds / 3600) : Duration.minutes(seconds / 60);
 }
 
 function endpointConfig(pipelineName: string, ep: ResolvedEndpoint): EndpointConfig {

@@ -133,7 +133,7 @@ export interface CdcTable {
   readonly pullSchedule?: scheduler.ScheduleExpression;
   /**
    * How often new changes are expected; no merged change for this long makes the table stale
-   * in `PipelineObservability`.
+   * in `PipelineObservability`. Whole minutes from 1 minute to 1 day, or whole hours up to 7 days.
    * @default Duration.days(1)
    */
   readonly expectedInterval?: Duration;

@@ -549,6 +549,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const sourceGroup = props.source.securityGroup;
     if (sourceGroup) {
       for (const group of this.connections.securityGroups) {
+        // remoteRule: when the database's group lives in another stack (a network stack), the rule
+        // is created in this one, so that stack never depends on this one (which would be a cycle).
         sourceGroup.addIngressRule(group, ec2.Port.tcp(port), `CdcIngestion ${this.pipelineName}`, true);
       }
     }

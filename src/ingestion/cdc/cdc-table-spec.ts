@@ -1,6 +1,7 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { CdcTable, CdcTableMode } from './cdc-ingestion-props';
+import { validateFreshnessInterval } from '../../core/freshness';
 import { propError, validateGlueName } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
@@ -87,9 +88,7 @@ export function resolveTables(tables: CdcTable[] | undefined, tablePrefix: strin
     }
 
     const expectedInterval = t.expectedInterval ?? Duration.days(1);
-    if (!Token.isUnresolved(expectedInterval.toSeconds()) && expectedInterval.toSeconds() < 60) {
-      throw propError(NAME, `${at}.expectedInterval`, `${expectedInterval.toHumanString()} is shorter than a minute`, 'give how often new changes arrive, e.g. Duration.hours(6)');
-    }
+    validateFreshnessInterval(NAME, `${at}.expectedInterval`, expectedInterval);
 
     let curatedTable: string | undefined;
     if (!wildcard) {

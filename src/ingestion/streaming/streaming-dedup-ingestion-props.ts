@@ -243,7 +243,8 @@ export interface StreamingDedupIngestionProps {
   readonly replayMaxEvents?: number;
 
   /**
-   * How often new raw objects are expected; none within it raises the freshness signal.
+   * How often new raw objects are expected; none within it raises the freshness signal. Whole
+   * minutes from 1 minute to 1 day, or whole hours up to 7 days.
    * @default Duration.hours(1)
    */
   readonly expectedArrivalInterval?: Duration;

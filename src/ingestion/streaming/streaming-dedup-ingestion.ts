@@ -16,13 +16,14 @@ import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
-import { addToKeyPolicy } from '../../core/access';
+import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { addOrReportStatement } from '../../core/resource-policy';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
@@ -384,12 +385,13 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       resources: ['*'],
       conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
     }));
-    addToKeyPolicy(this, key, new iam.PolicyStatement({
+    // On an imported key the statement cannot be added: its owner is told exactly what to add.
+    addOrReportStatement(this, key, 'lake key (KMS key policy)', new iam.PolicyStatement({
       principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
       actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
       resources: ['*'],
       conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
-    }));
+    }), 'CloudWatch Logs cannot encrypt the log group of the merge job with it, and the merge job fails to write its logs');
     const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
     this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
       name: securityConfigurationName,
@@ -748,7 +750,7 @@ function resolveProps(props: StreamingDedupIngestionProps) {
   const replayMaxEvents = props.replayMaxEvents ?? 100_000;
   integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
   const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
-  secondsIn('expectedArrivalInterval', expectedArrivalInterval, 60, 7 * 86400);
+  validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
 
   return {
     datasetName,
