@@ -14,6 +14,7 @@ import {
 } from './athena-serving-props';
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
+import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse } from '../core/lake';
 import { suppressNag } from '../core/nag';
 import {
@@ -129,6 +130,10 @@ export class AthenaServing extends Construct implements IDataPipeline {
     this.workGroupName = props.workGroupName
       ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-', allowedSpecialCharacters: '._-' });
     validateWorkGroupName('AthenaServing', 'workGroupName', this.workGroupName);
+    // The workgroup (and the log group named after it) is unique per account and region: the
+    // default above carries the stack name; a name the user sets twice is reported at synth.
+    LakehouseDeployRules._applyTo(this);
+    LakehouseDeployRules._nameOwner(this, this, 'AthenaServing', 'workGroupName');
 
     const cutoff = props.bytesScannedCutoffPerQuery ?? Size.gibibytes(100);
     const cutoffBytes = cutoff.toBytes();

@@ -29,6 +29,7 @@ import { escapeRegex, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
@@ -169,6 +170,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
   constructor(scope: Construct, id: string, props: CdcIngestionProps) {
     super(scope, id);
+    LakehouseDeployRules._applyTo(this);
     const resolved = resolveProps(props);
     const { lake } = props;
     const stack = Stack.of(this);
@@ -204,18 +206,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     // ---- account-level DMS roles -----------------------------------------------------------
     if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
-      this.dmsVpcRole = new iam.Role(this, 'DmsVpcRole', {
-        roleName: 'dms-vpc-role',
-        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-        description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
-      });
-      this.dmsCloudWatchLogsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
-        roleName: 'dms-cloudwatch-logs-role',
-        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
-        description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
-      });
+      // The roles have fixed names, one per account: every CdcIngestion of a stack shares one pair
+      // (kept on the stack); two stacks (or stages) creating them are a clash the deploy rules report.
+      const roles = dmsAccountRoles(this);
+      this.dmsVpcRole = roles.vpcRole;
+      this.dmsCloudWatchLogsRole = roles.logsRole;
     }
 
     this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
@@ -818,4 +813,29 @@ function dmsIdentifier(scope: Construct): string {
     .replace(/-+/g, '-')
     .replace(/^[^a-z]+/, '')
     .replace(/-$/, '') || 'cdc';
+}
+
+/** The account-level DMS roles of this stack, created once by the first CdcIngestion that asks. */
+function dmsAccountRoles(scope: CdcIngestion): { vpcRole: iam.Role; logsRole: iam.Role } {
+  const stack = Stack.of(scope);
+  const id = 'CdkLakehouseDmsAccountRoles';
+  let holder = stack.node.tryFindChild(id) as Construct | undefined;
+  if (!holder) {
+    holder = new Construct(stack, id);
+    new iam.Role(holder, 'DmsVpcRole', {
+      roleName: 'dms-vpc-role',
+      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
+      description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
+    });
+    new iam.Role(holder, 'DmsCloudWatchLogsRole', {
+      roleName: 'dms-cloudwatch-logs-role',
+      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
+      description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
+    });
+    LakehouseDeployRules._nameOwner(holder, scope, NAME, 'dmsAccountRoles');
+    LakehouseDeployRules._applyTo(holder);
+  }
+  return { vpcRole: holder.node.findChild('DmsVpcRole') as iam.Role, logsRole: holder.node.findChild('DmsCloudWatchLogsRole') as iam.Role };
 }
