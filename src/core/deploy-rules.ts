@@ -332,13 +332,13 @@ export function missingEniActions(stack: Stack, role: CfnResource): string[] {
       if (refersToRole(rp.Roles)) documents.push(rp.PolicyDocument);
     }
   }
-  if (managed.some((arn) => ENI_MANAGED_POLICIES.some((name) => arn.includes(`:policy/${name}`)))) return [];
-  return ENI_ACTIONS.filter((action) => !documentsAllow(documents, action));
+  const managedAllows = managed.some((arn) => ENI_MANAGED_POLICIES.some((name) => arn.includes(`:policy/${name}`)));
+  return ENI_ACTIONS.filter((action) => !documentsAllow(documents, action, managedAllows));
 }
 
 /** Whether the documents allow `action` on every resource ("*") with no condition, and deny nothing of it. */
-export function documentsAllow(documents: any[], action: string): boolean {
-  let allowed = false;
+export function documentsAllow(documents: any[], action: string, allowedElsewhere = false): boolean {
+  let allowed = allowedElsewhere;
   for (const doc of documents) {
     for (const st of asArray(doc?.Statement)) {
       const matches = st.Action !== undefined

@@ -202,6 +202,7 @@ export class PipelineObservability extends Construct {
       dashboardName: props.dashboardName,
       defaultInterval: props.dashboardTimeRange ?? Duration.hours(6),
     });
+    LakehouseDeployRules._nameOwner(this.dashboard, this, NAME, 'dashboardName');
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown: '# Lake health\nEvery alarm of every watched pipeline. The composite "lake unhealthy" alarm is in ALARM when any of them is; alerts go to the lake alert topic.',

@@ -489,6 +489,12 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `CdcIngestion ${this.pipelineName}: preflight check`,
       });
+      // A function in a VPC: Lambda manages its network interfaces with this role (Lambda guide,
+      // "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses the function without.
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        resources: ['*'],
+      }));
       role.addToPolicy(new iam.PolicyStatement({
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [this.preflightLogGroup.logGroupArn],
@@ -733,7 +739,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     if (this.preflight) {
       suppressNag(this.preflight.role!.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
-        reason: 'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) has no narrower resource than "*".',
+        reason: 'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) and the network interface actions Lambda needs for a '
+          + 'function in a VPC have no narrower resource than "*".',
         appliesTo: ['Resource::*'],
       }]);
     }
