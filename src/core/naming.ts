@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Stack, Token } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -86,15 +86,10 @@ export function sanitizeName(rule: NameRule, parts: string[]): string {
 }
 
 /**
- * The default name of something that must be unique per account and region (Glue databases,
- * workgroups...): the stack name (unique per account and region, and carrying the stage prefix,
- * `Dev-Lake`) followed by the construct id. Throws when the stack name is a token.
+ * The default name of something that must be unique per account and region (Glue databases...):
+ * the stack name (unique there, and carrying the stage prefix, `Dev-Lake`; CloudFormation stack
+ * names are never tokens) followed by the construct id.
  */
-export function stackScopedName(rule: NameRule, scope: IConstruct, id: string, construct: string, prop: string): string {
-  const stackName = Stack.of(scope).stackName;
-  if (Token.isUnresolved(stackName)) {
-    throw new Error(`${construct}: invalid prop "${prop}": the stack name is unknown at synth time, so no unique default can be derived. `
-      + `Fix: set "${prop}" explicitly.`);
-  }
-  return sanitizeName(rule, [stackName, id]);
+export function stackScopedName(rule: NameRule, scope: IConstruct, id: string): string {
+  return sanitizeName(rule, [Stack.of(scope).stackName, id]);
 }

@@ -86,7 +86,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
 
     // Glue database names are unique per account and region: the default carries the stack name
     // (unique there, with the stage prefix), leaving room for the longest zone suffix ("_curated").
-    this.lakeName = props.lakeName ?? stackScopedName({ ...GLUE_NAME_RULE, maxLength: 255 - '_curated'.length }, this, id, 'LakehouseTier', 'lakeName');
+    this.lakeName = props.lakeName ?? stackScopedName({ ...GLUE_NAME_RULE, maxLength: 255 - '_curated'.length }, this, id);
     validateGlueName('LakehouseTier', 'lakeName', this.lakeName);
     LakehouseDeployRules._applyTo(this);
 

@@ -84,7 +84,7 @@ export interface StreamingDedupIngestionProps {
 
   /**
    * Pipeline name on dashboards and alarms.
-   * @default 'streaming-<datasetName>'
+   * @default 'streaming-<datasetName>' (underscores as dashes, cut to 100 characters)
    */
   readonly pipelineName?: string;
 

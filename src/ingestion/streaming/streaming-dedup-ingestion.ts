@@ -23,7 +23,7 @@ import { suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
-import { GLUE_NAME_RULE, sanitizeName } from '../../core/naming';
+import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
@@ -608,13 +608,18 @@ interface ResolvedFields {
   time: string;
 }
 
+/** Pipeline names (metric dimensions, Powertools service names): 1-100 letters, digits, "-", "_", ".". */
+const STREAMING_PIPELINE_RULE: NameRule = {
+  what: 'pipeline name', maxLength: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, allowed: /[^A-Za-z0-9_.-]+/g, separator: '-', lowercase: false, startPrefix: 'p-', start: /^[A-Za-z0-9]/,
+};
+
 /** Every default and every validation of the props, in one place. */
 function resolveProps(props: StreamingDedupIngestionProps, id: string) {
   // The dataset decides where raw data lives (its prefix): a default from the construct id, which
   // the user chose, never from the construct path or the stack, so moving the construct keeps it.
   const datasetName = props.datasetName ?? sanitizeName(GLUE_NAME_RULE, [id]);
   validateGlueName(NAME, 'datasetName', datasetName);
-  const pipelineName = props.pipelineName ?? `streaming-${datasetName.replace(/_/g, '-')}`;
+  const pipelineName = props.pipelineName ?? sanitizeName(STREAMING_PIPELINE_RULE, ['streaming', datasetName.replace(/_/g, '-')]);
   if (!Token.isUnresolved(pipelineName) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(pipelineName)) {
     throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a usable name`, 'use 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit');
   }
