@@ -242,7 +242,8 @@ describe('IAM role names (global, case-insensitive)', () => {
     const vpc = stack.node.tryFindChild('Vpc') as ec2.Vpc ?? new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
     const secret = new secretsmanager.Secret(stack, `${id}Secret`);
     const dbSecurityGroup = new ec2.SecurityGroup(stack, `${id}Sg`, { vpc, allowAllOutbound: false });
-    return new CdcIngestion(stack, id, { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), pipelineName: id.toLowerCase(), dmsAccountRoles: roles });
+    const props = cdcProps({ stack, lake, vpc, secret, dbSecurityGroup });
+    return new CdcIngestion(stack, id, { ...props, pipelineName: id.toLowerCase(), dmsAccountRoles: roles });
   }
 
   test('two CdcIngestion of one stack creating the DMS roles share one pair', () => {
@@ -394,7 +395,9 @@ describe('VPC functions need ENI rights on their role', () => {
       const policy = { Version: '2012-10-17', Statement: statements };
       const result = await runSimulation({
         request: { principal: 'arn:aws:iam::111111111111:role/fn', action, resource: { resource: '*', accountId: '111111111111' }, contextVariables: {} },
-        identityPolicies: [{ name: 'role', policy }], serviceControlPolicies: [], resourceControlPolicies: [],
+        identityPolicies: [{ name: 'role', policy }],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
       }, {});
       if (result.resultType === 'error') throw new Error(JSON.stringify(result.errors));
       expect(documentsAllow([policy], action)).toBe(result.overallResult === 'Allowed');

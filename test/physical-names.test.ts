@@ -24,7 +24,8 @@ const constructId = fc.string({ minLength: 1, maxLength: 300 }).filter((s) => !s
 
 describe('name sanitizers (limits checked 2026-12-01, sources in src/core/naming.ts)', () => {
   test('the documented limits', () => {
-    expect([GLUE_NAME_RULE, ATHENA_WORKGROUP_RULE, IAM_ROLE_RULE, DASHBOARD_RULE, LOG_GROUP_RULE].map((r) => r.maxLength)).toEqual([255, 128, 64, 255, 512]);
+    const limits = [GLUE_NAME_RULE, ATHENA_WORKGROUP_RULE, IAM_ROLE_RULE, DASHBOARD_RULE, LOG_GROUP_RULE].map((r) => r.maxLength);
+    expect(limits).toEqual([255, 128, 64, 255, 512]);
     expect(isValidName(GLUE_NAME_RULE, 'a'.repeat(255))).toBe(true);
     expect(isValidName(GLUE_NAME_RULE, 'a'.repeat(256))).toBe(false);
     expect(isValidName(GLUE_NAME_RULE, 'Sales')).toBe(false);

@@ -151,7 +151,7 @@ function resolvedString(stack: Stack, value: unknown): string | undefined {
   return typeof resolved === 'string' && !Token.isUnresolved(resolved) ? resolved : undefined;
 }
 
-function props(resource: CfnResource): any {
+function cfnProps(resource: CfnResource): any {
   // The properties CloudFormation will get, after property overrides.
   const stack = Stack.of(resource);
   const cfn = stack.resolve((resource as any)._toCloudFormation());
@@ -171,11 +171,15 @@ interface NameSpec {
 const NAMED: Record<string, NameSpec> = {
   'AWS::Glue::Database': { kind: 'Glue database', rule: GLUE_NAME_RULE, global: false, cfnProp: 'DatabaseInput.Name', name: (p) => p.DatabaseInput?.Name },
   'AWS::Glue::Table': {
-    kind: 'Glue table', global: false, cfnProp: 'TableInput.Name',
+    kind: 'Glue table',
+    global: false,
+    cfnProp: 'TableInput.Name',
     name: (p) => (typeof p.DatabaseName === 'string' && typeof p.TableInput?.Name === 'string' ? `${p.DatabaseName}.${p.TableInput.Name}` : undefined),
   },
   'AWS::Glue::TableOptimizer': {
-    kind: 'Glue table optimizer', global: false, cfnProp: 'TableName',
+    kind: 'Glue table optimizer',
+    global: false,
+    cfnProp: 'TableName',
     name: (p) => (typeof p.DatabaseName === 'string' && typeof p.TableName === 'string' && typeof p.Type === 'string' ? `${p.DatabaseName}.${p.TableName} (${p.Type})` : undefined),
   },
   'AWS::Athena::WorkGroup': { kind: 'Athena workgroup', rule: ATHENA_WORKGROUP_RULE, global: false, cfnProp: 'Name', name: (p) => p.Name },
@@ -189,7 +193,7 @@ function checkStack(stack: Stack, tracked: Map<CfnResource, number>): string[] {
   const errors: string[] = [];
   for (const [resource, quota] of tracked) {
     const type = resource.cfnResourceType;
-    const p = props(resource);
+    const p = cfnProps(resource);
     const spec = NAMED[type];
     if (spec) errors.push(...checkName(registry, stack, resource, spec, p));
     if (type === 'AWS::Logs::SubscriptionFilter') errors.push(...checkSubscriptionFilter(registry, stack, resource, p));
@@ -312,7 +316,7 @@ function roleInTemplate(stack: Stack, roleArn: unknown): CfnResource | undefined
 
 /** The ENI actions the role's policies in this template do not allow (Allow on "*", no condition, no Deny). */
 export function missingEniActions(stack: Stack, role: CfnResource): string[] {
-  const roleProps = props(role);
+  const roleProps = cfnProps(role);
   const roleId = stack.resolve(role.logicalId);
   const documents: any[] = (roleProps.Policies ?? []).map((x: any) => x.PolicyDocument);
   const managed: string[] = [];
@@ -321,14 +325,14 @@ export function missingEniActions(stack: Stack, role: CfnResource): string[] {
   for (const arn of roleProps.ManagedPolicyArns ?? []) {
     if (typeof arn?.Ref === 'string') {
       const mp = resources.find((r) => r.cfnResourceType === 'AWS::IAM::ManagedPolicy' && stack.resolve(r.logicalId) === arn.Ref);
-      if (mp) documents.push(props(mp).PolicyDocument);
+      if (mp) documents.push(cfnProps(mp).PolicyDocument);
     } else {
       managed.push(JSON.stringify(arn));
     }
   }
   for (const r of resources) {
     if (r.cfnResourceType === 'AWS::IAM::Policy' || r.cfnResourceType === 'AWS::IAM::ManagedPolicy') {
-      const rp = props(r);
+      const rp = cfnProps(r);
       if (refersToRole(rp.Roles)) documents.push(rp.PolicyDocument);
     }
   }

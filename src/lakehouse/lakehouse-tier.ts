@@ -9,8 +9,8 @@ import { LakeZone } from './lake-zone';
 import { LakehouseTierProps, LakeZoneOptions, ZoneLifecycle } from './lakehouse-tier-props';
 import { RawTable } from './raw-table';
 import { IcebergTableOptions, RawTableOptions } from './table-props';
-import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { LakehouseDeployRules } from '../core/deploy-rules';
+import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 

@@ -23,8 +23,8 @@ import {
 import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { escapeRegex, suppressNag } from '../core/nag';
-import { IDataPipeline } from '../core/pipeline';
 import { GLUE_NAME_RULE, sanitizeName } from '../core/naming';
+import { IDataPipeline } from '../core/pipeline';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
 import { PartitionProjection } from '../lakehouse/partition-projection';

@@ -23,12 +23,12 @@ import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
-import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
+import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
-import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
+import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 

@@ -23,13 +23,13 @@ import {
 } from './cdc-table-spec';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { escapeRegex, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
-import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';

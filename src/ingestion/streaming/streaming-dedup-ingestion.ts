@@ -20,10 +20,10 @@ import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-i
 import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { suppressNag } from '../../core/nag';
+import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
-import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
