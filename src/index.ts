@@ -38,4 +38,4 @@ export * from './ingestion/cdc/cdc-ingestion-props';
 export * from './ingestion/cdc/cdc-ingestion';
 
 // Deploy-time rules (physical-name clashes, quotas, VPC roles) as synth-time errors
-export { LakehouseDeployRules, LakehouseDeployRulesProps } from './core/deploy-rules';
+export * from './core/deploy-rules';

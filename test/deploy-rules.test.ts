@@ -14,7 +14,7 @@ import {
   ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, CdcIngestion, DataPipeline, DmsAccountRoles, LakehouseDeployRules, LakehouseTier,
   PipelineObservability, StreamingDedupIngestion,
 } from '../src';
-import { documentsAllow } from '../src/core/deploy-rules';
+import { documentsAllow } from '../src/core/iam-reading';
 
 const ENV: Environment = { account: '111111111111', region: 'eu-west-1' };
 

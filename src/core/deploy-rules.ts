@@ -1,5 +1,6 @@
 import { Annotations, Aspects, CfnResource, IAspect, Reference, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { documentsAllow } from './iam-reading';
 import { ATHENA_WORKGROUP_RULE, DASHBOARD_RULE, GLUE_NAME_RULE, IAM_ROLE_RULE, isValidName, LOG_GROUP_RULE, NameRule } from './naming';
 
 /** Options of the deploy rules. */
@@ -315,7 +316,7 @@ function roleInTemplate(stack: Stack, roleArn: unknown): CfnResource | undefined
 }
 
 /** The ENI actions the role's policies in this template do not allow (Allow on "*", no condition, no Deny). */
-export function missingEniActions(stack: Stack, role: CfnResource): string[] {
+function missingEniActions(stack: Stack, role: CfnResource): string[] {
   const roleProps = cfnProps(role);
   const roleId = stack.resolve(role.logicalId);
   const documents: any[] = (roleProps.Policies ?? []).map((x: any) => x.PolicyDocument);
@@ -338,32 +339,4 @@ export function missingEniActions(stack: Stack, role: CfnResource): string[] {
   }
   const managedAllows = managed.some((arn) => ENI_MANAGED_POLICIES.some((name) => arn.includes(`:policy/${name}`)));
   return ENI_ACTIONS.filter((action) => !documentsAllow(documents, action, managedAllows));
-}
-
-/** Whether the documents allow `action` on every resource ("*") with no condition, and deny nothing of it. */
-export function documentsAllow(documents: any[], action: string, allowedElsewhere = false): boolean {
-  let allowed = allowedElsewhere;
-  for (const doc of documents) {
-    for (const st of asArray(doc?.Statement)) {
-      const matches = st.Action !== undefined
-        ? asArray(st.Action).some((a) => actionMatches(String(a), action))
-        : st.NotAction !== undefined && !asArray(st.NotAction).some((a) => actionMatches(String(a), action));
-      if (!matches) continue;
-      if (st.Effect === 'Deny') return false;
-      const onAll = st.Resource !== undefined && asArray(st.Resource).includes('*');
-      if (st.Effect === 'Allow' && onAll && st.Condition === undefined) allowed = true;
-    }
-  }
-  return allowed;
-}
-
-function asArray(value: unknown): any[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-/** IAM action matching: case-insensitive, `*` and `?` wildcards. */
-function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.split('').map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 'i');
-  return regex.test(action);
 }
