@@ -194,8 +194,9 @@ function checkStack(stack: Stack, tracked: Map<CfnResource, number>): string[] {
   const errors: string[] = [];
   for (const [resource, quota] of tracked) {
     const type = resource.cfnResourceType;
-    const p = cfnProps(resource);
     const spec = NAMED[type];
+    if (!spec && type !== 'AWS::Logs::SubscriptionFilter' && type !== 'AWS::Lambda::Function') continue;
+    const p = cfnProps(resource);
     if (spec) errors.push(...checkName(registry, stack, resource, spec, p));
     if (type === 'AWS::Logs::SubscriptionFilter') errors.push(...checkSubscriptionFilter(registry, stack, resource, p));
     if (type === 'AWS::Lambda::Function') {
