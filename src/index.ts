@@ -36,3 +36,6 @@ export * from './ingestion/api-pull/api-pull-ingestion';
 // CdcIngestion
 export * from './ingestion/cdc/cdc-ingestion-props';
 export * from './ingestion/cdc/cdc-ingestion';
+
+// Deploy-time rules (physical-name clashes, quotas, VPC roles) as synth-time errors
+export * from './core/deploy-rules';

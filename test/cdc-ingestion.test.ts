@@ -361,7 +361,7 @@ describe('CdcIngestion overrides', () => {
       ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonDMSVPCManagementRole']] }],
     });
     template.hasResourceProperties('AWS::IAM::Role', { RoleName: 'dms-cloudwatch-logs-role' });
-    template.hasResource('AWS::DMS::ReplicationSubnetGroup', { DependsOn: [Match.stringLikeRegexp('^ShopDmsVpcRole')] });
+    template.hasResource('AWS::DMS::ReplicationSubnetGroup', { DependsOn: [Match.stringLikeRegexp('^CdkLakehouseDmsAccountRolesDmsVpcRole')] });
   });
 
   test('by default the account roles are not created', () => {

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Stage } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -110,12 +110,12 @@ describe('LakehouseTier defaults', () => {
       template.hasResource('AWS::Glue::Database', {
         Properties: {
           CatalogId: { Ref: 'AWS::AccountId' },
-          DatabaseInput: Match.objectLike({ Name: `lake_${zone}`, LocationUri: Match.anyValue() }),
+          DatabaseInput: Match.objectLike({ Name: `test_lake_${zone}`, LocationUri: Match.anyValue() }),
         },
         DeletionPolicy: 'Retain',
       });
     }
-    expect(lake.lakeName).toBe('lake');
+    expect(lake.lakeName).toBe('test_lake');
   });
 
   test('zones are reachable by name and expose what ingestion constructs need', () => {
@@ -123,7 +123,7 @@ describe('LakehouseTier defaults', () => {
     expect(lake.zone(LakeZoneName.CLEAN)).toBe(lake.clean);
     expect(lake.zone(LakeZoneName.CURATED)).toBe(lake.curated);
     expect(lake.curated.zoneName).toBe('curated');
-    expect(lake.curated.databaseName).toBe('lake_curated');
+    expect(lake.curated.databaseName).toBe('test_lake_curated');
     expect(lake.curated.encryptionKey).toBe(lake.encryptionKey);
     expect(lake.lakeZones.map((z) => z.cfnDatabase)).toHaveLength(3);
   });
@@ -141,10 +141,11 @@ describe('LakehouseTier overrides', () => {
     }
   });
 
-  test('default lakeName is the construct id in snake_case', () => {
-    const stack = new Stack();
+  test('default lakeName is the stack name and the construct id in snake_case (unique per account and region)', () => {
+    const stack = new Stack(new Stage(new App(), 'Dev'), 'DataStack');
     const lake = new LakehouseTier(stack, 'SalesLake');
-    expect(lake.lakeName).toBe('sales_lake');
+    expect(stack.stackName).toBe('Dev-DataStack');
+    expect(lake.lakeName).toBe('dev_data_stack_sales_lake');
   });
 
   test('bucketName and versioned: false', () => {
@@ -199,7 +200,7 @@ describe('LakehouseTier overrides', () => {
     template.resourceCountIs('AWS::S3::Bucket', 3);
     expect(lake.raw.bucket).toBe(bucket);
     expect(lake.encryptionKey).toBe(key);
-    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'lake_raw', LocationUri: 's3://existing-raw/', Description: Match.anyValue() } });
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'default_lake_raw', LocationUri: 's3://existing-raw/', Description: Match.anyValue() } });
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key.keyArn } })] },
     });
@@ -279,8 +280,8 @@ describe('zone grants', () => {
         Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
         Resource: [
           { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':catalog']] },
-          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':database/lake_raw']] },
-          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':table/lake_raw/*']] },
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':database/default_lake_raw']] },
+          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':table/default_lake_raw/*']] },
         ],
       },
     ]);

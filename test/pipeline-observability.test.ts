@@ -461,13 +461,13 @@ describe('logs and events into the lake', () => {
     });
   });
 
-  test('the logs land decompressed, one JSON line per batch, GZIP and the lake key, under _ops/logs/', () => {
+  test('the logs land decompressed, one JSON line per batch, GZIP and the lake key, under _ops/<logsTableName>/', () => {
     const [, stream] = firehoseOf('ObservabilityLogsToLake');
     const destination = stream.Properties.ExtendedS3DestinationConfiguration;
     expect(destination).toMatchObject({
       BucketARN: { 'Fn::GetAtt': [rawBucket, 'Arn'] },
-      Prefix: '_ops/logs/day=!{timestamp:yyyy-MM-dd}/',
-      ErrorOutputPrefix: '_ops/logs-delivery-errors/!{firehose:error-output-type}/day=!{timestamp:yyyy-MM-dd}/',
+      Prefix: '_ops/observability_logs/day=!{timestamp:yyyy-MM-dd}/',
+      ErrorOutputPrefix: '_ops/observability_logs-delivery-errors/!{firehose:error-output-type}/day=!{timestamp:yyyy-MM-dd}/',
       CompressionFormat: 'GZIP',
       EncryptionConfiguration: { KMSEncryptionConfig: { AWSKMSKeyARN: { 'Fn::GetAtt': [stack.getLogicalId(lake.encryptionKey.node.defaultChild as any), 'Arn'] } } },
       ProcessingConfiguration: {
@@ -490,8 +490,8 @@ describe('logs and events into the lake', () => {
       Effect: 'Allow',
       Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
       Resource: [
-        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [rawBucket, 'Arn'] }, '/_ops/logs/*']] },
-        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [rawBucket, 'Arn'] }, '/_ops/logs-delivery-errors/*']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [rawBucket, 'Arn'] }, '/_ops/observability_logs/*']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [rawBucket, 'Arn'] }, '/_ops/observability_logs-delivery-errors/*']] },
       ],
     });
     expect(JSON.stringify(statements)).not.toContain('s3:DeleteObject');
@@ -502,11 +502,11 @@ describe('logs and events into the lake', () => {
     template.hasResourceProperties('AWS::Glue::Table', {
       DatabaseName: 'shop_raw',
       TableInput: Match.objectLike({
-        Name: 'ops_logs',
+        Name: 'observability_logs',
         Parameters: Match.objectLike({ 'projection.enabled': 'true', 'projection.day.type': 'date', 'projection.day.format': 'yyyy-MM-dd' }),
         PartitionKeys: [{ Name: 'day', Type: 'string' }],
         StorageDescriptor: Match.objectLike({
-          Location: { 'Fn::Join': ['', ['s3://', { Ref: rawBucket }, '/_ops/logs/']] },
+          Location: { 'Fn::Join': ['', ['s3://', { Ref: rawBucket }, '/_ops/observability_logs/']] },
           Columns: Match.arrayWith([
             Match.objectLike({ Name: 'loggroup', Type: 'string' }),
             Match.objectLike({ Name: 'logevents', Type: 'array<struct<id:string,timestamp:bigint,message:string>>' }),
@@ -514,19 +514,19 @@ describe('logs and events into the lake', () => {
         }),
       }),
     });
-    expect(obs.logsTable!.tableName).toBe('ops_logs');
+    expect(obs.logsTable!.tableName).toBe('observability_logs');
   });
 
-  test('failure events land under _ops/events/ as flat JSON lines, with a raw table', () => {
+  test('failure events land under _ops/<eventsTableName>/ as flat JSON lines, with a raw table', () => {
     const [eventsStreamId, stream] = firehoseOf('ObservabilityEventsToLake');
-    expect(stream.Properties.ExtendedS3DestinationConfiguration.Prefix).toBe('_ops/events/day=!{timestamp:yyyy-MM-dd}/');
+    expect(stream.Properties.ExtendedS3DestinationConfiguration.Prefix).toBe('_ops/observability_events/day=!{timestamp:yyyy-MM-dd}/');
     template.hasResourceProperties('AWS::Events::Rule', {
       Targets: Match.arrayWith([Match.objectLike({
         Arn: { 'Fn::GetAtt': [eventsStreamId, 'Arn'] },
         InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('^\\{"pipeline":"orders","id":<id>,.*"detail":<detail>\\}$') }),
       })]),
     });
-    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'ops_events' }) });
+    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'observability_events' }) });
   });
 
   test('no CloudTrail trail unless asked for', () => {
@@ -607,14 +607,14 @@ describe('other defaults', () => {
     expect((dashboardOf(namedTemplate) as any).start).toBe('-P1D');
   });
 
-  test('Firehose delivery errors are kept one year; table names ops_logs and ops_events; no emails', () => {
+  test('Firehose delivery errors are kept one year; table names <id>_logs and <id>_events; no emails', () => {
     const stack = newStack();
     observe(stack, [pipelineOf(stack, 'o', PipelineKind.CUSTOM, [])], { lake: new LakehouseTier(stack, 'Lake') });
     const template = Template.fromStack(stack);
     const errorGroups = Object.entries(template.findResources('AWS::Logs::LogGroup')).filter(([id]) => /^Observability(Logs|Events)ToLakeErrors/.test(id));
     expect(errorGroups.map(([, g]) => g.Properties.RetentionInDays)).toEqual([365, 365]);
-    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'ops_logs' }) });
-    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'ops_events' }) });
+    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'observability_logs' }) });
+    template.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'observability_events' }) });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
 });

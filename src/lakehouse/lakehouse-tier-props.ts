@@ -71,7 +71,10 @@ export interface LakehouseTierProps {
   /**
    * Name of the lake: prefix of its Glue databases (`<lakeName>_raw`...). Lowercase letters,
    * digits and underscores.
-   * @default - the construct id in snake_case, e.g. `Lake` → `lake`
+   * The databases' names are unique per account and region (CloudFormation fails to create a
+   * second one), so the default carries the stack name, which is unique there and includes the
+   * stage: set it for names that stay put when the lake moves to another stack.
+   * @default - the stack name and the construct id in snake_case, e.g. stack `Dev-Data`, id `Lake` → `dev_data_lake`
    */
   readonly lakeName?: string;
   /**

@@ -10,10 +10,12 @@ import { LakeZone } from './lake-zone';
 import { LakehouseTierProps, LakeZoneOptions, ZoneLifecycle } from './lakehouse-tier-props';
 import { RawTable } from './raw-table';
 import { IcebergTableOptions, RawTableOptions } from './table-props';
+import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import { reportStatement } from '../core/resource-policy';
-import { propError, toGlueName, validateGlueName, wholeDays } from '../core/validation';
+import { propError, validateGlueName, wholeDays } from '../core/validation';
+import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
 
 /** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
 export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';
@@ -85,8 +87,11 @@ export class LakehouseTier extends Construct implements ILakehouse {
       ?? (destroyContext === true || destroyContext === 'true' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
-    this.lakeName = props.lakeName ?? toGlueName(id);
+    // Glue database names are unique per account and region: the default carries the stack name
+    // (unique there, with the stage prefix), leaving room for the longest zone suffix ("_curated").
+    this.lakeName = props.lakeName ?? stackScopedName({ ...GLUE_NAME_RULE, maxLength: 255 - '_curated'.length }, this, id);
     validateGlueName('LakehouseTier', 'lakeName', this.lakeName);
+    LakehouseDeployRules._applyTo(this);
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: `Encrypts every zone of the ${this.lakeName} lake`,
@@ -147,12 +152,16 @@ export class LakehouseTier extends Construct implements ILakehouse {
 
   /** Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone. */
   public addRawTable(id: string, options: RawTableOptions): RawTable {
-    return new RawTable(this, id, { ...options, zone: this.raw });
+    const table = new RawTable(this, id, { ...options, zone: this.raw });
+    LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addRawTable', 'tableName');
+    return table;
   }
 
   /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
   public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
-    return new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
+    const table = new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
+    LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addIcebergTable', 'tableName');
+    return table;
   }
 
   /** Adds a Glue crawler for schema discovery in one zone. */
@@ -213,13 +222,15 @@ export class LakehouseTier extends Construct implements ILakehouse {
         }), `S3 cannot deliver the ${name} zone's server access logs`);
       }
     }
-    return new LakeZone(this, `${Name}Zone`, {
+    const zone = new LakeZone(this, `${Name}Zone`, {
       zoneName: name,
       bucket,
       encryptionKey: this.encryptionKey,
       databaseName,
       removalPolicy: this.removalPolicy,
     });
+    LakehouseDeployRules._nameOwner(zone, this, 'LakehouseTier', options.databaseName === undefined ? 'lakeName' : `${name}.databaseName`);
+    return zone;
   }
 }
 

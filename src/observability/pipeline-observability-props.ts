@@ -91,13 +91,15 @@ export interface PipelineObservabilityProps {
    */
   readonly landOpsDataInLake?: boolean;
   /**
-   * Glue table name of the landed logs (raw zone database).
-   * @default 'ops_logs'
+   * Glue table name of the landed logs (raw zone database); also names their prefix
+   * (`_ops/<logsTableName>/`). Two PipelineObservability on one lake need two names.
+   * @default - the construct id in snake_case and `_logs`, e.g. `Ops` → `ops_logs`
    */
   readonly logsTableName?: string;
   /**
-   * Glue table name of the landed failure events (raw zone database).
-   * @default 'ops_events'
+   * Glue table name of the landed failure events (raw zone database); also names their prefix
+   * (`_ops/<eventsTableName>/`).
+   * @default - the construct id in snake_case and `_events`, e.g. `Ops` → `ops_events`
    */
   readonly eventsTableName?: string;
   /**

@@ -26,6 +26,8 @@ import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
+import { LakehouseDeployRules } from '../core/deploy-rules';
+import { GLUE_NAME_RULE, sanitizeName } from '../core/naming';
 import { IDataPipeline } from '../core/pipeline';
 import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
@@ -157,7 +159,8 @@ export class PipelineObservability extends Construct {
   constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
     super(scope, id);
     this.props = props;
-    validateProps(props);
+    validateProps(props, id);
+    LakehouseDeployRules._applyTo(this);
     const destroy = isDestroyContext(this);
 
     // The topic: its own key, since CloudWatch and EventBridge must be allowed to use it and the
@@ -226,6 +229,7 @@ export class PipelineObservability extends Construct {
       dashboardName: props.dashboardName,
       defaultInterval: props.dashboardTimeRange ?? Duration.hours(6),
     });
+    LakehouseDeployRules._nameOwner(this.dashboard, this, NAME, 'dashboardName');
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown: '# Lake health\nEvery alarm of every watched pipeline. The composite "lake unhealthy" alarm is in ALARM when any of them is; alerts go to the lake alert topic.',
@@ -662,16 +666,20 @@ export class PipelineObservability extends Construct {
     // CloudWatch Logs sends gzip batches: decompress so each batch becomes one JSON line Athena
     // can read, then Firehose gzips the objects again.
     const appendNewline = { type: 'AppendDelimiterToRecord', parameters: [] };
-    const logsLanding = stream('LogsToLake', 'logs', [
+    // Each observability instance lands under its own prefix, named after its own tables, so two
+    // instances on one lake neither define the same tables nor read each other's data.
+    const logsTableName = props.logsTableName ?? defaultOpsTableName(this.node.id, 'logs');
+    const eventsTableName = props.eventsTableName ?? defaultOpsTableName(this.node.id, 'events');
+    const logsLanding = stream('LogsToLake', logsTableName, [
       { type: 'Decompression', parameters: [{ parameterName: 'CompressionFormat', parameterValue: 'GZIP' }] },
       appendNewline,
     ]);
-    const eventsLanding = stream('EventsToLake', 'events', [appendNewline]);
+    const eventsLanding = stream('EventsToLake', eventsTableName, [appendNewline]);
 
     const day = { name: 'day', projection: PartitionProjection.dateRange({ format: 'yyyy-MM-dd', rangeStart: 'NOW-5YEARS' }) };
     const logsTable = new RawTable(this, 'LogsTable', {
       zone: raw,
-      tableName: props.logsTableName ?? 'ops_logs',
+      tableName: logsTableName,
       prefix: logsLanding.prefix,
       description: 'The lake pipelines\' CloudWatch Logs, one row per delivered batch (unnest logevents for single events).',
       columns: [
@@ -686,7 +694,7 @@ export class PipelineObservability extends Construct {
     });
     const eventsTable = new RawTable(this, 'EventsTable', {
       zone: raw,
-      tableName: props.eventsTableName ?? 'ops_events',
+      tableName: eventsTableName,
       prefix: eventsLanding.prefix,
       description: 'Failure events of the lake pipelines (Glue, Step Functions, DMS...), one row per event.',
       columns: [
@@ -702,6 +710,8 @@ export class PipelineObservability extends Construct {
       ],
       partitionKeys: [day],
     });
+    LakehouseDeployRules._nameOwner(logsTable, this, NAME, 'logsTableName');
+    LakehouseDeployRules._nameOwner(eventsTable, this, NAME, 'eventsTableName');
 
     // One role for every subscription, trusted only by CloudWatch Logs of this account and region.
     const subscriptionRole = new iam.Role(this, 'LogSubscriptionRole', {
@@ -792,7 +802,12 @@ export class PipelineObservability extends Construct {
   }
 }
 
-function validateProps(props: PipelineObservabilityProps): void {
+/** Default name of an ops table: the instance's construct id, then the kind (`Ops` → `ops_logs`). */
+function defaultOpsTableName(id: string, kind: string): string {
+  return `${sanitizeName({ ...GLUE_NAME_RULE, maxLength: 255 - kind.length - 1 }, [id])}_${kind}`;
+}
+
+function validateProps(props: PipelineObservabilityProps, id: string): void {
   if (props.alarmThresholds) validateThresholds(props.alarmThresholds, 'alarmThresholds');
   (props.pipelineOverrides ?? []).forEach((o, i) => {
     if (!o.pipelineName) {
@@ -815,9 +830,11 @@ function validateProps(props: PipelineObservabilityProps): void {
     throw propError(NAME, 'cloudTrailDataEvents', 'there is no lake whose buckets to record', 'pass "lake", or leave cloudTrailDataEvents unset');
   }
   if (props.lake && (props.landOpsDataInLake ?? true)) {
-    validateGlueName(NAME, 'logsTableName', props.logsTableName ?? 'ops_logs');
-    validateGlueName(NAME, 'eventsTableName', props.eventsTableName ?? 'ops_events');
-    if ((props.logsTableName ?? 'ops_logs') === (props.eventsTableName ?? 'ops_events')) {
+    const logsTableName = props.logsTableName ?? defaultOpsTableName(id, 'logs');
+    const eventsTableName = props.eventsTableName ?? defaultOpsTableName(id, 'events');
+    validateGlueName(NAME, 'logsTableName', logsTableName);
+    validateGlueName(NAME, 'eventsTableName', eventsTableName);
+    if (logsTableName === eventsTableName) {
       throw propError(NAME, 'eventsTableName', 'it is the same as logsTableName', 'give the two tables different names');
     }
   }

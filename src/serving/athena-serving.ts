@@ -15,6 +15,7 @@ import {
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
 import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
+import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
@@ -131,6 +132,10 @@ export class AthenaServing extends Construct implements IDataPipeline {
     this.workGroupName = props.workGroupName
       ?? Names.uniqueResourceName(this, { maxLength: 128, separator: '-', allowedSpecialCharacters: '._-' });
     validateWorkGroupName('AthenaServing', 'workGroupName', this.workGroupName);
+    // The workgroup (and the log group named after it) is unique per account and region: the
+    // default above carries the stack name; a name the user sets twice is reported at synth.
+    LakehouseDeployRules._applyTo(this);
+    LakehouseDeployRules._nameOwner(this, this, 'AthenaServing', 'workGroupName');
 
     const cutoff = props.bytesScannedCutoffPerQuery ?? Size.gibibytes(100);
     const cutoffBytes = cutoff.toBytes();

@@ -147,7 +147,7 @@ export interface ApiPullIngestionProps {
   /**
    * Name of the pipeline: lowercase letters, digits, `-` and `_`. Prefixes raw keys
    * (`<pipelineName>/<endpoint>/`), metrics dimensions and resource names.
-   * @default - derived from the construct path
+   * @default - the construct id in kebab-case, e.g. `ShopApi` → `shop-api`
    */
   readonly pipelineName?: string;
   /**

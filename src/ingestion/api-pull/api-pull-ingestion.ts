@@ -29,6 +29,8 @@ import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments 
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
+import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -122,6 +124,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
   constructor(scope: Construct, id: string, props: ApiPullIngestionProps) {
     super(scope, id);
     const resolved = resolveProps(this, props);
+    LakehouseDeployRules._applyTo(this);
     const { lake, endpoints } = resolved;
     this.lake = lake;
     this.pipelineName = resolved.pipelineName;
@@ -239,6 +242,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     for (const ep of endpoints) {
       if (ep.columns) {
         const table = new IcebergTable(this, `Table-${ep.name}`, { zone: lake.curated, tableName: ep.tableName, columns: ep.columns, removalPolicy });
+        LakehouseDeployRules._nameOwner(table, this, NAME, 'endpoints[].tableName');
         this.tables[ep.name] = table;
         this.transformJob.node.addDependency(table);
       }
@@ -677,7 +681,9 @@ interface ResolvedEndpoint extends ApiEndpoint {
 }
 
 function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: ILakehouse; pipelineName: string; endpoints: ResolvedEndpoint[] } {
-  const pipelineName = props.pipelineName ?? toPipelineName(Names.uniqueResourceName(scope, { maxLength: 40 }));
+  // The pipeline name decides where raw data lands and keys the metrics: a default from the
+  // construct id (chosen by the user), never from the path, so moving the construct keeps it.
+  const pipelineName = props.pipelineName ?? sanitizeName(PIPELINE_NAME_RULE, [scope.node.id]);
   if (!Token.isUnresolved(pipelineName) && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(pipelineName)) {
     throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a valid pipeline name (lowercase letters, digits, "-" and "_", 1-63 characters, starting with a letter or digit)`,
       `use a name such as "${toPipelineName(pipelineName) || 'my-api'}"`);

@@ -24,6 +24,7 @@ import {
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
 import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse, withDeadLetterKey } from '../../core/access';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
@@ -172,6 +173,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
   constructor(scope: Construct, id: string, props: CdcIngestionProps) {
     super(scope, id);
+    LakehouseDeployRules._applyTo(this);
     const resolved = resolveProps(props);
     const { lake } = props;
     const stack = Stack.of(this);
@@ -213,18 +215,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     // ---- account-level DMS roles -----------------------------------------------------------
     if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
-      this.dmsVpcRole = new iam.Role(this, 'DmsVpcRole', {
-        roleName: 'dms-vpc-role',
-        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-        description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
-      });
-      this.dmsCloudWatchLogsRole = new iam.Role(this, 'DmsCloudWatchLogsRole', {
-        roleName: 'dms-cloudwatch-logs-role',
-        assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
-        description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
-      });
+      // The roles have fixed names, one per account: every CdcIngestion of a stack shares one pair
+      // (kept on the stack); two stacks (or stages) creating them are a clash the deploy rules report.
+      const roles = dmsAccountRoles(this);
+      this.dmsVpcRole = roles.vpcRole;
+      this.dmsCloudWatchLogsRole = roles.logsRole;
     }
 
     this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
@@ -509,7 +504,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [this.preflightLogGroup.logGroupArn],
       }));
-      // A VPC function: Lambda checks at create time that the role can manage its network interfaces.
+      // A VPC function: Lambda checks at create time that the role can manage its network interfaces
+      // (Lambda guide, "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses it without.
       grantLambdaVpcAccess(role);
       const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
         vpc: props.vpc,
@@ -767,7 +763,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     if (this.preflight) {
       suppressNag(this.preflight.role!.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
-        reason: 'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) has no narrower resource than "*".',
+        reason: 'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) and the network interface actions Lambda needs for a '
+          + 'function in a VPC have no narrower resource than "*".',
         appliesTo: ['Resource::*'],
       }]);
     }
@@ -861,4 +858,29 @@ function dmsIdentifier(scope: Construct): string {
     .replace(/-+/g, '-')
     .replace(/^[^a-z]+/, '')
     .replace(/-$/, '') || 'cdc';
+}
+
+/** The account-level DMS roles of this stack, created once by the first CdcIngestion that asks. */
+function dmsAccountRoles(scope: CdcIngestion): { vpcRole: iam.Role; logsRole: iam.Role } {
+  const stack = Stack.of(scope);
+  const id = 'CdkLakehouseDmsAccountRoles';
+  let holder = stack.node.tryFindChild(id) as Construct | undefined;
+  if (!holder) {
+    holder = new Construct(stack, id);
+    new iam.Role(holder, 'DmsVpcRole', {
+      roleName: 'dms-vpc-role',
+      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
+      description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
+    });
+    new iam.Role(holder, 'DmsCloudWatchLogsRole', {
+      roleName: 'dms-cloudwatch-logs-role',
+      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
+      description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
+    });
+    LakehouseDeployRules._nameOwner(holder, scope, NAME, 'dmsAccountRoles');
+    LakehouseDeployRules._applyTo(holder);
+  }
+  return { vpcRole: holder.node.findChild('DmsVpcRole') as iam.Role, logsRole: holder.node.findChild('DmsCloudWatchLogsRole') as iam.Role };
 }

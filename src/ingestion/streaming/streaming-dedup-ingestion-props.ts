@@ -77,14 +77,14 @@ export interface StreamingDedupIngestionProps {
 
   /**
    * Dataset name: the raw prefix (`<dataset>/`), the raw and curated table names, the quarantine
-   * prefix (`_quarantine/<dataset>/`). A Glue name.
-   * @default 'events'
+   * prefix (`_quarantine/<dataset>/`). A Glue name. Two pipelines on one lake need two names.
+   * @default - the construct id in snake_case, e.g. `ClickEvents` → `click_events`
    */
   readonly datasetName?: string;
 
   /**
    * Pipeline name on dashboards and alarms.
-   * @default 'streaming-<datasetName>'
+   * @default 'streaming-<datasetName>' (underscores as dashes, cut to 100 characters)
    */
   readonly pipelineName?: string;
 

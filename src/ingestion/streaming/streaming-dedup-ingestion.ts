@@ -20,6 +20,8 @@ import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
+import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -103,7 +105,8 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
   constructor(scope: Construct, id: string, props: StreamingDedupIngestionProps) {
     super(scope, id);
-    const p = resolveProps(props);
+    const p = resolveProps(props, id);
+    LakehouseDeployRules._applyTo(this);
     const stack = Stack.of(this);
     this.lake = props.lake;
     this.pipelineName = p.pipelineName;
@@ -158,6 +161,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         { name: 'ingested_at', type: 'timestamp', comment: 'When the merge first wrote the event' },
       ],
     });
+    for (const table of [this.rawTable, this.curatedTable]) LakehouseDeployRules._nameOwner(table, this, NAME, 'datasetName');
 
     // ---- Firehose ------------------------------------------------------------------------------
     this.deliveryLogGroup = lakeLogGroup(this, 'DeliveryLogs', {
@@ -342,8 +346,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       memorySize: 1024,
       timeout: Duration.minutes(15),
       architecture: lambda.Architecture.ARM_64,
-      // One replay at a time: a replay is an operator's action, not a fleet.
-      reservedConcurrentExecutions: 1,
+      // No reserved concurrency: an account whose quota is 10 refuses any reservation. Replays need
+      // no serialising: each event travels in an envelope the dedup handler claims once per replay
+      // id, and the curated MERGE keeps one row per event id (docs/streaming-dedup-ingestion.md).
       description: `Replays raw events of ${p.pipelineName} into its stream: { eventType, from, to, replayId?, maxEvents?, startAfter? }`,
       environment: {
         RAW_BUCKET: raw.bucket.bucketName,
@@ -651,11 +656,18 @@ interface ResolvedFields {
   time: string;
 }
 
+/** Pipeline names (metric dimensions, Powertools service names): 1-100 letters, digits, "-", "_", ".". */
+const STREAMING_PIPELINE_RULE: NameRule = {
+  what: 'pipeline name', maxLength: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, allowed: /[^A-Za-z0-9_.-]+/g, separator: '-', lowercase: false, startPrefix: 'p-', start: /^[A-Za-z0-9]/,
+};
+
 /** Every default and every validation of the props, in one place. */
-function resolveProps(props: StreamingDedupIngestionProps) {
-  const datasetName = props.datasetName ?? 'events';
+function resolveProps(props: StreamingDedupIngestionProps, id: string) {
+  // The dataset decides where raw data lives (its prefix): a default from the construct id, which
+  // the user chose, never from the construct path or the stack, so moving the construct keeps it.
+  const datasetName = props.datasetName ?? sanitizeName(GLUE_NAME_RULE, [id]);
   validateGlueName(NAME, 'datasetName', datasetName);
-  const pipelineName = props.pipelineName ?? `streaming-${datasetName.replace(/_/g, '-')}`;
+  const pipelineName = props.pipelineName ?? sanitizeName(STREAMING_PIPELINE_RULE, ['streaming', datasetName.replace(/_/g, '-')]);
   if (!Token.isUnresolved(pipelineName) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(pipelineName)) {
     throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a usable name`, 'use 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit');
   }
