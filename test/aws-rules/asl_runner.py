@@ -31,13 +31,16 @@ from typing import Any
 import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.catch.catch_outcome import CatchOutcome
 from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
 from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.json_path import NoSuchJsonPathError
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.backend import execution as moto_execution
@@ -125,6 +128,23 @@ def _eval_state(self: ExecutionState, env: Any) -> None:
 ExecutionState._eval_state = _eval_state  # type: ignore[method-assign]
 
 
+def _mocked_throw(env: Any, mocked_response: MockedResponseThrow) -> None:
+    """A stubbed error; a `States.*` name (e.g. a Glue job run that FAILED: `States.TaskFailed`) is the built-in error."""
+    if not mocked_response.error.startswith("States."):
+        return _original_mocked_throw(env, mocked_response)
+    error_name = StatesErrorName(typ=StatesErrorNameType.from_name(mocked_response.error))
+    raise FailureEventException(failure_event=FailureEvent(
+        env=env,
+        error_name=error_name,
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=mocked_response.error, cause=mocked_response.cause)),
+    ))
+
+
+_original_mocked_throw = mock_eval_utils._eval_mocked_response_throw
+mock_eval_utils._eval_mocked_response_throw = _mocked_throw
+
+
 def _jsonata(expression: str) -> Any:
     import jsonata  # jsonata-python
 
@@ -137,6 +157,19 @@ moto_jsonata._eval_jsonata = _jsonata  # moto leaves the JSONata engine hook emp
 def _start_worker(self: moto_execution.Execution) -> ExecutionWorker:
     worker = _original_start_worker(self)
     worker._mock_test_case = _MOCKS.get(self.name)
+    make_env = worker._get_evaluation_environment
+
+    def environment() -> Any:
+        env = make_env()
+        # AWS's context object holds the start time as an ISO-8601 string (moto keeps a datetime,
+        # which States.JsonToString cannot serialise).
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution["StartTime"]
+        if not isinstance(start, str):
+            execution["StartTime"] = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
+        return env
+
+    worker._get_evaluation_environment = environment
     return worker
 
 
@@ -168,11 +201,13 @@ def _summarise(client: Any, arn: str, retry_waits: list[float]) -> dict[str, Any
         if details:
             entered.append(details["name"])
             current[event["id"]] = details["name"]
+        # The task belongs to the state entered most recently on its own path (previousEventId chain).
         scheduled = event.get("taskScheduledEventDetails")
         if scheduled:
-            # The task belongs to the state entered most recently on its own path (previousEventId chain).
-            state = _state_of(event, events, current)
-            task_inputs.setdefault(state, []).append(json.loads(scheduled["parameters"]))
+            task_inputs.setdefault(_state_of(event, events, current), []).append(json.loads(scheduled["parameters"]))
+        invoked = event.get("lambdaFunctionScheduledEventDetails")
+        if invoked:
+            task_inputs.setdefault(_state_of(event, events, current), []).append(json.loads(invoked["input"]))
     return {
         "status": described["status"],
         "error": described.get("error"),
@@ -219,6 +254,9 @@ def run(cases: list[dict[str, Any]], timeout_seconds: float = 30.0) -> list[dict
             result = _summarise(client, arn, list(_RETRY_WAITS))
             result["name"] = case["name"]
             results.append(result)
+            # moto 5.2.1 deep-copies a state machine (and, through its backend, every other one with
+            # its finished executions' locks) at each start: keep one machine in the backend at a time.
+            client.delete_state_machine(stateMachineArn=machine)
     return results
 
 

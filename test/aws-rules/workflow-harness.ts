@@ -78,7 +78,9 @@ export function stateMachines(template: Template): Record<string, { arn: string;
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
     const props = resource.Properties;
-    const definition = props.DefinitionString !== undefined ? resolve(template, props.DefinitionString) : JSON.stringify(resolve(template, props.Definition));
+    const definition = props.DefinitionString !== undefined
+      ? resolve(template, props.DefinitionString)
+      : JSON.stringify(resolve(template, props.Definition));
     out[id] = { arn: ref(template, id), definition };
   }
   return out;
