@@ -4,6 +4,7 @@
  * ASL interpreter through `asl_runner.py` (one Python process per call, JSON in and out).
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 export const ACCOUNT = '123456789012';
@@ -146,6 +147,8 @@ const RUNNER = path.join(__dirname, 'asl_runner.py');
 
 /** Runs every case in one Python process; the results come back in the order of the cases. */
 export function runWorkflows(cases: WorkflowCase[]): WorkflowResult[] {
+  // WF_DUMP_DIR=<dir> keeps each request, to time or debug the runner alone: `.venv/bin/python asl_runner.py < <file>`.
+  if (process.env.WF_DUMP_DIR) fs.writeFileSync(path.join(process.env.WF_DUMP_DIR, `cases-${Date.now()}-${cases.length}.json`), JSON.stringify({ cases }));
   const out = spawnSync(PYTHON, [RUNNER], { input: JSON.stringify({ cases }), encoding: 'utf-8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
   if (out.status !== 0) throw new Error(`asl_runner.py failed (${out.status}): ${out.stderr}`);
   return JSON.parse(out.stdout).results;

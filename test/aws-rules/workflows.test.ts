@@ -289,3 +289,203 @@ describe('ApiPullIngestion workflow, run with its triggers\' exact inputs', () =
     cases[i].check(result);
   });
 });
+
+describe('ApiPullIngestion workflow, hand-started runs (generated inputs)', () => {
+  // Any object a person or a script may start a run with: the schedule's fields, each present or
+  // absent, an endpoint that exists, does not exist or is missing, extra fields, and fields the
+  // definition fixes (which the input must not override).
+  const fixture = apiPullFixture();
+  const instant = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());
+  const scalar = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
+  const inputs = fc.record({
+    endpoint: optional(fc.oneof(fc.constantFrom('orders', 'customers'), fc.string({ maxLength: 10 }).filter((s) => s !== 'orders' && s !== 'customers'))),
+    scheduledTime: optional(instant),
+    windowStart: optional(instant),
+    windowEnd: optional(instant),
+    note: optional(scalar),
+    requestedBy: optional(scalar),
+    action: optional(fc.constantFrom('commit', 'listUploads')),
+    config: optional(fc.record({ url: fc.constant('https://evil.example.com/') })),
+  }).map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Json);
+  const samples = fc.sample(inputs, { seed: 20261201, numRuns: 40 });
+  const known = (i: Json) => i.endpoint === 'orders' || i.endpoint === 'customers';
+
+  test('the sample covers known, unknown and missing endpoints and every optional field both ways', () => {
+    expect(samples.some(known)).toBe(true);
+    expect(samples.some((i) => typeof i.endpoint === 'string' && !known(i))).toBe(true);
+    expect(samples.some((i) => !('endpoint' in i))).toBe(true);
+    for (const field of ['scheduledTime', 'windowStart', 'windowEnd']) {
+      expect(samples.some((i) => field in i && known(i))).toBe(true);
+      expect(samples.some((i) => !(field in i) && known(i))).toBe(true);
+    }
+  });
+
+  const results = runWorkflows(samples.map((input, i) => ({
+    name: `generated ${i}`,
+    definition: fixture.definition,
+    input: JSON.stringify(input),
+    mocks: happyMocks(input.endpoint, SCHEDULED_TIME, input.endpoint === 'customers' ? 'customers_v1' : input.endpoint),
+  })));
+
+  test('no input ends in States.Runtime; a known endpoint is pulled with the input\'s own fields, any other is recorded and notified', () => {
+    samples.forEach((input, i) => {
+      const r = results[i];
+      expect(r.error).not.toBe('States.Runtime');
+      if (!known(input)) {
+        expect(r.entered).toEqual([...PULL_PATH, 'Unknown endpoint', ...FAILURE_PATH]);
+        // The record holds the run as the workflow read it: the input, with the fields the definition fixes.
+        const { action: _action, config: _config, ...own } = input;
+        expectRecordedAndNotified(fixture, r, own, ERROR_NAMES.config);
+        expect(JSON.parse(r.taskInputs['Record failure'][0].Body).action).toBe('pull');
+        return;
+      }
+      expect(r.status).toBe('SUCCEEDED');
+      const [event] = r.taskInputs['Pull pages into raw'];
+      // The definition's fields win over the input's; the input's own fields arrive unchanged; absent ones stay absent.
+      expect(event.action).toBe('pull');
+      expect(event.config.url).toMatch(/^https:\/\/api\.example\.com\//);
+      expect(event.config.name).toBe(input.endpoint);
+      for (const [key, value] of Object.entries(input)) {
+        if (key !== 'action' && key !== 'config') expect(event[key]).toEqual(value);
+      }
+      for (const field of ['scheduledTime', 'windowStart', 'windowEnd']) {
+        if (!(field in input)) expect(event).not.toHaveProperty(field);
+      }
+    });
+  });
+});
+
+describe('integ.api-pull.ts: its start input runs through the workflow it deploys', () => {
+  // Synthesizes the integ app itself: the start input and the expected watermark come from its assertion stack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const integ = require('../../integ/integ.api-pull') as { app: App; RUN_TIME: string };
+  const assembly = integ.app.synth();
+  const testStack = assembly.getStackByName('ApiPullIntegStack').template;
+  const assertStack = assembly.stacks.find((s) => s.stackName.startsWith('ApiPullIntegDefaultTestDeployAssert'))!.template;
+  const calls = Object.values(assertStack.Resources as Record<string, Json>).map((r) => r.Properties ?? {});
+  const startCall = calls.find((p) => p.service === 'StepFunctions' && p.api === 'startExecution');
+  const watermarkCall = calls.find((p) => p.service === 'DynamoDB' && p.api === 'getItem');
+  const input: string = JSON.parse(startCall.parameters.input);
+  const machines = stateMachines(testStack);
+  const [machineId] = Object.keys(machines);
+
+  test('the integ test starts the pipeline\'s workflow with what the orders schedule sends', () => {
+    expect(Object.keys(machines)).toHaveLength(1);
+    const exportName = startCall.parameters.stateMachineArn['Fn::Join'][1][1]['Fn::ImportValue'].split(':')[1];
+    const output = Object.values(testStack.Outputs as Record<string, Json>).find((o) => o.Export?.Name?.endsWith?.(exportName)
+      || JSON.stringify(o.Export?.Name ?? '').includes(exportName));
+    expect(output.Value).toEqual({ Ref: machineId });
+    const [scheduleInput] = scheduleTriggers(testStack).map((t) => JSON.parse(t.input));
+    expect(Object.keys(JSON.parse(input)).sort()).toEqual(Object.keys(scheduleInput).sort());
+    expect(JSON.parse(input)).toEqual({ endpoint: 'orders', scheduledTime: integ.RUN_TIME });
+  });
+
+  test('that input succeeds, and the pulled window ends where the integ test expects the watermark', () => {
+    const expectedWatermark = JSON.parse(watermarkCall.expected).$ObjectLike.Item.watermark.S;
+    const [r] = runWorkflows([{ name: 'integ start', definition: machines[machineId].definition, input, mocks: happyMocks('orders', expectedWatermark) }]);
+    expect(r.status).toBe('SUCCEEDED');
+    const [event] = r.taskInputs['Pull pages into raw'];
+    // The puller ends the window at windowEnd ?? scheduledTime ?? executionStartTime (runtime/puller.ts).
+    expect(normalizeInstant(event.windowEnd ?? event.scheduledTime ?? event.executionStartTime, 'windowEnd')).toBe(expectedWatermark);
+    expect(r.taskInputs['Commit watermark'][0].windowEnd).toBe(expectedWatermark);
+  });
+});
+
+// ---- AthenaServing: scheduled queries and Iceberg maintenance (JSONata workflows) -----------------
+
+describe('AthenaServing scheduled workflows, run with their schedules\' exact inputs', () => {
+  const stack = new Stack(new App(), 'Serving');
+  const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'shop' });
+  const serving = new AthenaServing(stack, 'Analysts', { lake });
+  const orders = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
+  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily-revenue', sql: 'SELECT 1 AS one', schedule: 'cron(0 6 * * ? *)' });
+  const parquet = serving.addScheduledQuery('Weekly', {
+    queryName: 'weekly', sql: 'SELECT id FROM orders', schedule: 'cron(0 7 ? * MON *)', format: ReportFormat.PARQUET, reads: { tables: [orders] },
+  });
+  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: 'cron(0 3 ? * SUN *)' });
+  const template = Template.fromStack(stack).toJSON();
+  const machines = stateMachines(template);
+  const triggers = scheduleTriggers(template);
+  const machineOf = (workflow: { stateMachine: { node: { defaultChild?: unknown } } }) => {
+    const id = stack.getLogicalId(workflow.stateMachine.node.defaultChild as never);
+    const trigger = triggers.find((t) => t.stateMachineArn === machines[id].arn)!;
+    return { definition: machines[id].definition, input: trigger.input };
+  };
+  const runKey = SCHEDULED_TIME.replace(/:/g, '-');
+  const resultsBucket = resolve(template, stack.resolve(serving.resultsBucket.bucketName));
+  const query = (id: string, outputLocation = `s3://${resultsBucket}/results/${id}.csv`) => ok({
+    QueryExecution: { QueryExecutionId: id, Status: { State: 'SUCCEEDED' }, ResultConfiguration: { OutputLocation: outputLocation } },
+  });
+
+  const cases: Array<WorkflowCase & { check: (r: WorkflowResult) => void }> = [];
+  const add = (name: string, wf: { definition: string; input: string }, mocks: Record<string, Mocked[]>, check: (r: WorkflowResult) => void) =>
+    cases.push({ name, ...wf, mocks, check });
+  const notified = (r: WorkflowResult, state: string) => JSON.parse(r.taskInputs[state][0].Message);
+
+  test('every schedule sends {runKey: <scheduled time>}', () => {
+    expect(triggers).toHaveLength(3);
+    for (const t of triggers) expect(JSON.parse(t.input)).toEqual({ runKey: SCHEDULED_TIME });
+  });
+
+  add('CSV report: query, copy to the stable name, notify', machineOf(csv),
+    { RunQuery: [query('q-1')], CopyReport: [ok({})], NotifySuccess: [ok({ MessageId: 'm' })] }, (r) => {
+      expect(r.status).toBe('SUCCEEDED');
+      expect(r.entered).toEqual(['Prepare', 'RunQuery', 'CopyReport', 'NotifySuccess']);
+      expect(r.taskInputs.RunQuery[0]).toMatchObject({ QueryString: 'SELECT 1 AS one', WorkGroup: expect.any(String) });
+      expect(r.taskInputs.CopyReport[0]).toMatchObject({
+        Bucket: resultsBucket, Key: `${serving.reportsPrefix}daily-revenue/${runKey}.csv`, CopySource: `${resultsBucket}/results/q-1.csv`,
+      });
+      expect(notified(r, 'NotifySuccess')).toMatchObject({
+        status: 'SUCCEEDED', runKey, queryExecutionId: 'q-1', report: `s3://${resultsBucket}/${serving.reportsPrefix}daily-revenue/${runKey}.csv`,
+      });
+    });
+  add('CSV report: the query fails → NotifyFailure → Failed', machineOf(csv),
+    { RunQuery: [fails('Athena.InvalidRequestException', 'syntax error')], NotifyFailure: [ok({})] }, (r) => {
+      expect(r.entered).toEqual(['Prepare', 'RunQuery', 'NotifyFailure', 'Failed']);
+      expect(r.status).toBe('FAILED');
+      expect(r.error).toBe('ScheduledQueryFailed');
+      expect(notified(r, 'NotifyFailure')).toMatchObject({ status: 'FAILED', runKey, error: 'Athena.InvalidRequestException' });
+    });
+  add('CSV report: Athena throttles, then runs', machineOf(csv),
+    { RunQuery: [fails('Athena.TooManyRequestsException'), query('q-2')], CopyReport: [ok({})], NotifySuccess: [ok({})] }, (r) => {
+      expect(r.status).toBe('SUCCEEDED');
+      expect(r.taskInputs.RunQuery).toHaveLength(2);
+    });
+  add('CSV report: the copy keeps failing → NotifyFailure → Failed', machineOf(csv),
+    { RunQuery: [query('q-3')], CopyReport: times(4, fails('S3.AccessDenied')), NotifyFailure: [ok({})] }, (r) => {
+      expect(r.taskInputs.CopyReport).toHaveLength(4);
+      expect(r.entered.slice(-2)).toEqual(['NotifyFailure', 'Failed']);
+      expect(r.status).toBe('FAILED');
+    });
+  add('CSV report: the success notice cannot be sent → the run fails so it is seen', machineOf(csv),
+    { RunQuery: [query('q-4')], CopyReport: [ok({})], NotifySuccess: times(4, fails('SNS.InternalError')) }, (r) => {
+      expect(r.taskInputs.NotifySuccess).toHaveLength(4);
+      expect(r.status).toBe('FAILED');
+      expect(r.error).toBe('SNS.InternalError');
+    });
+  add('Parquet report: UNLOAD into the run\'s folder, notify', machineOf(parquet),
+    { RunQuery: [query('q-5')], NotifySuccess: [ok({})] }, (r) => {
+      expect(r.status).toBe('SUCCEEDED');
+      expect(r.taskInputs.RunQuery[0].QueryString)
+        .toBe(`UNLOAD (SELECT id FROM orders) TO '${parquet.reportsUrl.replace(/\$\{Token\[[^\]]+\]\}/, resultsBucket)}${runKey}/' WITH (format = 'PARQUET', compression = 'SNAPPY')`);
+      expect(notified(r, 'NotifySuccess').report).toBe(`s3://${resultsBucket}/${serving.reportsPrefix}weekly/${runKey}/`);
+    });
+  add('Iceberg maintenance: OPTIMIZE then VACUUM, notify', machineOf(maintenance),
+    { Optimize: [query('q-6')], Vacuum: [query('q-7')], NotifySuccess: [ok({})] }, (r) => {
+      expect(r.status).toBe('SUCCEEDED');
+      expect(r.entered).toEqual(['Prepare', 'Optimize', 'Vacuum', 'NotifySuccess']);
+      expect(r.taskInputs.Vacuum[0].QueryString).toBe('VACUUM orders');
+    });
+  add('Iceberg maintenance: OPTIMIZE fails → NotifyFailure → Failed, VACUUM not run', machineOf(maintenance),
+    { Optimize: [fails('States.TaskFailed', 'ICEBERG_COMMIT_ERROR')], NotifyFailure: [ok({})] }, (r) => {
+      expect(r.entered).toEqual(['Prepare', 'Optimize', 'NotifyFailure', 'Failed']);
+      expect(r.status).toBe('FAILED');
+    });
+
+  const results = runWorkflows(cases);
+  test.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
+    expect(results[i].status).not.toBe('INVALID_DEFINITION');
+    cases[i].check(results[i]);
+  });
+});
