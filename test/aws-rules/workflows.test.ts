@@ -9,6 +9,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as fc from 'fast-check';
 import { Mocked, resolve, runWorkflows, SCHEDULED_TIME, scheduleTriggers, stateMachines, Trigger, WorkflowCase, WorkflowResult } from './workflow-harness';
 import {
@@ -487,5 +488,73 @@ describe('AthenaServing scheduled workflows, run with their schedules\' exact in
   test.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {
     expect(results[i].status).not.toBe('INVALID_DEFINITION');
     cases[i].check(results[i]);
+  });
+});
+
+// ---- the runner applies AWS's rules where moto 5.2.1 does not ------------------------------------
+
+describe('the runner: AWS behaviours this tier relies on', () => {
+  const lambdaArn = 'arn:aws:lambda:us-east-1:123456789012:function:f';
+  const catchAll = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }];
+  const machine = (first: Json) => JSON.stringify({ StartAt: 'First', States: { First: { ...first, End: true }, Caught: { Type: 'Pass', End: true } } });
+  const schedule = JSON.stringify({ endpoint: 'orders', scheduledTime: SCHEDULED_TIME });
+  const cases: WorkflowCase[] = [
+    // Issue 12's bug in miniature: a Lambda payload path the schedule's input lacks.
+    {
+      name: 'lambda payload path missing',
+      input: schedule,
+      mocks: { First: [lambdaReturns({})] },
+      definition: machine({ Type: 'Task', Resource: lambdaArn, Parameters: { 'windowStart.$': '$.windowStart' }, Catch: catchAll }),
+    },
+    {
+      name: 'service parameter path missing',
+      input: schedule,
+      mocks: { First: [ok({})] },
+      definition: machine({ Type: 'Task', Resource: 'arn:aws:states:::sns:publish', Parameters: { 'Message.$': '$.windowStart' }, Retry: [{ ErrorEquals: ['States.ALL'], MaxAttempts: 3 }], Catch: catchAll }),
+    },
+    {
+      name: 'glue job run failed',
+      input: schedule,
+      mocks: { First: [fails('States.TaskFailed'), ok({ JobRunState: 'SUCCEEDED' })] },
+      definition: machine({ Type: 'Task', Resource: 'arn:aws:states:::glue:startJobRun.sync', Parameters: { JobName: 'j' }, Retry: [{ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 1, IntervalSeconds: 120 }] }),
+    },
+    {
+      name: 'lambda error type',
+      input: schedule,
+      mocks: { First: [lambdaThrows('ApiPull.Transient', 'x')] },
+      definition: machine({ Type: 'Task', Resource: lambdaArn, Catch: catchAll }),
+    },
+  ];
+  const [lambdaPath, servicePath, glue, lambdaError] = runWorkflows(cases);
+
+  test('a JSONPath missing from the input is States.Runtime, which neither Retry nor Catch on States.ALL handles', () => {
+    for (const r of [lambdaPath, servicePath]) {
+      expect(r.status).toBe('FAILED');
+      expect(r.error).toBe('States.Runtime');
+      expect(r.cause).toContain('$.windowStart');
+      expect(r.entered).toEqual(['First']);
+      expect(r.retryWaits).toEqual([]);
+    }
+  });
+
+  test('a failed Glue job run (States.TaskFailed) is retried by a States.TaskFailed retrier, with its interval recorded, not slept', () => {
+    expect(glue.status).toBe('SUCCEEDED');
+    expect(glue.taskInputs.First).toHaveLength(2);
+    expect(glue.retryWaits).toEqual([120]);
+  });
+
+  test('a Lambda handler\'s error is named after its errorType, and caught with Error/Cause', () => {
+    expect(lambdaError.status).toBe('SUCCEEDED');
+    expect(lambdaError.entered).toEqual(['First', 'Caught']);
+    expect(lambdaError.output.error).toEqual({ Error: 'ApiPull.Transient', Cause: expect.stringContaining('ApiPull.Transient') });
+  });
+
+  test('CDK drops null values from a definition (why the old "Read input" defaults were {})', () => {
+    const stack = new Stack();
+    const pass = new sfn.Pass(stack, 'P', { parameters: { defaults: { windowStart: null }, kept: { windowStart: '' } } });
+    new sfn.StateMachine(stack, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(pass) });
+    const template = Template.fromStack(stack).toJSON();
+    const definition = JSON.parse(Object.values(stateMachines(template))[0].definition);
+    expect(definition.States.P.Parameters).toEqual({ defaults: {}, kept: { windowStart: '' } });
   });
 });
