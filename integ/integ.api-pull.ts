@@ -1,9 +1,11 @@
 /**
  * Integ test: ApiPullIngestion pulls a paginated endpoint that the test stack serves itself (a
  * Lambda function URL that checks a bearer token kept in Secrets Manager and serves 3 pages of 2
- * orders, then an empty page). The test starts the workflow by hand, waits for it to succeed
- * (pull → Glue transform → commit), checks the watermark moved, and reads the curated Iceberg rows
- * back through Athena.
+ * orders, then an empty page). The test starts the workflow with exactly the input the orders
+ * schedule sends (`{endpoint, scheduledTime}`, the scheduled time fixed), waits for it to succeed
+ * (pull → Glue transform → commit), checks the watermark moved to that time, and reads the curated
+ * Iceberg rows back through Athena. test/aws-rules/workflows.test.ts runs this start input through
+ * the synthesized workflow offline.
  *
  * Deploy in a sandbox: `npx integ-runner --directory integ --language typescript integ.api-pull.ts`
  * Offline (no credentials) the runner only compares the committed snapshot.
@@ -16,7 +18,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { ApiAuth, ApiPagination, ApiPullIngestion, LakehouseTier } from '../src';
 
-const app = new App();
+export const app = new App();
 const stack = new Stack(app, 'ApiPullIntegStack');
 
 const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'integ_api_pull', removalPolicy: RemovalPolicy.DESTROY });
@@ -75,9 +77,14 @@ const results = new s3.Bucket(stack, 'AthenaResults', {
 
 const integ = new IntegTest(app, 'ApiPullInteg', { testCases: [stack], regions: ['us-east-1'] });
 
+// The run the orders schedule would start at RUN_TIME: its target's input, with the scheduler's
+// <aws.scheduler.scheduled-time> filled in as EventBridge Scheduler does.
+export const RUN_TIME = '2024-05-01T12:00:00Z';
+const scheduleTarget = stack.resolve((pipeline.schedules.orders.node.defaultChild as scheduler.CfnSchedule).target);
+const scheduleInput: string = scheduleTarget.input ?? scheduleTarget.Input;
 const start = integ.assertions.awsApiCall('StepFunctions', 'startExecution', {
   stateMachineArn: pipeline.stateMachine.stateMachineArn,
-  input: JSON.stringify({ endpoint: 'orders', windowEnd: '2024-05-01T12:00:00Z' }),
+  input: scheduleInput.split('<aws.scheduler.scheduled-time>').join(RUN_TIME),
 });
 
 const execution = integ.assertions.awsApiCall('StepFunctions', 'describeExecution', {
@@ -90,7 +97,7 @@ const watermark = integ.assertions.awsApiCall('DynamoDB', 'getItem', {
   TableName: pipeline.watermarkTable.tableName,
   Key: { pk: { S: 'integ-shop#orders' } },
 });
-watermark.expect(ExpectedResult.objectLike({ Item: { watermark: { S: '2024-05-01T12:00:00Z' } } }));
+watermark.expect(ExpectedResult.objectLike({ Item: { watermark: { S: RUN_TIME } } }));
 watermark.provider.addToRolePolicy({ Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [lake.encryptionKey.keyArn] });
 
 const query = integ.assertions.awsApiCall('Athena', 'startQueryExecution', {

@@ -113,7 +113,8 @@ describe('ApiPullIngestion template', () => {
       .toEqual([['orders', 'Endpoint orders'], ['customers', 'Endpoint customers']]);
     expect(states['Which endpoint?'].Default).toBe('Unknown endpoint');
     expect(states['Endpoint orders']).toMatchObject({ Type: 'Pass', ResultPath: '$.config', Next: 'Pull pages into raw' });
-    expect(states['Pull pages into raw'].Parameters).toMatchObject({ 'config.$': '$.config', 'endpoint.$': '$.endpoint' });
+    // The puller's event is the state's input (the run's input, the fixed fields, then $.config): no optional path is read.
+    expect(states['Pull pages into raw'].Parameters).toBeUndefined();
   });
 
   test('the puller: explicit runtime, streaming-friendly memory, config without secrets', () => {

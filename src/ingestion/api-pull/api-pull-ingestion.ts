@@ -14,14 +14,13 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ApiAuth } from './api-auth';
 import { ApiPagination } from './api-pagination';
 import { ApiEndpoint, ApiPullIngestionProps, WatermarkFormat } from './api-pull-ingestion-props';
+import { apiPullWorkflow } from './api-pull-workflow';
 import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
-import { ERROR_NAMES } from './runtime/errors';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
 import { addToKeyPolicy, serviceKeyUse, withDeadLetterKey } from '../../core/access';
 import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/freshness';
@@ -263,7 +262,17 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       retention: logs.RetentionDays.ONE_YEAR,
       removalPolicy,
     });
-    const definition = this.workflow(failuresPrefix, props.notifyOnSuccess ?? false, this.uploadsPrefix !== undefined, endpointConfigs);
+    const definition = apiPullWorkflow(this, {
+      pipelineName: this.pipelineName,
+      puller: this.puller,
+      transformJob: this.transformJob,
+      rawBucket: lake.raw.bucket,
+      notificationTopic: this.notificationTopic,
+      failuresPrefix,
+      notifyOnSuccess: props.notifyOnSuccess ?? false,
+      uploads: this.uploadsPrefix !== undefined,
+      endpoints: endpointConfigs,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       comment: `ApiPullIngestion ${this.pipelineName}: pull → land raw → transform to curated → commit watermark`,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -387,198 +396,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
 
     this.suppressJustifiedFindings(failuresPrefix);
     this.acknowledgeNistFindings();
-  }
-
-  /** Pull → Transform → Commit → (Notify) → Succeeded; any failure → RecordFailure → Notify → Fail. */
-  private workflow(failuresPrefix: string, notifyOnSuccess: boolean, uploads: boolean, endpoints: EndpointConfig[]): sfn.IChainable {
-    const lambdaServiceErrors = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
-
-    const pull = new tasks.LambdaInvoke(this, 'Pull', {
-      stateName: 'Pull pages into raw',
-      comment: 'Walks the pages of one window and streams each body into the raw zone unchanged; writes the run manifest last',
-      lambdaFunction: this.puller,
-      payload: sfn.TaskInput.fromObject({
-        'action': 'pull',
-        'endpoint.$': '$.endpoint',
-        'config.$': '$.config',
-        'scheduledTime.$': '$.scheduledTime',
-        'windowStart.$': '$.windowStart',
-        'windowEnd.$': '$.windowEnd',
-        'executionStartTime.$': '$$.Execution.StartTime',
-      }),
-      payloadResponseOnly: true,
-      resultPath: '$.pull',
-      retryOnServiceExceptions: false,
-    });
-    pull.addRetry({
-      errors: lambdaServiceErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL,
-    });
-    pull.addRetry({ errors: [ERROR_NAMES.transient, 'States.Timeout', 'Sandbox.Timedout'], interval: Duration.minutes(1), maxAttempts: 2, backoffRate: 3, jitterStrategy: sfn.JitterType.FULL });
-
-    const transform = new tasks.GlueStartJobRun(this, 'Transform', {
-      stateName: 'Transform into curated',
-      comment: 'Explodes the records of the run\'s pages, flattens them and MERGEs them into the curated Iceberg table',
-      glueJobName: this.transformJob.ref,
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      arguments: sfn.TaskInput.fromObject({
-        '--manifest_url.$': '$.pull.manifestUrl',
-        '--records_path.$': '$.pull.recordsPath',
-        '--record_id.$': '$.pull.recordIdField',
-        '--table.$': '$.pull.tableName',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    transform.addRetry({ errors: ['Glue.ConcurrentRunsExceededException', 'Glue.InternalServiceException', 'Glue.ThrottlingException'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-    // A MERGE by record id makes a repeated transform harmless: one retry for transient job failures.
-    transform.addRetry({ errors: ['States.TaskFailed'], interval: Duration.minutes(2), maxAttempts: 1 });
-
-    const commit = new tasks.LambdaInvoke(this, 'Commit', {
-      stateName: 'Commit watermark',
-      comment: 'Moves the endpoint\'s watermark to the end of the window, only now that the run is landed and merged',
-      lambdaFunction: this.puller,
-      payload: sfn.TaskInput.fromObject({
-        'action': 'commit',
-        'endpoint.$': '$.pull.endpoint',
-        'runId.$': '$.pull.runId',
-        'windowEnd.$': '$.pull.windowEnd',
-      }),
-      payloadResponseOnly: true,
-      resultPath: '$.commit',
-      retryOnServiceExceptions: false,
-    });
-    commit.addRetry({ errors: [...lambdaServiceErrors, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-
-    const record = new tasks.CallAwsService(this, 'RecordFailure', {
-      stateName: 'Record failure',
-      comment: 'Keeps the failed run\'s input and error under the lake\'s _ops/ prefix',
-      service: 's3',
-      action: 'putObject',
-      parameters: {
-        'Bucket': this.lake.raw.bucket.bucketName,
-        'Key.$': `States.Format('${failuresPrefix}{}.json', $$.Execution.Name)`,
-        'Body.$': 'States.JsonToString($)',
-        'ContentType': 'application/json',
-      },
-      iamResources: [this.lake.raw.bucket.arnForObjects(`${failuresPrefix}*`)],
-      iamAction: 's3:PutObject',
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    record.addRetry({ maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-    const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
-      stateName: 'Notify failure',
-      topic: this.notificationTopic,
-      subject: `ApiPullIngestion ${this.pipelineName}: run failed`,
-      message: sfn.TaskInput.fromObject({
-        'pipeline': this.pipelineName,
-        'execution.$': '$$.Execution.Id',
-        'error.$': '$.error',
-        'run.$': '$',
-        'rerun': 'Start a new execution with this execution\'s input: the same window is pulled again into the same keys and merged by record id (no duplicates, no gap).',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    notifyFailure.addRetry({ maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
-    const failed = new sfn.Fail(this, 'Failed', { stateName: 'Run failed', errorPath: '$.error.Error', causePath: '$.error.Cause' });
-    const onFailure = record.next(notifyFailure).next(failed);
-    // Recording must not stop the notification, nor the notification the Fail state.
-    record.addCatch(notifyFailure, { resultPath: '$.recordError' });
-    notifyFailure.addCatch(failed, { resultPath: '$.notifyError' });
-    for (const step of [pull, transform, commit]) step.addCatch(onFailure, { resultPath: '$.error' });
-
-    // Optional input fields default to null so that a hand-started run needs only `endpoint`.
-    const defaults = new sfn.Pass(this, 'Defaults', {
-      stateName: 'Read input',
-      parameters: {
-        'defaults': { endpoint: null, scheduledTime: null, windowStart: null, windowEnd: null },
-        'input.$': '$',
-      },
-    });
-    const merge = new sfn.Pass(this, 'MergeInput', {
-      stateName: 'Fill input defaults',
-      parameters: { 'merged.$': 'States.JsonMerge($.defaults, $.input, false)' },
-      outputPath: '$.merged',
-    });
-
-    // One branch per endpoint sets its configuration from the definition: the run's input names
-    // the endpoint but cannot change what is pulled, from where, or with which secret.
-    const unknown = new sfn.Fail(this, 'UnknownEndpoint', {
-      stateName: 'Unknown endpoint',
-      error: ERROR_NAMES.config,
-      cause: `The input's "endpoint" is not one of: ${endpoints.map((e) => e.name).join(', ')}`,
-    });
-    const which = new sfn.Choice(this, 'WhichEndpoint', { stateName: 'Which endpoint?' });
-    for (const ep of endpoints) {
-      which.when(sfn.Condition.stringEquals('$.endpoint', ep.name), new sfn.Pass(this, `Config-${ep.name}`, {
-        stateName: `Endpoint ${ep.name}`,
-        result: sfn.Result.fromObject(ep as unknown as Record<string, unknown>),
-        resultPath: '$.config',
-      }).next(pull));
-    }
-    which.otherwise(unknown);
-    defaults.next(merge).next(which);
-    let chain = sfn.Chain.custom(defaults, [pull], pull).next(transform).next(commit);
-    if (notifyOnSuccess) {
-      chain = chain.next(new tasks.SnsPublish(this, 'NotifySuccess', {
-        stateName: 'Notify success',
-        topic: this.notificationTopic,
-        subject: `ApiPullIngestion ${this.pipelineName}: run succeeded`,
-        message: sfn.TaskInput.fromJsonPathAt('$.pull'),
-        resultPath: sfn.JsonPath.DISCARD,
-      }));
-    }
-    const pullRun = chain.next(new sfn.Succeed(this, 'Succeeded', { stateName: 'Run succeeded' }));
-    if (!uploads) return pullRun;
-
-    // The upload drop: list the waiting files, merge each with the same job, move it to _done/.
-    const listUploads = new tasks.LambdaInvoke(this, 'ListUploads', {
-      stateName: 'List uploads',
-      lambdaFunction: this.puller,
-      payload: sfn.TaskInput.fromObject({ action: 'listUploads', endpoints }),
-      payloadResponseOnly: true,
-      resultPath: '$.list',
-      retryOnServiceExceptions: false,
-    });
-    listUploads.addRetry({
-      errors: lambdaServiceErrors, interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL,
-    });
-    const transformUpload = new tasks.GlueStartJobRun(this, 'TransformUpload', {
-      stateName: 'Transform upload',
-      comment: 'Merges one uploaded CSV/JSON file like a pulled run; a file that cannot be parsed is quarantined with its reason',
-      glueJobName: this.transformJob.ref,
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      arguments: sfn.TaskInput.fromObject({
-        '--upload_url.$': '$.uploadUrl',
-        '--endpoint.$': '$.endpoint',
-        '--records_path.$': '$.recordsPath',
-        '--record_id.$': '$.recordIdField',
-        '--table.$': '$.tableName',
-      }),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    transformUpload.addRetry({ errors: ['Glue.ConcurrentRunsExceededException', 'Glue.InternalServiceException', 'Glue.ThrottlingException'], interval: Duration.minutes(1), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-    const finishUpload = new tasks.LambdaInvoke(this, 'FinishUpload', {
-      stateName: 'Move upload to _done',
-      lambdaFunction: this.puller,
-      payload: sfn.TaskInput.fromObject({ 'action': 'finishUpload', 'endpoint.$': '$.endpoint', 'key.$': '$.key' }),
-      payloadResponseOnly: true,
-      resultPath: sfn.JsonPath.DISCARD,
-      retryOnServiceExceptions: false,
-    });
-    finishUpload.addRetry({ errors: [...lambdaServiceErrors, 'States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
-    const eachUpload = new sfn.Map(this, 'EachUpload', {
-      stateName: 'Each upload',
-      itemsPath: '$.list.uploads',
-      maxConcurrency: 2,
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    eachUpload.itemProcessor(transformUpload.next(finishUpload));
-    listUploads.addCatch(record, { resultPath: '$.error' });
-    eachUpload.addCatch(record, { resultPath: '$.error' });
-    const uploadRun = listUploads.next(eachUpload).next(new sfn.Succeed(this, 'UploadsSucceeded', { stateName: 'Uploads merged' }));
-
-    return new sfn.Choice(this, 'Mode', { stateName: 'Pull or uploads?' })
-      .when(sfn.Condition.and(sfn.Condition.isPresent('$.mode'), sfn.Condition.stringEquals('$.mode', 'uploads')), uploadRun)
-      .otherwise(pullRun);
   }
 
   /** Log groups use `logEncryptionKey`, else the job key (created on first use, so the puller's group can have it too). */
