@@ -1,7 +1,8 @@
 import { appendFileSync } from 'fs';
 import { Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+import { AwsSolutionsChecks, NagSuppressions, NIST80053R5Checks } from 'cdk-nag';
 
 /** The cdk-nag packs every nag test runs, and the rule-id prefix each pack reports under. */
 export const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'] as const;
@@ -33,4 +34,26 @@ export function countByRule(findings: string[]): Record<string, number> {
     counts[rule] = (counts[rule] ?? 0) + 1;
   }
   return counts;
+}
+
+/**
+ * Acknowledges findings on the user's own resources that a test builds as fixtures (a VPC a team
+ * already runs, a database secret another team owns): they are not the library's to fix, and
+ * nothing of the construct under test is suppressed.
+ */
+export function acknowledgeUserFixtures(fixtures: { vpc?: IConstruct; secret?: IConstruct }): void {
+  if (fixtures.secret) {
+    const rotation = 'The source database\'s credentials belong to the team that owns the database; they rotate them (RDS-managed rotation or their own rotation function). CdcIngestion only reads the secret.';
+    NagSuppressions.addResourceSuppressions(fixtures.secret, [
+      { id: 'AwsSolutions-SMG4', reason: rotation },
+      { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason: rotation },
+      { id: 'NIST.800.53.R5-SecretsManagerUsingKMSKey', reason: 'The user\'s secret: its key is its owner\'s choice.' },
+    ]);
+  }
+  if (fixtures.vpc) {
+    NagSuppressions.addResourceSuppressions(fixtures.vpc, ['IAMNoInlinePolicy', 'CloudWatchLogGroupEncrypted', 'VPCNoUnrestrictedRouteToIGW',
+      'VPCSubnetAutoAssignPublicIpDisabled', 'VPCDefaultSecurityGroupClosed'].map((rule) => ({
+      id: `NIST.800.53.R5-${rule}`, reason: 'The user\'s own VPC (fixture): its public subnets, flow logs and default security group are its owner\'s.',
+    })), true);
+  }
 }

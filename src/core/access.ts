@@ -63,8 +63,9 @@ export function addToKeyPolicy(scope: IConstruct, key: kms.IKey, statement: iam.
  * The statement a key's `grantEncryptDecrypt` gives a service principal (encrypt, decrypt,
  * re-encrypt, data keys), for `addToKeyPolicy`.
  */
-export function serviceKeyUse(service: string): iam.PolicyStatement {
+export function serviceKeyUse(service: string, sid?: string): iam.PolicyStatement {
   return new iam.PolicyStatement({
+    sid,
     principals: [new iam.ServicePrincipal(service)],
     actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
     resources: ['*'],

@@ -177,6 +177,18 @@ const NAMED: Record<string, NameSpec> = {
     cfnProp: 'TableInput.Name',
     name: (p) => (typeof p.DatabaseName === 'string' && typeof p.TableInput?.Name === 'string' ? `${p.DatabaseName}.${p.TableInput.Name}` : undefined),
   },
+  // IcebergTable: a custom resource whose Create call is Glue CreateTable (lakehouse/iceberg-table.ts).
+  'Custom::LakeIcebergTable': {
+    kind: 'Glue table',
+    global: false,
+    cfnProp: 'TableInput.Name',
+    name: (p) => {
+      const call = createCallOf(p.Create);
+      const db = call?.parameters?.DatabaseName;
+      const table = call?.parameters?.TableInput?.Name;
+      return typeof db === 'string' && typeof table === 'string' && !`${db}.${table}`.includes(UNRESOLVED) ? `${db}.${table}` : undefined;
+    },
+  },
   'AWS::Glue::TableOptimizer': {
     kind: 'Glue table optimizer',
     global: false,
@@ -188,6 +200,22 @@ const NAMED: Record<string, NameSpec> = {
   'AWS::IAM::Role': { kind: 'IAM role', rule: IAM_ROLE_RULE, global: true, cfnProp: 'RoleName', name: (p) => p.RoleName, caseInsensitive: true },
   'AWS::CloudWatch::Dashboard': { kind: 'CloudWatch dashboard', rule: DASHBOARD_RULE, global: true, cfnProp: 'DashboardName', name: (p) => p.DashboardName },
 };
+
+const UNRESOLVED = '\u0000unresolved\u0000';
+
+/** An AwsCustomResource's `Create` property (a JSON string, or its Fn::Join when it holds tokens) as the call it makes. */
+function createCallOf(create: unknown): any {
+  let text: string | undefined;
+  if (typeof create === 'string') text = create;
+  const join = (create as any)?.['Fn::Join'];
+  if (Array.isArray(join)) text = (join[1] as unknown[]).map((part) => (typeof part === 'string' ? part : UNRESOLVED)).join(join[0]);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 function checkStack(stack: Stack, tracked: Map<CfnResource, number>): string[] {
   const registry = registryOf(stack);

@@ -3,7 +3,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { reportStatement } from './resource-policy';
+import { addOrReportStatement } from './resource-policy';
 
 /**
  * What the library's Glue 5.0 Spark jobs that write Iceberg through the Glue catalog share:
@@ -15,18 +15,16 @@ export function glueJobSecurityConfiguration(
   scope: Construct, id: string, name: string, dataKey: kms.IKey, jobKey: kms.IKey,
 ): glue.CfnSecurityConfiguration {
   // CloudWatch Logs encrypts the job's log groups with the job key, which needs the logs service
-  // in the key policy (the callers grant it on a key they created). On an imported key that
-  // statement cannot be added: the key's owner is told exactly what to add.
-  if (!(jobKey instanceof kms.Key)) {
-    const stack = Stack.of(scope);
-    reportStatement(scope, jobKey, 'Glue job key (KMS key policy)', new iam.PolicyStatement({
-      sid: 'CloudWatchLogsEncryptsGlueJobLogs',
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
-    }), `security configuration ${name} encrypts the job's CloudWatch logs with it, and the job fails to write its logs without this statement`);
-  }
+  // in the key policy, for Glue's log groups only. On an imported key that statement cannot be
+  // added: the key's owner is told exactly what to add.
+  const stack = Stack.of(scope);
+  addOrReportStatement(scope, jobKey, 'Glue job key (KMS key policy)', new iam.PolicyStatement({
+    sid: 'CloudWatchLogsEncryptsGlueJobLogs',
+    principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+    actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+    resources: ['*'],
+    conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
+  }), `security configuration ${name} encrypts the job's CloudWatch logs with it, and the job fails to write its logs without this statement`);
   return new glue.CfnSecurityConfiguration(scope, id, {
     name,
     encryptionConfiguration: {

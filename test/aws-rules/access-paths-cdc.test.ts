@@ -16,7 +16,7 @@ import { cdcProps } from '../cdc-fixtures';
 
 function build(overrides: Partial<CdcIngestionProps> = {}) {
   const stack = new Stack(new App(), 'Cdc', { env: ENV });
-  const lake = new LakehouseTier(stack, 'Lake', {});
+  const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake' });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
   const secret = new secretsmanager.Secret(stack, 'DbSecret');
   const dbSecurityGroup = new ec2.SecurityGroup(stack, 'DbSg', { vpc, allowAllOutbound: false });

@@ -84,12 +84,14 @@ function edges(): Edge[] {
     { name: 'CloudWatch Logs puts log batches into the logs Firehose', who: subscriptionRole, action: 'firehose:PutRecordBatch', resource: logsStream, expect: 'allow', why: 'pipelines\' logs land in the lake' },
     { name: 'CloudWatch Logs puts a log batch into the logs Firehose', who: subscriptionRole, action: 'firehose:PutRecord', resource: logsStream, expect: 'allow', why: 'pipelines\' logs land in the lake' },
   );
-  for (const [kind, id] of [['logs', 'LogsToLakeRole'], ['events', 'EventsToLakeRole']]) {
+  for (const [kind, id, table] of [['logs', 'LogsToLakeRole', obs.logsTable!], ['events', 'EventsToLakeRole', obs.eventsTable!]] as const) {
     const role = s((obs.node.findChild(id) as any).roleArn);
-    const object = `${raw}/_ops/${kind}/day=2030-01-01/x.gz`;
+    // The ops tables are named per observability instance (`<id>_logs`), their prefixes after them.
+    const ops = table.tableName;
+    const object = `${raw}/_ops/${ops}/day=2030-01-01/x.gz`;
     out.push(
-      { name: `${kind} Firehose writes an object under _ops/${kind}/`, who: role, action: 's3:PutObject', resource: object, expect: 'allow', why: 'landing' },
-      { name: `${kind} Firehose writes a delivery error`, who: role, action: 's3:PutObject', resource: `${raw}/_ops/${kind}-delivery-errors/x.gz`, expect: 'allow', why: 'delivery errors are kept' },
+      { name: `${kind} Firehose writes an object under _ops/${ops}/`, who: role, action: 's3:PutObject', resource: object, expect: 'allow', why: 'landing' },
+      { name: `${kind} Firehose writes a delivery error`, who: role, action: 's3:PutObject', resource: `${raw}/_ops/${ops}-delivery-errors/x.gz`, expect: 'allow', why: 'delivery errors are kept' },
       { name: `${kind} Firehose gets a data key of the lake key via S3`, who: role, action: 'kms:GenerateDataKey', resource: lakeKey, context: viaS3(raw), expect: 'allow', why: 'SSE-KMS objects' },
       { name: `${kind} Firehose cannot use the lake key outside S3`, who: role, action: 'kms:Decrypt', resource: lakeKey, expect: 'deny', why: 'kms:ViaService condition' },
       { name: `${kind} Firehose cannot write outside _ops/`, who: role, action: 's3:PutObject', resource: `${raw}/orders/x.gz`, expect: 'deny', why: 'least privilege' },

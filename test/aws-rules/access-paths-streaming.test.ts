@@ -60,7 +60,9 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
     { name: 'merge writes Glue logs', who: mergeRole, action: 'logs:PutLogEvents', resource: `${glueLogs}:log-stream:jr_1`, expect: 'allow', why: 'continuous logging' },
     { name: 'merge associates the key with its log group', who: mergeRole, action: 'logs:AssociateKmsKey', resource: glueLogs, expect: 'allow', why: 'security configuration CloudWatch encryption' },
     { name: 'CloudWatch Logs encrypts Glue job logs with the lake key', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: lakeKey, context: logsContext(glueLogs), expect: 'allow', why: 'KMS-associated Glue log groups' },
-    { name: 'CloudWatch Logs cannot use the lake key for other log groups', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: lakeKey, context: logsContext(`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/other`), expect: 'deny', why: 'the lake key is scoped to Glue job logs' },
+    // The construct's log groups (core/log-encryption) are encrypted with the lake key too; the key
+    // policy cannot name them (the groups depend on the key), so it admits this account's groups only.
+    { name: 'CloudWatch Logs cannot use the lake key for another account\'s log groups', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: lakeKey, context: logsContext(`arn:aws:logs:${REGION}:222222222222:log-group:/other`), expect: 'deny', why: 'the lake key serves this account\'s log groups only' },
     { name: 'merge cannot overwrite other curated tables', who: mergeRole, action: 's3:PutObject', resource: `${curated}/orders/x.parquet`, expect: 'deny', why: 'least privilege' },
     { name: 'merge reads its script', who: mergeRole, action: 's3:GetObject', resource: scriptObjectArn(p, streaming.mergeJob), expect: 'allow', why: 'job script asset' },
     { name: 'merge publishes Glue metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Glue' }, expect: 'allow', why: '--enable-metrics' },

@@ -22,7 +22,7 @@ import { apiPullWorkflow } from './api-pull-workflow';
 import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
-import { addToKeyPolicy, serviceKeyUse, withDeadLetterKey } from '../../core/access';
+import { withDeadLetterKey } from '../../core/access';
 import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/freshness';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
@@ -200,7 +200,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     // ---- transform -------------------------------------------------------------------------
     this.transformScript = new s3assets.Asset(this, 'TransformScript', { path: path.join(__dirname, 'glue', 'api_pull_transform.py') });
     this.jobEncryptionKey = this.jobKey(props);
-    addToKeyPolicy(this, this.jobEncryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
     this.transformRole = new iam.Role(this, 'TransformRole', {

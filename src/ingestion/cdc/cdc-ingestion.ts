@@ -352,7 +352,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
     const replication = this.replicationConfig ?? this.replicationTask!;
     if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com'));
+    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com', 'DmsUsesCdcKey'), 'DMS cannot encrypt the replication\'s storage with it');
 
     if (props.startReplication ?? true) {
         this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
@@ -363,7 +363,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
     this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
     this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
-    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse(`logs.${stack.region}.amazonaws.com`));
     this.mergeRole = new iam.Role(this, 'MergeRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
       description: `CdcIngestion ${this.pipelineName}: merge job`,

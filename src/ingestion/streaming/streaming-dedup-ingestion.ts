@@ -585,6 +585,10 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           + 'docs/streaming-dedup-ingestion.md) so the operator sees its answer; a failed replay loses nothing: the raw events stay in S3 and it can be run again.',
       },
       { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: NagReasons.noVpc('The replay function', calls) },
+      {
+        id: 'NIST.800.53.R5-LambdaConcurrency',
+        reason: NagReasons.noReservedConcurrency('The replay function', 'the operators who invoke it (a replay is idempotent per replayId, and a long range is a loop of synchronous calls with continueAfter)'),
+      },
     ]);
     if (this.dedupTable) {
       suppressNag(this.dedupTable, [
