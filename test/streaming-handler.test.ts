@@ -24,11 +24,14 @@ beforeAll(async () => {
 afterAll(() => ddb?.stop());
 
 /** A fresh dedup table and everything one handler run needs. */
-async function setup(options: { firehose?: FakeFirehose; s3?: FakeS3; failClaim?: (command: any) => boolean; now?: () => number } = {}) {
+async function setup(options: {
+  firehose?: FakeFirehose; s3?: FakeS3; failClaim?: (command: any) => boolean;
+  failStatement?: (statement: { Statement: string; Parameters: any[] }) => boolean; now?: () => number;
+} = {}) {
   const tableName = `dedup_${++tableCounter}`;
   await ddb.createDedupTable(tableName);
   // The Lambda's own retry budget (5 attempts), so a loaded machine's transient errors are absorbed as in production.
-  const dynamodb = new CountingSender(ddb.client({ maxAttempts: 5 }), options.failClaim);
+  const dynamodb = new CountingSender(ddb.client({ maxAttempts: 5 }), options.failClaim, options.failStatement);
   const firehose = options.firehose ?? new FakeFirehose();
   const s3 = options.s3 ?? new FakeS3();
   const metrics = new RecordingMetrics();
@@ -51,7 +54,7 @@ async function runUntilDone(run: Run, records: KinesisStreamRecord[], max = 10) 
 }
 
 describe('one conditional write decides new or duplicate', () => {
-  test('duplicates in a batch and across batches are dropped; one DynamoDB request per record', async () => {
+  test('duplicates in a batch and across batches are dropped; one conditional write per distinct id, 25 to a request', async () => {
     const s = await setup();
     const records = [
       ...Array.from({ length: 10 }, (_, i) => kinesisRecord(event(`e-${i}`), i)),
@@ -71,7 +74,10 @@ describe('one conditional write decides new or duplicate', () => {
     expect(s.metrics.get(METRIC.received)).toBe(15);
     expect(s.metrics.get(METRIC.new)).toBe(11);
     expect(s.metrics.get(METRIC.duplicate)).toBe(4);
-    expect(s.dynamodb.counts).toEqual({ PutItemCommand: 15 });
+    // First batch: 10 distinct ids in one request of 10 INSERTs (the 3 repeats share their first
+    // record's claim). Second batch: 2 INSERTs that find a claim, then one read of both claims.
+    expect(s.dynamodb.counts).toEqual({ BatchExecuteStatementCommand: 2, BatchGetItemCommand: 1 });
+    expect(s.dynamodb.statements).toBe(12);
   });
 
   test('the claim stores the claiming record sequence number and a TTL equal to the window', async () => {
@@ -183,7 +189,7 @@ describe('retries lose nothing and double nothing', () => {
 
   test('DynamoDB errors on claims are reported and retried by redelivery without loss or doubles', async () => {
     let failing = true;
-    const s = await setup({ failClaim: (cmd) => failing && cmd.constructor.name === 'PutItemCommand' && JSON.stringify(cmd.input.Item).includes('"d-7"') });
+    const s = await setup({ failStatement: (st) => failing && st.Statement.startsWith('INSERT') && st.Parameters[0].S === 'd-7' });
     const records = Array.from({ length: 12 }, (_, i) => kinesisRecord(event(`d-${i}`), i));
     const first = await s.run(records);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: records[7].kinesis.sequenceNumber }]);
