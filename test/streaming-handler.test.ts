@@ -26,8 +26,11 @@ afterAll(() => ddb?.stop());
 
 /** A fresh dedup table and everything one handler run needs. */
 async function setup(options: {
-  firehose?: FakeFirehose; s3?: FakeS3; failClaim?: (command: any) => boolean;
-  failStatement?: (statement: { Statement: string; Parameters: any[] }) => boolean; now?: () => number;
+  firehose?: FakeFirehose;
+  s3?: FakeS3;
+  failClaim?: (command: any) => boolean;
+  failStatement?: (statement: { Statement: string; Parameters: any[] }) => boolean;
+  now?: () => number;
 } = {}) {
   const tableName = `dedup_${++tableCounter}`;
   await ddb.createDedupTable(tableName);

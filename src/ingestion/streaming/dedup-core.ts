@@ -403,12 +403,15 @@ async function claimAll(items: Parsed[], config: DedupConfig, deps: DedupDeps, n
           if (!item) { s.stage = 'insert'; next.push(s); continue; } // TTL deleted it since: claim again
           const seq = item.seq?.S;
           const expires = item.expiresAt?.N;
-          if (seq === s.p.seq && item.fwd === undefined) settle(s, 'new'); // this very record again, not known forwarded
-          else if (expires !== undefined && seq !== undefined && Number(expires) < nowSeconds) {
+          if (seq === s.p.seq && item.fwd === undefined) {
+            settle(s, 'new'); // this very record again, not known forwarded
+          } else if (expires !== undefined && seq !== undefined && Number(expires) < nowSeconds) {
             s.stage = 'swap';
             s.old = { seq, expiresAt: expires };
             next.push(s);
-          } else settle(s, 'duplicate');
+          } else {
+            settle(s, 'duplicate');
+          }
         }
         return;
       }
@@ -434,10 +437,16 @@ async function claimAll(items: Parsed[], config: DedupConfig, deps: DedupDeps, n
         const r = responses[i];
         if (!r) { retryLater(s, 'no response for the statement'); return; }
         const code: string | undefined = r.Error?.Code;
-        if (!r.Error) settle(s, 'new');
-        else if (code === 'DuplicateItem' || code === 'ConditionalCheckFailed') { s.stage = 'read'; next.push(s); } // read what holds it
-        else if (code && RETRYABLE_STATEMENT_ERRORS.has(code)) retryLater(s, `${code}: ${r.Error.Message ?? ''}`);
-        else fail(s, `${code}: ${r.Error.Message ?? ''}`);
+        if (!r.Error) {
+          settle(s, 'new');
+        } else if (code === 'DuplicateItem' || code === 'ConditionalCheckFailed') {
+          s.stage = 'read'; // read what holds the key
+          next.push(s);
+        } else if (code && RETRYABLE_STATEMENT_ERRORS.has(code)) {
+          retryLater(s, `${code}: ${r.Error.Message ?? ''}`);
+        } else {
+          fail(s, `${code}: ${r.Error.Message ?? ''}`);
+        }
       });
     });
 
