@@ -10,7 +10,7 @@ import {
   config, CountingSender, event, FakeFirehose, FakeS3, kinesisEvent, kinesisRecord, RecordingMetrics, redelivery,
 } from './support/streaming-fakes';
 import {
-  batches, FIREHOSE_MAX_BATCH_BYTES, FIREHOSE_MAX_RECORD_BYTES, METRIC, pack, parseRecord, processBatch, REPLAY_FIELD,
+  batches, FIREHOSE_MAX_BATCH_BYTES, FIREHOSE_MAX_RECORD_BYTES, METRIC, pack, parseRecord, processBatch, REPLAY_FIELD, replayEnvelope,
 } from '../src/ingestion/streaming/dedup-core';
 
 jest.setTimeout(120_000);
@@ -315,12 +315,24 @@ describe('replay envelopes', () => {
     const s = await setup();
     const original = JSON.stringify(event('r-1'));
     await s.run([kinesisRecord(original, 1)]);
-    const replayed = (i: number, id: string) => kinesisRecord({ [REPLAY_FIELD]: id, line: original }, i);
+    const replayed = (i: number, id: string) => kinesisRecord(replayEnvelope(id, original), i);
     await s.run([replayed(2, 'replay-A')]);
     await s.run([replayed(3, 'replay-A')]);
     await s.run([replayed(4, 'replay-B')]);
     expect(s.firehose.events().map((e) => JSON.stringify(e))).toEqual([original, original, original]);
     expect(s.metrics.get(METRIC.duplicate)).toBe(1);
+  });
+
+  test('the embedded envelope forwards the event byte for byte (a number above 2^53, spacing); the older string form is still read', async () => {
+    const s = await setup();
+    const original = '{"event_id": 9007199254740993,  "event_type": "account", "event_time": "2026-01-31T10:00:00Z", "n": 1.50}';
+    await s.run([
+      kinesisRecord(replayEnvelope('A', original), 1),
+      kinesisRecord({ [REPLAY_FIELD]: 'B', line: original }, 2),
+      kinesisRecord(`${replayEnvelope('C', original)} `, 3), // not what the replay function writes
+    ]);
+    expect(s.firehose.lines()).toEqual([original, original]);
+    expect(s.s3.lines().map((l) => l.reason)).toEqual(['a replay envelope not in the form the replay function writes']);
   });
 });
 

@@ -37,8 +37,23 @@ export const DYNAMODB_MAX_PARTITION_KEY_BYTES = 2048;
 export const DYNAMODB_MAX_BATCH_STATEMENTS = 25;
 export const DYNAMODB_MAX_BATCH_GET_KEYS = 100;
 
-/** The key of a replay envelope: `{"cdk_lakehouse_replay": "<replay id>", "line": "<raw event>"}`. */
+/**
+ * The key of a replay envelope: `{"cdk_lakehouse_replay":"<replay id>","event":<raw event>}`. The raw
+ * event is embedded as JSON, not as an escaped string, so the envelope adds a few dozen bytes
+ * whatever the event holds (an escaped event near Firehose's 1,000 KiB could pass Kinesis's 1 MiB),
+ * and the handler forwards the embedded bytes unchanged. The older form `{"cdk_lakehouse_replay":
+ * "<id>","line":"<raw event as a string>"}` is still read.
+ */
 export const REPLAY_FIELD = 'cdk_lakehouse_replay';
+
+/** The replay envelope of one raw event line (a JSON object). */
+export function replayEnvelope(replayId: string, line: string): string {
+  return `${replayPrefix(replayId)}${line}}`;
+}
+
+function replayPrefix(replayId: string): string {
+  return `{"${REPLAY_FIELD}":${JSON.stringify(replayId)},"event":`;
+}
 
 /** Partition values must be safe S3 path segments. */
 const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -216,7 +231,14 @@ export function parseRecord(record: KinesisStreamRecord, config: DedupConfig): P
     return fail(`not JSON: ${(e as Error).message}`);
   }
   let claimPrefix = '';
-  if (isObject(body) && typeof body[REPLAY_FIELD] === 'string' && typeof body.line === 'string') {
+  if (isObject(body) && typeof body[REPLAY_FIELD] === 'string' && isObject(body.event)) {
+    // A replayed event, embedded: forwarded as the exact bytes between the envelope's prefix and its last brace.
+    const prefix = replayPrefix(body[REPLAY_FIELD]);
+    if (!text.startsWith(prefix) || !text.endsWith('}')) return fail('a replay envelope not in the form the replay function writes');
+    claimPrefix = `replay#${body[REPLAY_FIELD]}#`;
+    text = text.slice(prefix.length, -1);
+    body = body.event;
+  } else if (isObject(body) && typeof body[REPLAY_FIELD] === 'string' && typeof body.line === 'string') {
     // A replayed event: claimed once per replay id, so a replay run twice forwards it once.
     claimPrefix = `replay#${body[REPLAY_FIELD]}#`;
     text = body.line;
