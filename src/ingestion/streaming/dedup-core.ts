@@ -395,6 +395,8 @@ type ClaimOutcome = 'new' | 'duplicate' | 'failed';
 
 interface ClaimState {
   readonly p: Parsed;
+  /** Position in the batch: each round sends its keys in batch order, whatever order answers came in. */
+  readonly order: number;
   /** insert: INSERT the claim; read: read the existing claim; swap: take over an expired claim. */
   stage: 'insert' | 'read' | 'swap';
   /** The expired claim's values, for the compare-and-swap. */
@@ -418,7 +420,7 @@ async function claimAll(items: Parsed[], config: DedupConfig, deps: DedupDeps, n
   const nowSeconds = Math.floor(nowMillis / 1000);
   const expiresAt = String(nowSeconds + config.ttlSeconds);
   const table = config.tableName.replace(/"/g, '""');
-  let pending: ClaimState[] = items.map((p) => ({ p, stage: 'insert', tries: 0 }));
+  let pending: ClaimState[] = items.map((p, order) => ({ p, order, stage: 'insert', tries: 0 }));
 
   const settle = (s: ClaimState, outcome: ClaimOutcome) => outcomes.set(s.p, outcome);
   const fail = (s: ClaimState, why: string) => {
@@ -524,7 +526,7 @@ async function claimAll(items: Parsed[], config: DedupConfig, deps: DedupDeps, n
       });
     });
 
-    pending = next;
+    pending = next.sort((a, b) => a.order - b.order);
     if (throttled && pending.length > 0) {
       const tries = Math.max(...pending.map((s) => s.tries));
       await sleep(Math.random() * Math.min(5000, base * 2 ** tries));
@@ -543,6 +545,7 @@ async function markForwarded(items: Parsed[], config: DedupConfig, deps: DedupDe
   const attempts = config.markAttempts ?? 10;
   const base = config.backoffBaseMillis ?? 100;
   const table = config.tableName.replace(/"/g, '""');
+  const order = new Map(items.map((p, i) => [p, i]));
   let pending = items;
   const unmarked: Parsed[] = [];
   for (let attempt = 1; attempt <= attempts && pending.length > 0; attempt++) {
@@ -570,7 +573,7 @@ async function markForwarded(items: Parsed[], config: DedupConfig, deps: DedupDe
         else unmarked.push(p);
       });
     });
-    pending = next;
+    pending = next.sort((a, b) => order.get(a)! - order.get(b)!);
   }
   return [...unmarked, ...pending];
 }
