@@ -64,3 +64,13 @@ test('parseRecord claims ids of every JSON type and size by their exact text, or
     }
   }), { seed: SEED, numRuns: 1000 });
 });
+
+test('a string id and a number id with the same text are one claim (as the curated MERGE reads ids as text)', () => {
+  const claim = (literal: string) => {
+    const result = parseRecord(kinesisRecord(`{"event_id":${literal},"event_type":"a","event_time":"2026-01-31T00:00:00Z"}`, 1), config());
+    return 'reason' in result ? result.reason : result.claimKey;
+  };
+  expect(claim('"42"')).toBe(claim('42'));
+  expect(claim('"9007199254740993"')).toBe(claim('9007199254740993'));
+  expect(claim('1.0')).not.toBe(claim('1'));
+});
