@@ -153,6 +153,20 @@ describe('pagination', () => {
     await expect(h.puller.pull({ endpoint: 'orders', scheduledTime: '2024-05-01T13:00:00Z' })).rejects.toThrow(/another origin/);
   });
 
+  test('numbers beyond 2^53: a numeric cursor is sent back as the exact text the API sent', async () => {
+    // Written by hand: JSON.stringify cannot write these numbers.
+    const next: Record<string, string> = { '': '9007199254740993', '9007199254740993': '12345678901234567890123', '12345678901234567890123': 'null' };
+    api.reset((_req, res, url) => {
+      const cursor = url.searchParams.get('after') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"items":[{"id":1}],"meta":{"next":${next[cursor] ?? 'null'}}}`);
+    });
+    const h = harness(endpoint({ recordsPath: '$.items', pagination: { kind: 'cursor', cursorPath: '$.meta.next', parameter: 'after' } }));
+    const result = await h.puller.pull({ endpoint: 'orders', scheduledTime: '2024-05-01T12:00:00Z' });
+    expect(api.requests.map((r) => r.url.searchParams.get('after'))).toEqual([null, '9007199254740993', '12345678901234567890123']);
+    expect(result.pages).toBe(3);
+  });
+
   test('a cursor that repeats stops the run with a clear error; landed pages are kept', async () => {
     api.reset((_req, res) => json(res, { items: [{ id: 1 }], meta: { next: 'same' } }));
     const h = harness(endpoint({ recordsPath: '$.items', pagination: { kind: 'cursor', cursorPath: '$.meta.next', parameter: 'after' } }));
@@ -189,6 +203,23 @@ describe('retries', () => {
     const result = await h.puller.pull({ endpoint: 'orders', scheduledTime: '2024-05-01T12:00:00Z' });
     expect(result.records).toBe(1);
     expect(h.waits).toEqual([7000, 7000]);
+  });
+
+  test('Retry-After: 1.5 (decimal seconds) waits 2 s, not 0', async () => {
+    let calls = 0;
+    api.reset((_req, res) => {
+      calls += 1;
+      if (calls === 1) {
+        res.writeHead(429, { 'retry-after': '1.5' });
+        res.end('slow down');
+        return;
+      }
+      json(res, { data: [{ id: 1 }] });
+    });
+    const h = harness(endpoint());
+    const result = await h.puller.pull({ endpoint: 'orders', scheduledTime: '2024-05-01T12:00:00Z' });
+    expect(result.records).toBe(1);
+    expect(h.waits).toEqual([2000]);
   });
 
   test('a Retry-After longer than allowed fails the run instead of waiting', async () => {

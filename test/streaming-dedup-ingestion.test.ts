@@ -88,7 +88,7 @@ describe('defaults', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('^EventsDedupRole') }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], Effect: 'Allow' }),
+          Match.objectLike({ Action: ['dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:BatchGetItem'], Effect: 'Allow' }),
           Match.objectLike({ Action: 'firehose:PutRecordBatch', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EventsDeliveryStream'), 'Arn'] } }),
         ]),
       },

@@ -3,19 +3,25 @@
  * Firehose that throttles and fails entries, and an in-memory S3 for the quarantine.
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { DynamoDbLocal } from './support/dynamodb-local';
 import {
   config, CountingSender, event, FakeFirehose, FakeS3, kinesisEvent, kinesisRecord, RecordingMetrics, redelivery,
 } from './support/streaming-fakes';
 import {
-  batches, FIREHOSE_MAX_BATCH_BYTES, FIREHOSE_MAX_RECORD_BYTES, METRIC, pack, parseRecord, processBatch, REPLAY_FIELD,
+  batches, FIREHOSE_MAX_BATCH_BYTES, FIREHOSE_MAX_RECORD_BYTES, METRIC, pack, parseRecord, processBatch, REPLAY_FIELD, replayEnvelope,
 } from '../src/ingestion/streaming/dedup-core';
 
 jest.setTimeout(120_000);
 
 let ddb: DynamoDbLocal;
 let tableCounter = 0;
+/**
+ * A whole second a year ahead: DynamoDB Local runs TTL deletion, so a clock in the past would let
+ * it delete claims under a test (a fixed 2026-01-31 made two tests flaky).
+ */
+const FUTURE = (Math.floor(Date.now() / 1000) + 365 * 86400) * 1000;
 
 beforeAll(async () => {
   ddb = await DynamoDbLocal.start();
@@ -24,11 +30,17 @@ beforeAll(async () => {
 afterAll(() => ddb?.stop());
 
 /** A fresh dedup table and everything one handler run needs. */
-async function setup(options: { firehose?: FakeFirehose; s3?: FakeS3; failClaim?: (command: any) => boolean; now?: () => number } = {}) {
+async function setup(options: {
+  firehose?: FakeFirehose;
+  s3?: FakeS3;
+  failClaim?: (command: any) => boolean;
+  failStatement?: (statement: { Statement: string; Parameters: any[] }) => boolean;
+  now?: () => number;
+} = {}) {
   const tableName = `dedup_${++tableCounter}`;
   await ddb.createDedupTable(tableName);
   // The Lambda's own retry budget (5 attempts), so a loaded machine's transient errors are absorbed as in production.
-  const dynamodb = new CountingSender(ddb.client({ maxAttempts: 5 }), options.failClaim);
+  const dynamodb = new CountingSender(ddb.client({ maxAttempts: 5 }), options.failClaim, options.failStatement);
   const firehose = options.firehose ?? new FakeFirehose();
   const s3 = options.s3 ?? new FakeS3();
   const metrics = new RecordingMetrics();
@@ -51,7 +63,7 @@ async function runUntilDone(run: Run, records: KinesisStreamRecord[], max = 10) 
 }
 
 describe('one conditional write decides new or duplicate', () => {
-  test('duplicates in a batch and across batches are dropped; one DynamoDB request per record', async () => {
+  test('duplicates in a batch and across batches are dropped; one conditional write per distinct id, 25 to a request', async () => {
     const s = await setup();
     const records = [
       ...Array.from({ length: 10 }, (_, i) => kinesisRecord(event(`e-${i}`), i)),
@@ -71,11 +83,14 @@ describe('one conditional write decides new or duplicate', () => {
     expect(s.metrics.get(METRIC.received)).toBe(15);
     expect(s.metrics.get(METRIC.new)).toBe(11);
     expect(s.metrics.get(METRIC.duplicate)).toBe(4);
-    expect(s.dynamodb.counts).toEqual({ PutItemCommand: 15 });
+    // First batch: 10 distinct ids in one request of 10 INSERTs (the 3 repeats share their first
+    // record's claim). Second batch: 2 INSERTs that find a claim, then one read of both claims.
+    expect(s.dynamodb.counts).toEqual({ BatchExecuteStatementCommand: 2, BatchGetItemCommand: 1 });
+    expect(s.dynamodb.statements).toBe(12);
   });
 
   test('the claim stores the claiming record sequence number and a TTL equal to the window', async () => {
-    const now = Date.UTC(2026, 0, 31, 12);
+    const now = FUTURE;
     const s = await setup({ now: () => now });
     const record = kinesisRecord(event('e-ttl'), 1);
     await s.run([record]);
@@ -97,7 +112,7 @@ describe('one conditional write decides new or duplicate', () => {
   });
 
   test('an id is new again after the dedup window, even before TTL deletes the item', async () => {
-    let now = Date.UTC(2026, 0, 31, 12);
+    let now = FUTURE;
     const s = await setup({ now: () => now });
     await s.run([kinesisRecord(event('late'), 1)]);
     now += 3600_000;
@@ -183,7 +198,7 @@ describe('retries lose nothing and double nothing', () => {
 
   test('DynamoDB errors on claims are reported and retried by redelivery without loss or doubles', async () => {
     let failing = true;
-    const s = await setup({ failClaim: (cmd) => failing && cmd.constructor.name === 'PutItemCommand' && JSON.stringify(cmd.input.Item).includes('"d-7"') });
+    const s = await setup({ failStatement: (st) => failing && st.Statement.startsWith('INSERT') && st.Parameters[0].S === 'd-7' });
     const records = Array.from({ length: 12 }, (_, i) => kinesisRecord(event(`d-${i}`), i));
     const first = await s.run(records);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: records[7].kinesis.sequenceNumber }]);
@@ -305,11 +320,136 @@ describe('replay envelopes', () => {
     const s = await setup();
     const original = JSON.stringify(event('r-1'));
     await s.run([kinesisRecord(original, 1)]);
-    const replayed = (i: number, id: string) => kinesisRecord({ [REPLAY_FIELD]: id, line: original }, i);
+    const replayed = (i: number, id: string) => kinesisRecord(replayEnvelope(id, original), i);
     await s.run([replayed(2, 'replay-A')]);
     await s.run([replayed(3, 'replay-A')]);
     await s.run([replayed(4, 'replay-B')]);
     expect(s.firehose.events().map((e) => JSON.stringify(e))).toEqual([original, original, original]);
     expect(s.metrics.get(METRIC.duplicate)).toBe(1);
+  });
+
+  test('the embedded envelope forwards the event byte for byte (a number above 2^53, spacing); the older string form is still read', async () => {
+    const s = await setup();
+    const original = '{"event_id": 9007199254740993,  "event_type": "account", "event_time": "2026-01-31T10:00:00Z", "n": 1.50}';
+    await s.run([
+      kinesisRecord(replayEnvelope('A', original), 1),
+      kinesisRecord({ [REPLAY_FIELD]: 'B', line: original }, 2),
+      kinesisRecord(`${replayEnvelope('C', original)} `, 3), // not what the replay function writes
+    ]);
+    expect(s.firehose.lines()).toEqual([original, original]);
+    expect(s.s3.lines().map((l) => l.reason)).toEqual(['a replay envelope not in the form the replay function writes']);
+  });
+});
+
+describe('classes of input real sources produce (issue 14)', () => {
+  test('numbers beyond 2^53: two numeric ids that JSON.parse rounds to one value stay two claims', async () => {
+    const s = await setup();
+    const line = (id: string, extra = '') => `{"event_id": ${id}, "event_type": "account", "event_time": "2026-01-31T10:00:00Z"${extra}}`;
+    // 2^53 + 1 and 2^53 are one float64; 1e400 is Infinity after JSON.parse.
+    expect(JSON.parse(line('9007199254740993')).event_id).toBe(JSON.parse(line('9007199254740992')).event_id);
+    const records = [
+      kinesisRecord(line('9007199254740993'), 1),
+      kinesisRecord(line('9007199254740992'), 2),
+      kinesisRecord(line('9007199254740993', ', "again": true'), 3),
+      kinesisRecord(line('1e400'), 4),
+      kinesisRecord(line('123456789012345678901234567890'), 5),
+    ];
+    const response = await s.run(records);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(s.firehose.idCounts()).toEqual(new Map([
+      ['9007199254740993', 1], ['9007199254740992', 1], ['1e400', 1], ['123456789012345678901234567890', 1],
+    ]));
+    expect(s.metrics.get(METRIC.duplicate)).toBe(1);
+    // The claim key is the literal text.
+    const item = await ddb.client().send(new GetItemCommand({ TableName: s.tableName, Key: { pk: { S: '9007199254740993' } } }));
+    expect(item.Item?.seq.S).toBe(records[0].kinesis.sequenceNumber);
+  });
+
+  test('an id longer than a DynamoDB key (2,048 bytes) is quarantined with the reason; the batch goes on', async () => {
+    const s = await setup();
+    const longest = 'é'.repeat(1024); // 2,048 bytes of UTF-8: the largest key DynamoDB takes
+    const tooLong = `${longest}x`;
+    const records = [
+      kinesisRecord(event('before'), 1),
+      kinesisRecord(event(tooLong), 2),
+      kinesisRecord(event(longest), 3),
+      // A replay envelope adds "replay#<id>#" to the claim key: an id that fits alone may not.
+      kinesisRecord({ [REPLAY_FIELD]: 'r1', line: JSON.stringify(event(longest)) }, 4),
+      kinesisRecord(event('after'), 5),
+    ];
+    const response = await s.run(records);
+    expect(response.batchItemFailures).toEqual([]);
+    expect([...s.firehose.idCounts().keys()].sort()).toEqual(['after', 'before', longest].sort());
+    expect(s.metrics.get(METRIC.quarantined)).toBe(2);
+    const reasons = s.s3.lines().map((l) => l.reason);
+    expect(reasons[0]).toMatch(/is 2049 bytes as a claim key; a DynamoDB partition key holds at most 2048 bytes/);
+    expect(reasons[1]).toMatch(/bytes as a claim key \(with its replay prefix\)/);
+  });
+
+  test('an event under Kinesis 1 MiB but over a Firehose record (1,000 KiB) is quarantined; the events after it are forwarded', async () => {
+    const firehose = new FakeFirehose();
+    const s = await setup({ firehose });
+    const base = JSON.stringify(event('big', 'account', 'created', '2026-01-31T10:00:00Z', { pad: '' }));
+    // Sized so the JSON line plus its newline is exactly the limit, and one byte over.
+    const sized = (id: string, lineBytes: number) => JSON.stringify(event(id, 'account', 'created', '2026-01-31T10:00:00Z', {
+      pad: 'x'.repeat(lineBytes - 1 - base.length - (id.length - 3)),
+    }));
+    const fits = sized('fit', FIREHOSE_MAX_RECORD_BYTES);
+    const over = sized('big', FIREHOSE_MAX_RECORD_BYTES + 1);
+    expect(Buffer.byteLength(fits) + 1).toBe(FIREHOSE_MAX_RECORD_BYTES);
+    expect(Buffer.byteLength(over)).toBeLessThan(1024 * 1024); // Kinesis takes it
+    const records = [
+      kinesisRecord(event('a'), 1), kinesisRecord(over, 2), kinesisRecord(fits, 3),
+      ...Array.from({ length: 20 }, (_, i) => kinesisRecord(event(`n-${i}`), 4 + i)),
+    ];
+    const response = await s.run(records);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(firehose.rejected).toEqual([]);
+    expect(s.firehose.idCounts().size).toBe(22);
+    expect(s.firehose.idCounts().has('big')).toBe(false);
+    expect(s.metrics.get(METRIC.quarantined)).toBe(1);
+    const [quarantined] = s.s3.lines();
+    expect(quarantined.reason).toMatch(/event is 1024001 bytes as a JSON line; a Firehose record holds at most 1024000 bytes/);
+    expect(quarantined.data).toBe(over); // the event itself, whole, in the quarantine object
+  });
+
+  test('the Firehose fake refuses what real Firehose refuses (a 1,000 KiB + 1 record, 501 records, over 4 MiB)', async () => {
+    const f = new FakeFirehose();
+    const call = (records: Buffer[]) => f.send(new PutRecordBatchCommand({ DeliveryStreamName: 'x', Records: records.map((Data) => ({ Data })) }));
+    await expect(call([Buffer.alloc(FIREHOSE_MAX_RECORD_BYTES + 1)])).rejects.toThrow(/record of 1024001 bytes/);
+    await expect(call(Array.from({ length: 501 }, () => Buffer.from('{}\n')))).rejects.toThrow(/Records: 501/);
+    await expect(call(Array.from({ length: 5 }, () => Buffer.alloc(FIREHOSE_MAX_RECORD_BYTES)))).rejects.toThrow(/request of 5120000 bytes/);
+    await expect(call([Buffer.alloc(FIREHOSE_MAX_RECORD_BYTES)])).resolves.toMatchObject({ FailedPutCount: 0 });
+  });
+
+  test('sustained throttling of the "forwarded" mark: the doubled events are exactly the ones counted', async () => {
+    let healthy = false;
+    // The first record's Firehose entry keeps failing, and every mark is throttled, past every retry.
+    const firehose = new FakeFirehose({ failEntry: (_c, _i, data) => !healthy && data.toString().includes('"payment"') });
+    const s = await setup({ firehose, failStatement: (st) => !healthy && st.Statement.includes('SET fwd') });
+    const records = Array.from({ length: 50 }, (_, i) => kinesisRecord(event(`s-${i}`, i === 0 ? 'payment' : 'account'), i));
+    const first = await s.run(records);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: records[0].kinesis.sequenceNumber }]);
+    expect(s.metrics.get(METRIC.forwardedUnmarked)).toBe(49);
+    healthy = true;
+    await runUntilDone(s.run, redelivery(records, first.batchItemFailures));
+    const counts = s.firehose.idCounts();
+    const doubled = [...counts.values()].filter((c) => c === 2).length;
+    expect(counts.size).toBe(50);
+    expect(doubled).toBe(s.metrics.get(METRIC.forwardedUnmarked));
+  });
+
+  test('throttling of the mark that clears within its retries doubles nothing (the 49-of-50 run of the issue)', async () => {
+    let healthy = false;
+    let markCalls = 0;
+    const firehose = new FakeFirehose({ failEntry: (_c, _i, data) => !healthy && data.toString().includes('"payment"') });
+    // Every mark statement is throttled on its first 5 tries (the SDK's own retries were spent on each).
+    const s = await setup({ firehose, failStatement: (st) => st.Statement.includes('SET fwd') && ++markCalls <= 49 * 5 });
+    const records = Array.from({ length: 50 }, (_, i) => kinesisRecord(event(`u-${i}`, i === 0 ? 'payment' : 'account'), i));
+    const first = await s.run(records);
+    expect(s.metrics.get(METRIC.forwardedUnmarked)).toBe(0);
+    healthy = true;
+    await runUntilDone(s.run, redelivery(records, first.batchItemFailures));
+    expect([...s.firehose.idCounts().values()]).toEqual(Array(50).fill(1));
   });
 });

@@ -6,7 +6,7 @@
 import { PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { DedupConfig, MetricsSink, SdkSender } from '../../src/ingestion/streaming/dedup-core';
+import { DedupConfig, MetricsSink, numberTextAt, SdkSender } from '../../src/ingestion/streaming/dedup-core';
 
 const SEQ_BASE = BigInt('49650000000000000000000000000000000000000000000000000000');
 
@@ -63,17 +63,28 @@ export function config(overrides: Partial<DedupConfig> = {}): DedupConfig {
   };
 }
 
-/** A Firehose that records what it accepted and fails on demand. */
+/**
+ * Firehose's PutRecordBatch limits as its API reference states them ("up to 500 records. Each
+ * record ... as large as 1,000 KB (before base64 encoding), up to a limit of 4 MB for the entire
+ * request. These limits cannot be changed."): a call over any of them fails as a whole.
+ */
+export const FIREHOSE_LIMITS = { records: 500, recordBytes: 1000 * 1024, requestBytes: 4 * 1024 * 1024 };
+
+/** A Firehose that enforces the real PutRecordBatch limits, records what it accepted, and fails on demand. */
 export class FakeFirehose implements SdkSender {
   /** Accepted Firehose records (each a packed JSON-lines buffer). */
   public readonly accepted: Buffer[] = [];
   /** Records per call, in call order. */
   public readonly callSizes: { records: number; bytes: number }[] = [];
   public calls = 0;
+  /** Calls refused for breaking a limit (why). */
+  public readonly rejected: string[] = [];
 
   constructor(private readonly behaviour: {
     /** Throw a throttling error on these call numbers (1-based). */
     throttleCalls?: number[];
+    /** Throw a throttling error when this returns true (call number, 1-based). */
+    throttle?: (call: number) => boolean;
     /** Fail one entry (ErrorCode) when this returns true. */
     failEntry?: (call: number, index: number, data: Buffer) => boolean;
     /** Simulated latency per call, ms. */
@@ -86,7 +97,20 @@ export class FakeFirehose implements SdkSender {
     const records = command.input.Records ?? [];
     this.callSizes.push({ records: records.length, bytes: records.reduce((n, r) => n + (r.Data as Uint8Array).length, 0) });
     if (this.behaviour.latencyMillis) await new Promise((r) => setTimeout(r, this.behaviour.latencyMillis));
-    if (this.behaviour.throttleCalls?.includes(call)) {
+    const sizes = records.map((r) => (r.Data as Uint8Array).length);
+    const limitError = records.length === 0 || records.length > FIREHOSE_LIMITS.records
+      ? `Records: ${records.length} (1 to ${FIREHOSE_LIMITS.records})`
+      : sizes.some((n) => n > FIREHOSE_LIMITS.recordBytes)
+        ? `a record of ${Math.max(...sizes)} bytes (at most ${FIREHOSE_LIMITS.recordBytes})`
+        : sizes.reduce((a, b) => a + b, 0) > FIREHOSE_LIMITS.requestBytes
+          ? `a request of ${sizes.reduce((a, b) => a + b, 0)} bytes (at most ${FIREHOSE_LIMITS.requestBytes})` : undefined;
+    if (limitError) {
+      this.rejected.push(limitError);
+      const error = new Error(`1 validation error detected: ${limitError}`);
+      error.name = 'ValidationException';
+      throw error;
+    }
+    if (this.behaviour.throttleCalls?.includes(call) || this.behaviour.throttle?.(call)) {
       const error = new Error('Slow down.');
       error.name = 'ServiceUnavailableException';
       throw error;
@@ -109,12 +133,27 @@ export class FakeFirehose implements SdkSender {
     return this.accepted.flatMap((b) => b.toString('utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l)));
   }
 
-  /** How often each event id was accepted. */
+  /** Every accepted JSON line, as sent. */
+  public lines(): string[] {
+    return this.accepted.flatMap((b) => b.toString('utf8').split('\n').filter((l) => l.length > 0));
+  }
+
+  /** How often each event id was accepted (numbers by their literal text, so ids above 2^53 stay apart). */
   public idCounts(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const e of this.events()) counts.set(String(e.event_id), (counts.get(String(e.event_id)) ?? 0) + 1);
+    for (const line of this.lines()) {
+      const id = literalId(line);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
     return counts;
   }
+}
+
+/** The `event_id` of a JSON line as its source text (string value, or a number's literal). */
+export function literalId(line: string): string {
+  const parsed = JSON.parse(line);
+  if (typeof parsed.event_id === 'string') return parsed.event_id;
+  return numberTextAt(line, ['event_id']) ?? String(parsed.event_id);
 }
 
 export class FakeS3 implements SdkSender {
@@ -145,10 +184,21 @@ export class RecordingMetrics implements MetricsSink {
   }
 }
 
-/** Counts the requests sent through a client, by command name, and can fail chosen ones. */
+/**
+ * Counts the requests sent through a client, by command name, and can fail chosen ones: a whole
+ * request (`fail`, as the SDK throws after its retries) or single PartiQL statements of a
+ * `BatchExecuteStatement` (`failStatement`, answered with the per-statement `ProvisionedThroughputExceeded`
+ * error DynamoDB returns, the others sent on to the real table).
+ */
 export class CountingSender implements SdkSender {
   public readonly counts: Record<string, number> = {};
-  constructor(private readonly inner: SdkSender, private readonly fail?: (command: any) => boolean) {}
+  /** Claims (INSERT statements) and marks (UPDATE ... SET fwd) sent, successful or not. */
+  public statements = 0;
+  constructor(
+    private readonly inner: SdkSender,
+    private readonly fail?: (command: any) => boolean,
+    private readonly failStatement?: (statement: { Statement: string; Parameters: any[] }) => boolean,
+  ) {}
   public async send(command: any): Promise<any> {
     const name = command.constructor.name;
     this.counts[name] = (this.counts[name] ?? 0) + 1;
@@ -156,6 +206,24 @@ export class CountingSender implements SdkSender {
       const error = new Error('Throughput exceeds the current capacity of your table');
       error.name = 'ProvisionedThroughputExceededException';
       throw error;
+    }
+    if (name === 'BatchExecuteStatementCommand') {
+      const statements: { Statement: string; Parameters: any[] }[] = command.input.Statements;
+      this.statements += statements.length;
+      if (this.failStatement) {
+        const failing = statements.map((st) => this.failStatement!(st));
+        const passed = statements.filter((_, i) => !failing[i]);
+        const inner = passed.length > 0
+          ? await this.inner.send(new command.constructor({ ...command.input, Statements: passed }))
+          : { Responses: [] };
+        let j = 0;
+        return {
+          ...inner,
+          Responses: statements.map((_, i) => (failing[i]
+            ? { Error: { Code: 'ProvisionedThroughputExceeded', Message: 'Throughput exceeds the current capacity of your table' } }
+            : inner.Responses[j++])),
+        };
+      }
     }
     return this.inner.send(command);
   }

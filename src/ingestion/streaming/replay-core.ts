@@ -1,7 +1,7 @@
 /**
  * Replay of raw events: re-reads the raw objects of one event type over a date range and sends
  * their events back into the Kinesis stream, bounded in size. Each event travels in a replay
- * envelope (`{"cdk_lakehouse_replay": "<id>", "line": "<raw event>"}`) that the dedup handler
+ * envelope (`{"cdk_lakehouse_replay":"<id>","event":<raw event>}`) that the dedup handler
  * claims once per replay id, so running the same replay twice forwards each event once; the
  * curated MERGE by event id keeps the curated table at one row per event in every case.
  */
@@ -11,7 +11,7 @@ import { gunzipSync } from 'zlib';
 /* eslint-disable import/no-extraneous-dependencies */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { REPLAY_FIELD, SdkSender } from './dedup-core';
+import { replayEnvelope, SdkSender } from './dedup-core';
 
 /** What an operator passes to the replay function. */
 export interface ReplayRequest {
@@ -66,6 +66,7 @@ export async function replay(request: ReplayRequest, config: ReplayConfig, deps:
   }
   const limit = Math.min(request.maxEvents ?? config.maxEvents, config.maxEvents);
   const replayId = request.replayId ?? `${request.eventType}:${request.from}:${request.to}`;
+  if (replayId.length === 0 || replayId.length > 256) throw new Error('replayId must be 1 to 256 characters (it prefixes each claim key)');
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const typePrefix = `${config.prefix}event_type=${request.eventType}/`;
 
@@ -86,7 +87,8 @@ export async function replay(request: ReplayRequest, config: ReplayConfig, deps:
       if (events > 0 && events + lines.length > limit) {
         return { replayId, objects, events, continueAfter: lastKey };
       }
-      const payloads = lines.map((line) => (config.envelope ? JSON.stringify({ [REPLAY_FIELD]: replayId, line }) : line));
+      // The event embedded as JSON: a few dozen bytes more, so an event Firehose took fits a Kinesis record again.
+      const payloads = lines.map((line) => (config.envelope ? replayEnvelope(replayId, line) : line));
       await send(payloads, config.streamName, deps.kinesis, sleep);
       events += lines.length;
       objects++;

@@ -310,7 +310,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         },
       });
-      this.dedupTable.grant(this.dedupFunction, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+      this.dedupTable.grant(this.dedupFunction, 'dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:BatchGetItem');
       key.grant(this.dedupFunction, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
       this.dedupFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecordBatch'], resources: [deliveryStreamArn] }));
       this.dedupFunction.addToRolePolicy(new iam.PolicyStatement({

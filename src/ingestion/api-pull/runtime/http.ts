@@ -52,16 +52,60 @@ export async function readSnippet(body: http.IncomingMessage, limit = 512): Prom
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850_DATE = /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
 /**
- * Seconds to wait from a `Retry-After` header (delay-seconds or an HTTP date), or undefined when
- * absent or unreadable.
+ * An HTTP-date (RFC 9110 section 5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms a
+ * recipient must accept) as epoch milliseconds, or undefined. Only these three forms: `Date.parse`
+ * takes almost anything (it reads "1.5" as a date in 2001).
+ */
+export function parseHttpDate(text: string, now: Date): number | undefined {
+  const num = (v: string) => Number(v.trim());
+  let parts: { weekday: string; day: number; month: number; year: number; time: string[] };
+  let match = IMF_FIXDATE.exec(text);
+  if (match) {
+    parts = { weekday: match[1], day: num(match[2]), month: MONTHS.indexOf(match[3]), year: num(match[4]), time: match.slice(5, 8) };
+  } else if ((match = RFC850_DATE.exec(text))) {
+    // A two-digit year more than 50 years in the future is the most recent past year with those digits.
+    const thisYear = now.getUTCFullYear();
+    let year = Math.floor(thisYear / 100) * 100 + num(match[4]);
+    if (year > thisYear + 50) year -= 100;
+    parts = { weekday: DAYS[LONG_DAYS.indexOf(match[1])], day: num(match[2]), month: MONTHS.indexOf(match[3]), year, time: match.slice(5, 8) };
+  } else if ((match = ASCTIME_DATE.exec(text))) {
+    parts = { weekday: match[1], day: num(match[3]), month: MONTHS.indexOf(match[2]), year: num(match[7]), time: match.slice(4, 7) };
+  } else {
+    return undefined;
+  }
+  const { weekday, day, month, year } = parts;
+  const [h, m, s] = parts.time.map(num);
+  if (h > 23 || m > 59 || s > 60) return undefined;
+  const millis = Date.UTC(year, month, day, h, m, Math.min(s, 59));
+  const date = new Date(millis);
+  // Reject 31 Feb and friends (Date.UTC rolls them over) and a weekday that does not match.
+  if (date.getUTCDate() !== day || date.getUTCMonth() !== month || DAYS[date.getUTCDay()] !== weekday) return undefined;
+  return millis + (s === 60 ? 1000 : 0);
+}
+
+/**
+ * Seconds to wait from a `Retry-After` header (RFC 9110 section 10.2.3: `HTTP-date /
+ * delay-seconds`, delay-seconds being `1*DIGIT`), or undefined when absent or unreadable (the
+ * caller then backs off on its own). A decimal such as `1.5` is not valid delay-seconds, but its
+ * meaning is plain, so it is rounded up to whole seconds (`2`): never earlier than asked. A date in
+ * the past means retry now (0).
  */
 export function parseRetryAfter(value: string | string[] | undefined, now: Date): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || text.trim() === '') return undefined;
-  if (/^\d+$/.test(text.trim())) return Number(text.trim());
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
+  const raw = Array.isArray(value) ? value[0] : value;
+  const text = raw?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d*\.\d+$|^\d+\.$/.test(text)) return Math.ceil(Number(text));
+  const date = parseHttpDate(text, now);
+  if (date === undefined) return undefined;
   return Math.max(0, Math.ceil((date - now.getTime()) / 1000));
 }
 

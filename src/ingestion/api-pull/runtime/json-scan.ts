@@ -9,7 +9,7 @@ export interface ScanResult {
   readonly records: number;
   /** Whether the records array was found (when a records path was given). */
   readonly recordsFound: boolean;
-  /** The value at the cursor path (string or number as string), if any. */
+  /** The value at the cursor path (a string's value, or a number's literal text as sent), if any. */
   readonly cursor?: string;
 }
 
@@ -20,6 +20,16 @@ interface Frame {
   key?: string;
   index: number;
   expectKey: boolean;
+}
+
+/**
+ * A tokenizer that hands numbers over as their literal text: a numeric cursor above 2^53 goes
+ * back to the API exactly as it came (`Number()` would round 9007199254740993 to ...992).
+ */
+class LiteralNumberTokenizer extends Tokenizer {
+  protected parseNumber(numberStr: string): any {
+    return numberStr;
+  }
 }
 
 /**
@@ -44,7 +54,7 @@ export class JsonScanner {
   constructor(options: { recordsPath?: string; cursorPath?: string }) {
     this.recordsKeys = options.recordsPath !== undefined ? pathKeys(options.recordsPath) : undefined;
     this.cursorKeys = options.cursorPath !== undefined ? pathKeys(options.cursorPath) : undefined;
-    this.tokenizer = new Tokenizer({ stringBufferSize: 64 * 1024, numberBufferSize: 64 });
+    this.tokenizer = new LiteralNumberTokenizer({ stringBufferSize: 64 * 1024, numberBufferSize: 64 });
     // Emits nothing (no path matches) and keeps no stack: it only checks the grammar, and every
     // completed value is dropped from its parent, so nothing accumulates.
     this.validator = new TokenParser({ paths: ['$.\u0000'], keepStack: false });
