@@ -201,7 +201,7 @@ const NAMED: Record<string, NameSpec> = {
   'AWS::CloudWatch::Dashboard': { kind: 'CloudWatch dashboard', rule: DASHBOARD_RULE, global: true, cfnProp: 'DashboardName', name: (p) => p.DashboardName },
 };
 
-const UNRESOLVED = '\u0000unresolved\u0000';
+const UNRESOLVED = '#cdk-lakehouse-unresolved#';
 
 /** An AwsCustomResource's `Create` property (a JSON string, or its Fn::Join when it holds tokens) as the call it makes. */
 function createCallOf(create: unknown): any {

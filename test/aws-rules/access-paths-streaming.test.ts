@@ -77,7 +77,10 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
     out.push(
       ...READ_STREAM.map((action): Edge => ({ name: `dedup event source: ${action}`, who: dedupRole, action, resource: stream, expect: 'allow', why: 'Lambda polls the stream with the function role' })),
       { name: 'dedup decrypts stream records', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaKinesis(stream), expect: 'allow', why: 'the stream is encrypted with the lake key' },
-      { name: 'dedup claims an event id', who: dedupRole, action: 'dynamodb:PutItem', resource: dedupTable, expect: 'allow', why: 'conditional write' },
+      { name: 'dedup claims an event id', who: dedupRole, action: 'dynamodb:PartiQLInsert', resource: dedupTable, expect: 'allow', why: 'claims are batched PartiQL INSERTs (BatchExecuteStatement)' },
+      { name: 'dedup takes over an expired claim', who: dedupRole, action: 'dynamodb:PartiQLUpdate', resource: dedupTable, expect: 'allow', why: 'conditional UPDATE of a claim past its TTL' },
+      { name: 'dedup reads back existing claims', who: dedupRole, action: 'dynamodb:BatchGetItem', resource: dedupTable, expect: 'allow', why: 'a duplicate is told from its own redelivery' },
+      { name: 'dedup cannot delete claims', who: dedupRole, action: 'dynamodb:PartiQLDelete', resource: dedupTable, expect: 'deny', why: 'least privilege: a claim is never deleted by the handler' },
       { name: 'dedup gets a data key of the table key', who: dedupRole, action: 'kms:GenerateDataKey', resource: lakeKey, context: viaDynamoDb(tableName), expect: 'allow', why: 'customer managed table key' },
       { name: 'dedup decrypts with the table key', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaDynamoDb(tableName), expect: 'allow', why: 'customer managed table key' },
       { name: 'dedup forwards to Firehose', who: dedupRole, action: 'firehose:PutRecordBatch', resource: firehose, expect: 'allow', why: 'new events are delivered' },

@@ -32,7 +32,7 @@ function warnedStatements(stack: Stack): any[] {
   return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('must add this statement'))
     .map((w) => String(w.entry.data))
     .filter((text) => text.includes('(KMS key policy)'))
-    .map((text) => JSON.parse(/policy: (\{.*\})(?: \[ack: [^\]]+\])?$/s.exec(text)![1].split('${AWS::Partition}').join('aws')));
+    .map((text) => JSON.parse(/policy: (\{.*\})(?: \[ack: [^\]]+\])?$/s.exec(text)![1].split('${AWS::Partition}').join('aws').split('${AWS::URLSuffix}').join('amazonaws.com')));
 }
 
 interface Case {
