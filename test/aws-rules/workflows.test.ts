@@ -3,7 +3,7 @@
  * exactly the input its trigger sends (each Scheduler target's input from the synthesized template,
  * each integ test's startExecution input from the synthesized assertion stack), through the success
  * path and every Catch path; only the service calls are stubbed (AWS Step Functions Local's
- * mocked-response format). See docs/testing-workflows.md.
+ * mocked-response format). See docs/testing.md, "Workflows".
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
