@@ -161,6 +161,7 @@ def test_tables_merged_before_tombstones_keep_quarantining_ambiguous_changes(lak
     ledger = json.loads(path.read_text())
     del ledger["tombstoneHorizon"]
     path.write_text(json.dumps(ledger))
+    (path.parent / ".orders.json.crc").unlink(missing_ok=True)  # Hadoop's local checksum of the old text
     lake.spark.sql(f"DELETE FROM {lake.ident(CURATED + '__cdc_tombstones')}")
     lake.write("public", "orders", {cdc_path(5): [change("I", 5, 1, name="zombie", qty=0)]}, COLS)
     [result] = lake.run(ORDERS)
