@@ -20,21 +20,31 @@ pull rows) and ``_cdc_order`` (the sort key above as one string: ``<phase>|<chan
 35>|<commit ts in epoch micros, padded to 20>|<file path> <row in file, padded to 12>``, the last
 part empty when the change has a sequence, which is unique).
 
-A change of a key the table does not hold that is not newer than what earlier runs merged (after
-CDC began) is ambiguous: the key may have been deleted by a newer change. It is quarantined
-(``late_change_for_absent_key``) instead of resurrecting the row; a copy of an already merged
-file whose keys were deleted since lands there too. Pull mode cannot see deletes in the source.
+A delete leaves a tombstone (the key and the change's ``_cdc_order``) in a hidden Iceberg table
+next to the curated one (``<curated>__cdc_tombstones``); a change applies only if it is newer than
+the key's row or tombstone, so the curated table equals the source whatever order files arrive in
+(a late insert of a never-seen key is applied, a late insert of a key deleted later is not).
+Readers query the curated table, which holds only live rows. Pull mode cannot see deletes.
+
+Column types: a source column widened as Iceberg allows (int to long, float to double, decimal
+precision) widens the curated column; any other type change fails the table, naming it, the
+column, the old and new type and the file, before anything is written. A failing table never
+stops the others: the run merges every other table, then raises ``CdcRunFailed`` naming every
+failed one (``TablesFailed`` in the metrics). Two source tables (or two specs) mapping to one
+curated table are refused, both named.
 
 Layout under the state prefix (in the raw bucket):
 
 - ``ledger/<schema>/<table>.json``: ``{"version": 1, "files": {<path in table folder>: <run>},
-  "maxOrder": <largest _cdc_order merged>, "lastCommitTs": <ISO>, "updatedAt": <ISO>}``,
+  "maxOrder": <largest _cdc_order merged>, "lastCommitTs": <ISO>, "tombstoneHorizon": <the
+  maxOrder of a table merged before tombstones existed, else null>, "updatedAt": <ISO>}``,
   written after the Iceberg commit. Entries whose file no longer exists in raw are dropped.
 - ``watermarks/<schema>/<table>.json`` (pull mode): ``{"column": ..., "value": <text of the
   largest value pulled, as PostgreSQL prints it>, "updatedAt": ...}``, written after the merge.
 
 Quarantine: ``<quarantine_prefix><schema>/<table>/<run-id>/part-*.parquet`` with the row's
-columns plus ``_reason`` (``null_primary_key``, ``invalid_op``, ``late_change_for_absent_key``)
+columns plus ``_reason`` (``null_primary_key``, ``invalid_op``, and ``late_change_for_absent_key`` for an
+absent key's change not newer than ``tombstoneHorizon``)
 and ``_source_file``.
 
 The functions below take plain arguments and a SparkSession (no Glue imports) so the tests run
