@@ -243,7 +243,8 @@ def test_metric_data():
     assert by[("ChangesMerged", ("shop",))]["Value"] == 10
     assert by[("CommitAgeSeconds", ("shop",))]["Value"] == 3600
     assert [x["Name"] for x in by[("FilesMerged", ("shop", "sales.*"))]["Dimensions"]] == ["Pipeline", "Table"]
-    assert all(d["Timestamp"] == now for d in data) and len(data) == 11
+    assert by[("TablesFailed", ("shop", "sales.*"))]["Value"] == 0 and by[("TablesFailed", ("shop",))]["Value"] == 0
+    assert all(d["Timestamp"] == now for d in data) and len(data) == 14
 
 
 def test_a_run_for_every_table_leaves_out_tables_pulled_on_their_own_schedule(lake):
