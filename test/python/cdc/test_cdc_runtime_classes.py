@@ -167,3 +167,13 @@ def test_tables_merged_before_tombstones_keep_quarantining_ambiguous_changes(lak
     [result] = lake.run(ORDERS)
     assert result["changesQuarantined"] == 1 and lake.rows(CURATED) == []
     assert [(r["id"], r["_reason"]) for r in lake.quarantine("public", "orders")] == [(1, "late_change_for_absent_key")]
+
+
+def test_a_cast_that_could_change_a_value_is_refused_at_write_time(spark):
+    from pyspark.sql import types as T
+    actions = spark.createDataFrame([(1, 3_000_000_000)], "id int, qty bigint")
+    target = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("qty", T.IntegerType())])
+    with pytest.raises(cdc.CdcTypeError, match="'qty' is int in the table but bigint in the changes"):
+        cdc._aligned(actions, target, "public.orders")
+    wider = T.StructType([T.StructField("id", T.LongType()), T.StructField("qty", T.LongType())])
+    assert cdc._aligned(actions, wider, "public.orders").collect()[0].asDict() == {"id": 1, "qty": 3_000_000_000}
