@@ -177,3 +177,21 @@ def test_a_cast_that_could_change_a_value_is_refused_at_write_time(spark):
         cdc._aligned(actions, target, "public.orders")
     wider = T.StructType([T.StructField("id", T.LongType()), T.StructField("qty", T.LongType())])
     assert cdc._aligned(actions, wider, "public.orders").collect()[0].asDict() == {"id": 1, "qty": 3_000_000_000}
+
+
+def test_a_crash_between_the_curated_commit_and_the_tombstones_heals_on_the_next_run(lake):
+    lake.write("public", "orders", {cdc_path(2): [change("I", 2, 1, name="a", qty=1), change("I", 3, 2, name="b", qty=2),
+                                                  change("D", 4, 1)]}, COLS)
+    lake.run(ORDERS)
+    # The crash came after the curated MERGE: no tombstone commit, no ledger.
+    lake.spark.sql(f"DELETE FROM {lake.ident(CURATED + '__cdc_tombstones')}")
+    path = lake.root / STATE_PREFIX / "ledger" / "public" / "orders.json"
+    path.unlink()
+    (path.parent / ".orders.json.crc").unlink(missing_ok=True)
+    [again] = lake.run(ORDERS)
+    assert again["filesMerged"] == 1 and again["changesApplied"] == 0
+    assert [(r["id"], r["_cdc_change_seq"]) for r in lake.rows(CURATED + "__cdc_tombstones")] == [(1, seq(4))]
+    # The healed tombstone supersedes a late older insert of key 1.
+    lake.write("public", "orders", {cdc_path(1): [change("I", 1, 1, name="old", qty=0)]}, COLS)
+    lake.run(ORDERS)
+    assert lake.rows(CURATED, ["id", "name"]) == [{"id": 2, "name": "b"}]
