@@ -140,8 +140,14 @@ def generate(args, work):
 def bytes_added(spark, table):
     """Bytes of every file the table's snapshots added (data and delete files), from Iceberg's
     snapshot summaries: what the runs wrote, even where later snapshots replaced it."""
-    row = spark.sql(f"SELECT sum(cast(summary['added-files-size'] AS bigint)) AS b FROM {table}.snapshots").collect()[0]
-    return int(row["b"] or 0)
+    total = 0
+    # The merge job also writes its deleted keys to <table>__cdc_tombstones: count those bytes too.
+    for name in (table, table + "__cdc_tombstones"):
+        if name != table and not spark.catalog.tableExists(name):
+            continue
+        row = spark.sql(f"SELECT sum(cast(summary['added-files-size'] AS bigint)) AS b FROM {name}.snapshots").collect()[0]
+        total += int(row["b"] or 0)
+    return total
 
 
 def incremental(args, work):

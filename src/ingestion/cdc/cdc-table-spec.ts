@@ -44,7 +44,8 @@ export function resolveTables(tables: CdcTable[] | undefined, tablePrefix: strin
   }
   const seen = new Map<string, string>();
   const curated = new Map<string, string>();
-  return tables.map((t, i) => {
+  const tombs = new Map<string, string>();
+  const specs = tables.map((t, i) => {
     const at = `tables[${i}]`;
     const parts = (t.name ?? '').split('.');
     if (parts.length !== 2 || !parts.every((p) => NAME_PART.test(p))) {
@@ -98,7 +99,14 @@ export function resolveTables(tables: CdcTable[] | undefined, tablePrefix: strin
       if (other) {
         throw propError(NAME, `${at}.name`, `"${t.name}" and ${other} both become curated table "${curatedTable}"`, 'rename one table at the source or bring it in with another CdcIngestion');
       }
+      const tombstones = curatedTableName(tablePrefix, schema, table) + TOMBSTONE_SUFFIX;
+      const clash = curated.get(tombstones) ?? tombs.get(curatedTable);
+      if (clash) {
+        throw propError(NAME, `${at}.name`, `"${t.name}" and ${clash}: the merge job keeps a curated table's deleted keys in "<curated table>${TOMBSTONE_SUFFIX}", `
+          + `so "${curatedTable}" and "${tombstones}" cannot be two tables' curated tables`, 'rename one table at the source or bring it in with another CdcIngestion');
+      }
       curated.set(curatedTable, `${at} ("${t.name}")`);
+      tombs.set(tombstones, `${at} ("${t.name}")`);
     }
     return {
       name: t.name,
@@ -112,6 +120,38 @@ export function resolveTables(tables: CdcTable[] | undefined, tablePrefix: strin
       expectedInterval,
       curatedTable,
     };
+  });
+  checkPatternOverlaps(specs);
+  return specs;
+}
+
+/**
+ * Suffix of the hidden Iceberg table in which the merge job keeps the deleted keys of a curated
+ * table (`TOMBSTONE_SUFFIX` in `glue/cdc_merge.py`).
+ */
+export const TOMBSTONE_SUFFIX = '__cdc_tombstones';
+
+/** `*` of a declared pattern as the job matches it (`fnmatchcase`: case-sensitive, any characters). */
+function patternRegExp(pattern: string): RegExp {
+  return new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+}
+
+/**
+ * A table declared by name that a pattern of another entry also matches would be merged twice
+ * into one curated table (two specs, possibly two keys): refused here. Two patterns that may
+ * match one table, or tables whose names differ only in case or punctuation found by a pattern,
+ * are only known when the job lists the raw zone: the job refuses those (naming both).
+ */
+function checkPatternOverlaps(specs: CdcTableSpec[]): void {
+  specs.forEach((p, i) => {
+    if (!p.wildcard) return;
+    const schema = patternRegExp(p.schema);
+    const table = patternRegExp(p.table);
+    specs.forEach((s, j) => {
+      if (s.wildcard || !schema.test(s.schema) || !table.test(s.table)) return;
+      throw propError(NAME, `tables[${j}].name`, `"${s.name}" is also matched by the pattern "${p.name}" of tables[${i}], so both would merge `
+        + `source table ${s.name} into curated table "${s.curatedTable}"`, `declare each source table once: remove tables[${j}], or narrow the pattern "${p.name}" so it does not match "${s.name}"`);
+    });
   });
 }
 

@@ -2,6 +2,7 @@
 import datetime as dt
 import importlib.util
 import pathlib
+import re
 import shutil
 import uuid
 
@@ -62,7 +63,7 @@ class Lake:
         is the DDL of the source columns (after Op, _dms_commit_ts, _dms_change_seq) the files
         have. One Spark job for all files, rows kept in list order."""
         ddl = "Op string, _dms_commit_ts timestamp, _dms_change_seq string, " + columns + ", _f int, _pos int"
-        names = [c.strip().split(" ")[0] for c in ddl.split(",")]
+        names = [c.strip().split(" ")[0] for c in re.split(r",(?![^(]*\))", ddl)]  # not the comma of decimal(p,s)
         rows = []
         order = list(files.items())
         for index, (_, file_rows) in enumerate(order):

@@ -81,3 +81,16 @@ def lake(spark, tmp_path):
     database = f"curated{_counter[0]}"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{database}")
     return Lake(spark, tmp_path / "raw", CATALOG, database)
+
+
+@pytest.fixture
+def lake_factory(spark, tmp_path_factory):
+    """Fresh lakes within one test (a Hypothesis example each)."""
+    from cdc_helpers import Lake
+
+    def make():
+        _counter[0] += 1
+        database = f"curated{_counter[0]}"
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{database}")
+        return Lake(spark, tmp_path_factory.mktemp("raw"), CATALOG, database)
+    return make

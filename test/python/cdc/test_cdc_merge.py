@@ -122,23 +122,22 @@ def test_delete_then_reinsert(lake):
     assert lake.rows("shop_public_orders", VISIBLE)[-1] == {"id": 3, "name": "c2", "qty": 3}
 
 
-def test_older_change_never_wins_and_late_changes_are_quarantined(lake):
+def test_older_change_never_wins_and_late_changes_use_tombstones(lake):
     lake.write("public", "orders", {cdc_path(10): [
         change("I", 10, 1, name="a", qty=1), change("I", 11, 2, name="b", qty=1), change("D", 12, 2)]}, COLS)
     lake.run(ORDERS)
     # A late file (older change sequences) arrives in a later run.
     lake.write("public", "orders", {cdc_path(5): [
         change("U", 5, 1, name="old", qty=0),   # older than the row in the table: skipped
-        change("U", 6, 2, name="zombie", qty=0),  # key 2 was deleted later: must not come back
-        change("I", 7, 3, name="new?", qty=0),   # an absent key, older than merged CDC: ambiguous
+        change("U", 6, 2, name="zombie", qty=0),  # key 2 was deleted later (tombstone 12): must not come back
+        change("I", 7, 3, name="new", qty=0),   # a key never seen: the source has it, so it is applied
     ]}, COLS)
     [result] = lake.run(ORDERS)
-    assert lake.rows("shop_public_orders", VISIBLE) == [{"id": 1, "name": "a", "qty": 1}]
-    assert result["changesSkipped"] == 1 and result["changesQuarantined"] == 2 and result["changesApplied"] == 0
-    quarantined = sorted(lake.quarantine("public", "orders"), key=lambda r: r["id"])
-    assert [(r["id"], r["_reason"]) for r in quarantined] == [
-        (2, "late_change_for_absent_key"), (3, "late_change_for_absent_key")]
-    assert quarantined[0]["_source_file"] == cdc_path(5) and quarantined[0]["name"] == "zombie"
+    assert lake.rows("shop_public_orders", VISIBLE) == [{"id": 1, "name": "a", "qty": 1}, {"id": 3, "name": "new", "qty": 0}]
+    assert result["changesSkipped"] == 2 and result["changesQuarantined"] == 0 and result["changesApplied"] == 1
+    assert lake.quarantine("public", "orders") == []
+    tombs = lake.rows("shop_public_orders__cdc_tombstones")
+    assert [(r["id"], r["_cdc_change_seq"]) for r in tombs] == [(2, seq(12))]
 
 
 def test_bad_rows_are_quarantined_and_counted(lake):
@@ -244,7 +243,8 @@ def test_metric_data():
     assert by[("ChangesMerged", ("shop",))]["Value"] == 10
     assert by[("CommitAgeSeconds", ("shop",))]["Value"] == 3600
     assert [x["Name"] for x in by[("FilesMerged", ("shop", "sales.*"))]["Dimensions"]] == ["Pipeline", "Table"]
-    assert all(d["Timestamp"] == now for d in data) and len(data) == 11
+    assert by[("TablesFailed", ("shop", "sales.*"))]["Value"] == 0 and by[("TablesFailed", ("shop",))]["Value"] == 0
+    assert all(d["Timestamp"] == now for d in data) and len(data) == 14
 
 
 def test_a_run_for_every_table_leaves_out_tables_pulled_on_their_own_schedule(lake):

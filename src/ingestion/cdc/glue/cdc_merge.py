@@ -20,21 +20,31 @@ pull rows) and ``_cdc_order`` (the sort key above as one string: ``<phase>|<chan
 35>|<commit ts in epoch micros, padded to 20>|<file path> <row in file, padded to 12>``, the last
 part empty when the change has a sequence, which is unique).
 
-A change of a key the table does not hold that is not newer than what earlier runs merged (after
-CDC began) is ambiguous: the key may have been deleted by a newer change. It is quarantined
-(``late_change_for_absent_key``) instead of resurrecting the row; a copy of an already merged
-file whose keys were deleted since lands there too. Pull mode cannot see deletes in the source.
+A delete leaves a tombstone (the key and the change's ``_cdc_order``) in a hidden Iceberg table
+next to the curated one (``<curated>__cdc_tombstones``); a change applies only if it is newer than
+the key's row or tombstone, so the curated table equals the source whatever order files arrive in
+(a late insert of a never-seen key is applied, a late insert of a key deleted later is not).
+Readers query the curated table, which holds only live rows. Pull mode cannot see deletes.
+
+Column types: a source column widened as Iceberg allows (int to long, float to double, decimal
+precision) widens the curated column; any other type change fails the table, naming it, the
+column, the old and new type and the file, before anything is written. A failing table never
+stops the others: the run merges every other table, then raises ``CdcRunFailed`` naming every
+failed one (``TablesFailed`` in the metrics). Two source tables (or two specs) mapping to one
+curated table are refused, both named.
 
 Layout under the state prefix (in the raw bucket):
 
 - ``ledger/<schema>/<table>.json``: ``{"version": 1, "files": {<path in table folder>: <run>},
-  "maxOrder": <largest _cdc_order merged>, "lastCommitTs": <ISO>, "updatedAt": <ISO>}``,
+  "maxOrder": <largest _cdc_order merged>, "lastCommitTs": <ISO>, "tombstoneHorizon": <the
+  maxOrder of a table merged before tombstones existed, else null>, "updatedAt": <ISO>}``,
   written after the Iceberg commit. Entries whose file no longer exists in raw are dropped.
 - ``watermarks/<schema>/<table>.json`` (pull mode): ``{"column": ..., "value": <text of the
   largest value pulled, as PostgreSQL prints it>, "updatedAt": ...}``, written after the merge.
 
 Quarantine: ``<quarantine_prefix><schema>/<table>/<run-id>/part-*.parquet`` with the row's
-columns plus ``_reason`` (``null_primary_key``, ``invalid_op``, ``late_change_for_absent_key``)
+columns plus ``_reason`` (``null_primary_key``, ``invalid_op``, and ``late_change_for_absent_key`` for an
+absent key's change not newer than ``tombstoneHorizon``)
 and ``_source_file``.
 
 The functions below take plain arguments and a SparkSession (no Glue imports) so the tests run
@@ -76,7 +86,20 @@ RETAIN_LAST_SNAPSHOTS = 5
 
 
 class CdcError(Exception):
-    """A run that cannot go on (bad arguments, a table without its key column)."""
+    """A run or a table that cannot go on (bad arguments, a table without its key column)."""
+
+
+class CdcTypeError(CdcError):
+    """A column whose type changed in a way Iceberg cannot widen to: the table is not merged."""
+
+
+class CdcRunFailed(CdcError):
+    """Raised at the end of a run in which some tables failed; every other table was merged.
+    ``results`` holds one result per table (failed ones with ``failed`` and ``error``)."""
+
+    def __init__(self, message: str, results: List[dict]):
+        super().__init__(message)
+        self.results = results
 
 
 # --------------------------------------------------------------------------- names and specs
@@ -214,10 +237,15 @@ def watermark_url(state_root: str, schema: str, table: str) -> str:
 def load_ledger(spark: SparkSession, state_root: str, schema: str, table: str) -> dict:
     text = read_text(spark, ledger_url(state_root, schema, table))
     if text is None:
-        return {"version": LEDGER_VERSION, "files": {}, "maxOrder": None, "lastCommitTs": None}
+        return {"version": LEDGER_VERSION, "files": {}, "maxOrder": None, "lastCommitTs": None, "tombstoneHorizon": None}
     ledger = json.loads(text)
     if ledger.get("version") != LEDGER_VERSION:
         raise CdcError(f"unknown ledger version {ledger.get('version')!r} for {schema}.{table}")
+    if "tombstoneHorizon" not in ledger:
+        # Merged by a job version without tombstones: deletes up to here left no trace, so an
+        # absent key's change not newer than what was merged after CDC began stays ambiguous.
+        order = ledger.get("maxOrder")
+        ledger["tombstoneHorizon"] = order if order and order.startswith("1") else None
     return ledger
 
 
@@ -241,20 +269,110 @@ def expand_spec(spark: SparkSession, raw_table_root: str, spec: dict) -> List[Tu
     return found
 
 
+# --------------------------------------------------------------------------- column types
+
+
+def _norm(data_type: T.DataType) -> T.DataType:
+    """The type Iceberg stores: Spark's byte and short columns become Iceberg ``int``."""
+    return T.IntegerType() if isinstance(data_type, (T.ByteType, T.ShortType)) else data_type
+
+
+def iceberg_can_widen(old: T.DataType, new: T.DataType) -> bool:
+    """The type promotions Iceberg allows on an existing column (spec, "Schema evolution"):
+    int to long, float to double, decimal(P, S) to decimal(P', S) with P' > P."""
+    old, new = _norm(old), _norm(new)
+    if isinstance(old, T.IntegerType) and isinstance(new, T.LongType):
+        return True
+    if isinstance(old, T.FloatType) and isinstance(new, T.DoubleType):
+        return True
+    return isinstance(old, T.DecimalType) and isinstance(new, T.DecimalType) and new.scale == old.scale \
+        and new.precision > old.precision
+
+
+def fits(value: T.DataType, column: T.DataType) -> bool:
+    """Whether every value of type ``value`` is stored exactly in a column of type ``column``
+    (same type, a type Iceberg widens to it, or a decimal with no more integer and fraction
+    digits)."""
+    value, column = _norm(value), _norm(column)
+    if value == column or iceberg_can_widen(value, column):
+        return True
+    return isinstance(value, T.DecimalType) and isinstance(column, T.DecimalType) and value.scale <= column.scale \
+        and value.precision - value.scale <= column.precision - column.scale
+
+
+def _type_name(data_type: T.DataType) -> str:
+    return _norm(data_type).simpleString()
+
+
+WIDENING_RULE = ("Iceberg widens a column only from int to bigint, float to double and decimal(P,S) to "
+                 "decimal(P',S) with P' > P")
+
+
 # --------------------------------------------------------------------------- reading changes
 
 
-def read_changes(spark: SparkSession, table_url: str, files: List[Tuple[str, str]]) -> DataFrame:
-    """The rows of ``files`` (``(relative path, URL)`` below ``table_url``), schemas merged (a
-    column some files lack is null there), with the file's path relative to the table folder,
-    the row's position in its file and the file's phase. A file without ``_dms_change_seq``
-    (DMS without the change-sequence header) gets nulls there; one without ``Op`` is an error."""
-    df = spark.read.option("mergeSchema", "true").parquet(*[url for _, url in files])
-    if DMS_OP not in df.columns or DMS_COMMIT_TS not in df.columns:
+def file_schema(spark: SparkSession, url: str) -> T.StructType:
+    """The Spark schema of one Parquet file, from its footer (read on the driver, as Spark's
+    own schema inference does), without reading any row."""
+    jvm = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(jvm.org.apache.hadoop.fs.Path(url), conf)
+    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
+    try:
+        message = reader.getFooter().getFileMetaData().getSchema()
+    finally:
+        reader.close()
+    converter = jvm.org.apache.spark.sql.execution.datasources.parquet.ParquetToSparkSchemaConverter(
+        spark._jsparkSession.sessionState().conf())
+    return T.StructType.fromJson(json.loads(converter.convert(message).json()))
+
+
+def unify_file_schemas(label: str, schemas: List[Tuple[str, T.StructType]]) -> Tuple[T.StructType, Dict[str, str]]:
+    """One schema for the files of a run: every column of any file (first spelling, first
+    appearance order), each with the widest of its types when every other type fits in it
+    (``fits``). Returns the schema and, per column (lowercased), the file that brought the type.
+    Two types neither of which fits in the other fail the table, naming both files."""
+    fields: Dict[str, T.StructField] = {}
+    origin: Dict[str, str] = {}
+    for rel, schema in schemas:
+        for field in schema.fields:
+            key = field.name.lower()
+            known = fields.get(key)
+            if known is None:
+                fields[key], origin[key] = T.StructField(field.name, _norm(field.dataType), True), rel
+            elif fits(field.dataType, known.dataType):
+                continue
+            elif fits(known.dataType, field.dataType):
+                fields[key], origin[key] = T.StructField(known.name, _norm(field.dataType), True), rel
+            else:
+                raise CdcTypeError(
+                    f"{label}: column {known.name!r} is {_type_name(known.dataType)} in {origin[key]} but "
+                    f"{_type_name(field.dataType)} in {rel}, and neither type holds every value of the other; "
+                    "nothing of this table was merged. Fix: restore the column's type at the source, or move the "
+                    "files of one type out of the raw folder and recreate the curated table")
+    return T.StructType(list(fields.values())), origin
+
+
+def read_changes(spark: SparkSession, table_url: str, files: List[Tuple[str, str]],
+                 label: Optional[str] = None) -> Tuple[DataFrame, Dict[str, str]]:
+    """The rows of ``files`` (``(relative path, URL)`` below ``table_url``) in one schema (see
+    ``unify_file_schemas``: a column some files lack is null there; a narrower type is cast,
+    losslessly, to the widest), with the file's path relative to the table folder, the row's
+    position in its file and the file's phase; and the file each column's type came from. Files
+    of one schema are read together. A file without ``_dms_change_seq`` gets nulls there; files
+    without ``Op`` are an error."""
+    label = label or table_url
+    schemas = [(rel, url, file_schema(spark, url)) for rel, url in files]
+    unified, origin = unify_file_schemas(label, [(rel, schema) for rel, _, schema in schemas])
+    names = {f.name.lower() for f in unified.fields}
+    if DMS_OP.lower() not in names or DMS_COMMIT_TS.lower() not in names:
         raise CdcError(f"the files under {table_url} have no {DMS_OP} or {DMS_COMMIT_TS} column: "
                        "they were not written by the CdcIngestion DMS endpoint")
-    if DMS_CHANGE_SEQ not in df.columns:
-        df = df.withColumn(DMS_CHANGE_SEQ, F.lit(None).cast("string"))
+    if DMS_CHANGE_SEQ.lower() not in names:
+        unified = T.StructType(unified.fields + [T.StructField(DMS_CHANGE_SEQ, T.StringType(), True)])
+    groups: Dict[str, List[Tuple[str, T.StructType]]] = {}
+    for _, url, schema in schemas:
+        groups.setdefault(schema.simpleString(), []).append((url, schema))
     # Spark names a row's file by its URL-encoded URI, whose scheme part may be spelled unlike the
     # folder's (file:/ or file:///): the relative path is what follows the folder's encoded path.
     folder = spark._jvm.org.apache.hadoop.fs.Path(table_url).toUri().getRawPath().rstrip("/") + "/"
@@ -262,7 +380,22 @@ def read_changes(spark: SparkSession, table_url: str, files: List[Tuple[str, str
     at = F.locate(folder, path)
     rel = F.when(at > 0, path.substr(at + F.lit(len(folder)), F.lit(1 << 20))).otherwise(path)
     phase = F.when(F.regexp_extract(rel, r"([^/]*)$", 1).startswith("LOAD"), F.lit(0)).otherwise(F.lit(1))
-    return df.select("*", rel.alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_COL), phase.alias(PHASE_COL))
+    frames = []
+    for members in groups.values():
+        schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in members[0][1].fields])
+        df = spark.read.schema(schema).parquet(*[url for url, _ in members])
+        have = {f.name.lower(): f for f in schema.fields}
+        columns = [
+            (F.col(quote(have[f.name.lower()].name)).cast(f.dataType) if f.name.lower() in have
+             else F.lit(None).cast(f.dataType)).alias(f.name)
+            for f in unified.fields
+        ]
+        frames.append(df.select(*columns, rel.alias(FILE_COL), F.col("_metadata.row_index").alias(ROW_COL),
+                                phase.alias(PHASE_COL)))
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out, origin
 
 
 def order_key() -> F.Column:
@@ -298,6 +431,20 @@ def latest_per_key(changes: DataFrame, keys: List[str]) -> DataFrame:
 
 # --------------------------------------------------------------------------- the curated table
 
+#: Suffix of the table that remembers deleted keys (see ``ensure_tombstones``).
+TOMBSTONE_SUFFIX = "__cdc_tombstones"
+TOMBSTONE_COLUMNS = ["_cdc_order", "_cdc_commit_ts", "_cdc_change_seq"]
+TABLE_PROPERTIES = (
+    "TBLPROPERTIES ('format-version'='2', 'write.format.default'='parquet', "
+    "'write.parquet.compression-codec'='zstd', 'write.merge.mode'='merge-on-read', "
+    "'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')"
+)
+
+
+def tombstone_table_name(name: str) -> str:
+    """The hidden table of deleted keys of curated table ``name``."""
+    return name + TOMBSTONE_SUFFIX
+
 
 def table_exists(spark: SparkSession, ident: str) -> bool:
     try:
@@ -309,68 +456,147 @@ def table_exists(spark: SparkSession, ident: str) -> bool:
         raise
 
 
-def ensure_table(spark: SparkSession, ident: str, source: T.StructType, location: Optional[str] = None) -> T.StructType:
+def _create(spark: SparkSession, ident: str, columns: List[T.StructField], location: Optional[str]) -> None:
+    ddl = ", ".join(f"{quote(f.name)} {_type_name(f.dataType)}" for f in columns)
+    where = f" LOCATION '{location}'" if location else ""
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {ident} ({ddl}) USING iceberg{where} {TABLE_PROPERTIES}")
+
+
+def plan_columns(label: str, ident: str, table: T.StructType, source: List[T.StructField],
+                 origin: Dict[str, str]) -> Tuple[List[T.StructField], List[T.StructField]]:
+    """Compares the source columns with the table's: returns (columns to add, columns to widen
+    to the source's type). A source type that fits the column (``fits``) needs nothing; one
+    Iceberg can widen the column to is a widening; any other raises ``CdcTypeError`` naming the
+    table, the column, the old and the new type and the file, before anything is changed."""
+    existing = {f.name.lower(): f for f in table.fields}
+    add, widen, errors = [], [], []
+    for field in source:
+        old = existing.get(field.name.lower())
+        if old is None:
+            add.append(field)
+        elif fits(field.dataType, old.dataType):
+            continue
+        elif iceberg_can_widen(old.dataType, field.dataType):
+            widen.append(T.StructField(old.name, _norm(field.dataType), True))
+        else:
+            errors.append(f"column {old.name!r} changed from {_type_name(old.dataType)} to "
+                          f"{_type_name(field.dataType)} (in {origin.get(field.name.lower(), 'the new files')})")
+    if errors:
+        raise CdcTypeError(
+            f"{label}: {'; '.join(errors)}, which curated table {ident} cannot store without changing values: "
+            f"{WIDENING_RULE}. Nothing of this table was merged; its files stay unmerged. Fix: restore the type at "
+            "the source, or recreate the curated table (drop it, its tombstone table and its ledger) to reload it")
+    return add, widen
+
+
+def ensure_table(spark: SparkSession, ident: str, source: T.StructType, location: Optional[str] = None,
+                 label: Optional[str] = None, origin: Optional[Dict[str, str]] = None) -> T.StructType:
     """Creates the curated table from the source columns plus the ``_cdc_*`` columns on first
-    use, adds a column for each new source column; returns the table's schema."""
-    columns = [f for f in source.fields if f.name not in DMS_COLUMNS and not f.name.startswith("_cdc_")]
+    use, adds a column for each new source column and widens a column whose source type Iceberg
+    can widen it to (``ALTER COLUMN ... TYPE``); returns the table's schema. A type change
+    Iceberg cannot make raises ``CdcTypeError`` before the table is changed."""
+    columns = [T.StructField(f.name, _norm(f.dataType), True) for f in source.fields
+               if f.name not in DMS_COLUMNS and not f.name.startswith("_cdc_")]
     columns += [T.StructField(n, t) for n, t in CDC_COLUMNS]
     if not table_exists(spark, ident):
-        ddl = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in columns)
-        where = f" LOCATION '{location}'" if location else ""
-        spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {ident} ({ddl}) USING iceberg{where} "
-            "TBLPROPERTIES ('format-version'='2', 'write.format.default'='parquet', "
-            "'write.parquet.compression-codec'='zstd', 'write.merge.mode'='merge-on-read', "
-            "'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')"
-        )
-    existing = {f.name.lower() for f in spark.table(ident).schema.fields}
-    new = [f for f in columns if f.name.lower() not in existing]
-    if new:
-        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'{quote(f.name)} {f.dataType.simpleString()}' for f in new)})")
+        _create(spark, ident, columns, location)
+    add, widen = plan_columns(label or ident, ident, spark.table(ident).schema, columns, origin or {})
+    for field in widen:
+        spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {quote(field.name)} TYPE {_type_name(field.dataType)}")
+    if add:
+        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'{quote(f.name)} {_type_name(f.dataType)}' for f in add)})")
     return spark.table(ident).schema
 
 
-def classify(spark: SparkSession, winners: DataFrame, ident: str, keys: List[str], max_order: Optional[str],
-             max_order_is_cdc: bool) -> DataFrame:
-    """Adds ``_cdc_action`` to the last change of each key, against the table as it is:
+def ensure_tombstones(spark: SparkSession, ident: str, target: T.StructType, keys: List[str],
+                      location: Optional[str] = None) -> None:
+    """Creates (or widens, after the curated table's key columns were widened) the table of
+    deleted keys: the key columns and the deleting change's ``_cdc_order``, ``_cdc_commit_ts``
+    and ``_cdc_change_seq``, one row per key that is deleted in the source as far as merged.
+    Readers query the curated table, which holds only live rows; this table is what lets a
+    change delivered late be recognised as older than the delete."""
+    by_name = {f.name.lower(): f for f in target.fields}
+    columns = [by_name[k.lower()] for k in keys] + [by_name[c] for c in TOMBSTONE_COLUMNS]
+    if not table_exists(spark, ident):
+        _create(spark, ident, columns, location)
+        return
+    have = {f.name.lower(): f for f in spark.table(ident).schema.fields}
+    for field in columns:
+        old = have.get(field.name.lower())
+        if old is not None and _norm(old.dataType) != _norm(field.dataType) and iceberg_can_widen(old.dataType, field.dataType):
+            spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {quote(old.name)} TYPE {_type_name(field.dataType)}")
 
-    - ``upsert``/``delete``: the change is newer than the row in the table (or the key is absent
-      and the change inserts it),
-    - ``skip``: the table already holds this change or a newer one, or a delete of an absent key,
-    - ``late``: an insert or update of a key absent from the table that is not newer than what
-      earlier runs merged after CDC began: the key may have been deleted by a newer change, so
-      the change is quarantined instead of resurrecting the row.
+
+def classify(spark: SparkSession, winners: DataFrame, ident: str, tomb_ident: str, keys: List[str],
+             horizon: Optional[str]) -> DataFrame:
+    """Adds ``_cdc_action`` to the last change of each key, against the table and its
+    tombstones as they are. A key's known state is its row's ``_cdc_order`` or its tombstone's,
+    whichever is larger (both exist only for a moment after a crash); a change applies only if
+    it is newer:
+
+    - ``upsert``: an insert or update newer than the key's known state (or of a key never seen),
+    - ``delete``: a delete newer than the row in the table (the row goes, a tombstone is kept),
+    - ``tombstone``: a delete newer than what is known of an absent key (only a tombstone is kept,
+      so a late older insert of that key is recognised as superseded),
+    - ``skip``: the table already holds this change or a newer one (row or tombstone),
+    - ``late``: only for tables merged before tombstones existed (``horizon``, the largest order
+      merged then): an insert or update of an absent key without tombstone that is not newer
+      than the horizon may have been deleted since; it is quarantined.
+
+    Also adds ``_cdc_tomb``: ``set`` to record the delete, ``drop`` to remove a tombstone older
+    than the key's row, else null; and ``_cdc_tomb_ref``, the order that supersedes the dropped
+    tombstone.
     """
-    current = spark.table(ident).select(*[F.col(k) for k in keys], F.col("_cdc_order").alias("_cdc_current"),
-                                        F.lit(True).alias("_cdc_present"))
-    joined = winners.join(current, keys, "left")
-    present = F.col("_cdc_present").isNotNull()
-    newer = F.col("_cdc_order") > F.coalesce(F.col("_cdc_current"), F.lit(""))
+    current = spark.table(ident).select(*[F.col(quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_current"))
+    tombs = spark.table(tomb_ident).select(*[F.col(quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_tombo"))
+    joined = winners.join(current, keys, "left").join(tombs, keys, "left")
+    present = F.col("_cdc_current").isNotNull()
+    has_tomb = F.col("_cdc_tombo").isNotNull()
+    known = F.greatest(F.coalesce(F.col("_cdc_current"), F.lit("")), F.coalesce(F.col("_cdc_tombo"), F.lit("")))
+    newer = F.col("_cdc_order") > known
     is_delete = F.col(DMS_OP) == "D"
-    ambiguous = F.lit(False)
-    if max_order is not None and max_order_is_cdc:
-        ambiguous = F.col("_cdc_order") <= F.lit(max_order)
+    late = F.lit(False)
+    if horizon is not None:
+        late = ~present & ~has_tomb & (F.col("_cdc_order") <= F.lit(horizon))
     action = (
-        F.when(present & newer & is_delete, "delete")
-        .when(present & newer, "upsert")
-        .when(present, "skip")
-        .when(is_delete, "skip")
-        .when(ambiguous, "late")
-        .otherwise("upsert")
+        F.when(newer & is_delete & present, "delete")
+        .when(newer & is_delete, "tombstone")
+        .when(newer & late, "late")
+        .when(newer, "upsert")
+        .otherwise("skip")
     )
-    return joined.withColumn("_cdc_action", action).drop("_cdc_current", "_cdc_present")
+    joined = joined.withColumn("_cdc_action", action)
+    upsert = F.col("_cdc_action") == "upsert"
+    stale = has_tomb & present & (F.col("_cdc_current") > F.col("_cdc_tombo"))
+    tomb = (F.when(F.col("_cdc_action").isin("delete", "tombstone"), F.lit("set"))
+            .when(has_tomb & (upsert | stale), F.lit("drop")))
+    ref = F.when(upsert, F.col("_cdc_order")).otherwise(F.col("_cdc_current"))
+    return joined.withColumn("_cdc_tomb", tomb).withColumn("_cdc_tomb_ref", ref).drop("_cdc_current", "_cdc_tombo")
 
 
-def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType) -> None:
+def _aligned(actions: DataFrame, target: T.StructType, label: str) -> DataFrame:
+    """``actions`` in the target's columns; each source type fits its column (checked here
+    again: a cast that could change a value is refused, never written)."""
+    src = {f.name.lower(): f for f in actions.schema.fields}
+    out = []
+    for f in target.fields:
+        have = src.get(f.name.lower())
+        if have is None:
+            out.append(F.lit(None).cast(f.dataType).alias(f.name))
+            continue
+        if not fits(have.dataType, f.dataType):
+            raise CdcTypeError(f"{label}: column {f.name!r} is {_type_name(f.dataType)} in the table but "
+                               f"{_type_name(have.dataType)} in the changes; {WIDENING_RULE}")
+        out.append(F.col(quote(have.name)).cast(f.dataType).alias(f.name))
+    return actions.select(*out, *[F.col(c) for c in ("_cdc_action", "_cdc_tomb", "_cdc_tomb_ref") if c in actions.columns])
+
+
+def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType,
+               label: Optional[str] = None) -> None:
     """MERGEs ``upsert``/``delete`` actions; the order guard repeats the classification so a
     change never overwrites a newer one even if the table moved meanwhile."""
-    cols = [f for f in target.fields]
-    src_cols = {c.lower() for c in actions.columns}
-    aligned = actions.select(
-        *[(F.col(quote(f.name)).cast(f.dataType) if f.name.lower() in src_cols else F.lit(None).cast(f.dataType)).alias(f.name)
-          for f in cols],
-        F.col("_cdc_action"),
-    )
+    cols = list(target.fields)
+    aligned = _aligned(actions, target, label or ident)
     view = f"cdc_merge_src_{abs(hash(ident)) % 10 ** 8}"
     aligned.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
@@ -388,18 +614,45 @@ def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[s
     spark.catalog.dropTempView(view)
 
 
+def merge_tombstones(spark: SparkSession, tomb_ident: str, actions: DataFrame, keys: List[str]) -> None:
+    """Records the deletes (``_cdc_tomb = 'set'``, newer than a tombstone already there) and
+    removes tombstones superseded by a row (``drop``, only if older than that row)."""
+    target = spark.table(tomb_ident).schema
+    aligned = _aligned(actions, target, tomb_ident)
+    view = f"cdc_tomb_src_{abs(hash(tomb_ident)) % 10 ** 8}"
+    aligned.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in target.fields)
+    names = ", ".join(quote(f.name) for f in target.fields)
+    values = ", ".join(f"s.{quote(f.name)}" for f in target.fields)
+    spark.sql(
+        f"""
+        MERGE INTO {tomb_ident} t USING {view} s ON {on}
+        WHEN MATCHED AND s._cdc_tomb = 'drop' AND t._cdc_order < s._cdc_tomb_ref THEN DELETE
+        WHEN MATCHED AND s._cdc_tomb = 'set' AND s._cdc_order > t._cdc_order THEN UPDATE SET {sets}
+        WHEN NOT MATCHED AND s._cdc_tomb = 'set' THEN INSERT ({names}) VALUES ({values})
+        """
+    )
+    spark.catalog.dropTempView(view)
+
+
 def write_quarantine(rows: DataFrame, url: str) -> int:
     """Writes rows that cannot be merged (with ``_reason``, ``_source_file``) as Parquet;
     returns how many."""
-    out = rows.withColumnRenamed(FILE_COL, "_source_file").drop(ROW_COL, PHASE_COL, "_cdc_action")
+    out = rows.withColumnRenamed(FILE_COL, "_source_file").drop(ROW_COL, PHASE_COL, "_cdc_action", "_cdc_tomb", "_cdc_tomb_ref")
     out.coalesce(1).write.mode("append").parquet(url)
     return rows.count()
 
 
 def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str, table: str, keys: List[str],
                 ident: str, state_root: str, quarantine_root: str, now: dt.datetime,
-                location: Optional[str] = None) -> dict:
-    """Merges the files of one source table that its ledger does not list yet; returns counts."""
+                location: Optional[str] = None, tomb_ident: Optional[str] = None,
+                tomb_location: Optional[str] = None) -> dict:
+    """Merges the files of one source table that its ledger does not list yet; returns counts.
+    ``tomb_ident`` is the table of deleted keys (default: the curated identifier plus
+    ``TOMBSTONE_SUFFIX``)."""
+    tomb_ident = tomb_ident or (ident[:-1] + TOMBSTONE_SUFFIX + "`" if ident.endswith("`") else ident + TOMBSTONE_SUFFIX)
+    label = f"{schema}.{table} (curated table {ident})"
     table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
     ledger = load_ledger(spark, state_root, schema, table)
     listed = list_parquet_files(spark, table_url)
@@ -411,12 +664,13 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     if not new_files:
         return result
     run_id = run_id_of(now)
-    changes = read_changes(spark, table_url, new_files)
+    changes, origin = read_changes(spark, table_url, new_files, label)
     missing = [k for k in keys if k.lower() not in {c.lower() for c in changes.columns}]
     if missing:
         raise CdcError(f"{schema}.{table}: the primary key column(s) {missing} are not in the DMS files; "
                        "fix primaryKey of the table spec")
-    target = ensure_table(spark, ident, changes.schema, location)
+    target = ensure_table(spark, ident, changes.schema, location, label, origin)
+    ensure_tombstones(spark, tomb_ident, target, keys, tomb_location)
     changes = changes.withColumn("_cdc_order", order_key()) \
         .withColumn("_cdc_op", F.col(DMS_OP)) \
         .withColumn("_cdc_commit_ts", F.col(DMS_COMMIT_TS).cast("timestamp")) \
@@ -432,13 +686,14 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     ).collect()[0]
     good, bad = changes.where(good_row).drop("_reason"), changes.where(~good_row)
     max_order = ledger.get("maxOrder")
-    actions = classify(spark, latest_per_key(good, keys), ident, keys, max_order,
-                       bool(max_order) and max_order.startswith("1"))
-    # Cached for the counts, the quarantine and the MERGE. All of them run before the MERGE
-    # commits, so even a recomputation (a lost cache block) classifies against the same
-    # snapshot (the job is the table's only writer: one run at a time).
+    horizon = ledger.get("tombstoneHorizon")
+    actions = classify(spark, latest_per_key(good, keys), ident, tomb_ident, keys, horizon)
+    # Cached for the counts, the quarantine and the MERGEs. All of them run before the first
+    # MERGE commits, except the tombstone MERGE, whose rows do not depend on the curated table's
+    # new state (the job is the tables' only writer: one run at a time).
     actions = actions.persist(StorageLevel.MEMORY_AND_DISK)
     counts = {r["_cdc_action"]: r["n"] for r in actions.groupBy("_cdc_action").agg(F.count(F.lit(1)).alias("n")).collect()}
+    tomb_changes = actions.where(F.col("_cdc_tomb").isNotNull()).limit(1).count()
     quarantine_url = join_url(quarantine_root, schema, "/", table, "/", run_id, "/")
     quarantined = 0
     if stats["bad"]:
@@ -446,10 +701,15 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     if counts.get("late"):
         late = actions.where("_cdc_action = 'late'").withColumn("_reason", F.lit("late_change_for_absent_key"))
         quarantined += write_quarantine(late.select(*bad.columns), quarantine_url)
+    # The curated table first, then the tombstones: a crash in between re-merges the same files
+    # (the ledger is not written yet); a delete already applied then finds the key absent and
+    # records its tombstone, and a row already inserted is newer than its old tombstone.
     if counts.get("upsert") or counts.get("delete"):
-        merge_into(spark, ident, actions.where(F.col("_cdc_action").isin("upsert", "delete")), keys, target)
+        merge_into(spark, ident, actions.where(F.col("_cdc_action").isin("upsert", "delete")), keys, target, label)
+    if tomb_changes:
+        merge_tombstones(spark, tomb_ident, actions.where(F.col("_cdc_tomb").isNotNull()), keys)
     actions.unpersist()
-    # The ledger is written after the commit: a crash in between re-merges the same files,
+    # The ledger is written after the commits: a crash in between re-merges the same files,
     # which the order guard makes a no-op.
     files = {rel: merged[rel] for rel, _ in listed if rel in merged}
     files.update({rel: run_id for rel, _ in new_files})
@@ -460,10 +720,11 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     orders = [o for o in (max_order, stats["order"]) if o]
     save_ledger(spark, state_root, schema, table,
                 {"version": LEDGER_VERSION, "files": files, "maxOrder": max(orders) if orders else None,
-                 "lastCommitTs": last_ts}, now)
+                 "lastCommitTs": last_ts, "tombstoneHorizon": horizon}, now)
     result.update(
         filesMerged=len(new_files), changesRead=stats["n"], rowsUpserted=counts.get("upsert", 0),
-        rowsDeleted=counts.get("delete", 0), changesQuarantined=quarantined, changesSkipped=counts.get("skip", 0),
+        rowsDeleted=counts.get("delete", 0), changesQuarantined=quarantined,
+        changesSkipped=counts.get("skip", 0) + counts.get("tombstone", 0),
         maxCommitTs=max_ts.isoformat() if max_ts is not None else None, lastCommitTs=last_ts,
     )
     result["changesApplied"] = result["rowsUpserted"] + result["rowsDeleted"]
@@ -554,6 +815,33 @@ def maintain_table(spark: SparkSession, catalog: str, database: str, name: str, 
 # --------------------------------------------------------------------------- the run
 
 
+def find_collisions(claims: List[Tuple[str, str, str]], table_prefix: str) -> Dict[Tuple[str, str, str], str]:
+    """``claims`` are ``(spec name, schema, table)`` of every source table the specs name. Two
+    claims collide when they are one source table named by two specs, or two source tables whose
+    curated tables (or tombstone tables) get one name (``Order-Items`` and ``order_items`` both
+    become ``..._order_items``). Returns, per colliding claim, the message naming the others."""
+    by_name: Dict[str, List[Tuple[str, str, str]]] = {}
+    for claim in claims:
+        name = curated_table_name(table_prefix, claim[1], claim[2])
+        for taken in (name, tombstone_table_name(name)):
+            by_name.setdefault(taken, []).append(claim)
+    out: Dict[Tuple[str, str, str], str] = {}
+    for name, members in by_name.items():
+        members = list(dict.fromkeys(members))
+        if len(members) < 2:
+            continue
+        described = " and ".join(f"source table {s}.{t} (table spec {n!r})" for n, s, t in members)
+        for claim in members:
+            out[claim] = (f"{described} all map to the curated table {name!r}; neither is merged, as rows of one would "
+                          "silently replace the other's. Fix: rename one table at the source, or narrow the table specs "
+                          "(tables) so each source table is named once and no two names differ only in case or punctuation")
+    return out
+
+
+def _failed(result: dict, err: Exception) -> dict:
+    return dict(result, failed=True, error=f"{type(err).__name__}: {err}")
+
+
 def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, catalog: str, database: str,
         table_prefix: str, tables: List[dict], state_prefix: str, quarantine_prefix: str,
         now: dt.datetime, maintenance: bool = False, snapshot_retention_hours: float = 168,
@@ -562,7 +850,11 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
     """One run over the table specs (or only the one named ``only_table``); returns one result
     per source table (with ``spec``, the spec's name as declared). ``raw_root`` is the raw
     bucket's URL (``s3://bucket/``); the state and quarantine prefixes are in it. ``now`` is the
-    run's time (naive UTC)."""
+    run's time (naive UTC).
+
+    Tables are isolated: a table that fails (a type change Iceberg cannot make, a missing key
+    column, a name collision, any error) is left as it was and the run goes on with the others;
+    at the end, ``CdcRunFailed`` names every failed table (its ``results`` hold every table's)."""
     # A run for every table leaves out the pulled tables that have a schedule of their own.
     specs = [s for s in tables if (s["name"] == only_table if only_table is not None else not s.get("ownSchedule"))]
     if not specs:
@@ -570,41 +862,87 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
     state_url = join_url(raw_root, state_prefix)
     quarantine_url = join_url(raw_root, quarantine_prefix)
     raw_tables = join_url(raw_root, raw_prefix)
+    # Every spec is expanded (not only this run's) so that a collision with a table merged by
+    # another run is seen too.
+    expanded: Dict[str, List[Tuple[str, str]]] = {}
+    expand_errors: Dict[str, Exception] = {}
+    for spec in tables:
+        try:
+            expanded[spec["name"]] = [(spec["schema"], spec["table"])] if spec.get("mode") == "pull" \
+                else expand_spec(spark, raw_tables, spec)
+        except Exception as err:  # noqa: BLE001 - reported per spec below
+            expanded[spec["name"]], expand_errors[spec["name"]] = [], err
+    collisions = find_collisions([(s["name"], sc, t) for s in tables for sc, t in expanded[s["name"]]], table_prefix)
     results = []
     for spec in specs:
         keys = list(spec["primaryKey"])
-        if spec.get("mode") == "pull":
-            if not jdbc_url:
-                raise CdcError(f"pull table spec {spec['name']} needs --jdbc_url and --jdbc_secret_id")
-            pairs = [(spec["schema"], spec["table"])]
-        else:
-            pairs = expand_spec(spark, raw_tables, spec)
-        for schema, table in pairs:
+        if spec["name"] in expand_errors:
+            results.append(_failed({"spec": spec["name"], "schema": spec["schema"], "table": spec["table"],
+                                    **_empty_counts()}, expand_errors[spec["name"]]))
+            continue
+        for schema, table in expanded[spec["name"]]:
             name = curated_table_name(table_prefix, schema, table)
             ident = table_ident(catalog, database, name)
-            location = join_url(warehouse, name) if warehouse else None
-            pulled, watermark = 0, None
-            if spec.get("mode") == "pull":
-                last = load_watermark(spark, state_url, schema, table)
-                pulled, watermark = pull_table(spark, jdbc_url, jdbc_user, jdbc_password, raw_root, raw_prefix,
-                                               schema, table, spec["watermarkColumn"], last, now)
-            result = merge_table(spark, raw_root, raw_prefix, schema, table, keys, ident, state_url,
-                                 quarantine_url, now, location)
-            if spec.get("mode") == "pull":
-                result["rowsPulled"] = pulled
-                if pulled:
-                    save_watermark(spark, state_url, schema, table, spec["watermarkColumn"], watermark, now)
-            if maintenance and result["filesMerged"] and table_exists(spark, ident):
-                maintain_table(spark, catalog, database, name, now, snapshot_retention_hours)
-            result["spec"] = spec["name"]
+            tomb_name = tombstone_table_name(name)
+            base = {"spec": spec["name"], "schema": schema, "table": table, "curatedTable": ident, **_empty_counts()}
+            try:
+                base["lastCommitTs"] = load_ledger(spark, state_url, schema, table).get("lastCommitTs")
+                collision = collisions.get((spec["name"], schema, table))
+                if collision:
+                    raise CdcError(collision)
+                if spec.get("mode") == "pull" and not jdbc_url:
+                    raise CdcError(f"pull table spec {spec['name']} needs --jdbc_url and --jdbc_secret_id")
+                result = merge_one(spark, spec, keys, schema, table, name, ident, tomb_name, catalog, database,
+                                   raw_root, raw_prefix, state_url, quarantine_url, now, warehouse, jdbc_url, jdbc_user,
+                                   jdbc_password, maintenance, snapshot_retention_hours)
+                result["spec"] = spec["name"]
+            except Exception as err:  # noqa: BLE001 - isolate the table, report it at the end
+                result = _failed(base, err)
             results.append(result)
+    failed = [r for r in results if r.get("failed")]
+    if failed:
+        lines = "; ".join(f"{r['schema']}.{r['table']} (spec {r['spec']!r}): {r['error']}" for r in failed)
+        raise CdcRunFailed(f"{len(failed)} of {len(results)} tables failed (the others were merged): {lines}", results)
     return results
+
+
+def _empty_counts() -> dict:
+    return {"filesMerged": 0, "changesRead": 0, "changesApplied": 0, "rowsUpserted": 0, "rowsDeleted": 0,
+            "changesQuarantined": 0, "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": None}
+
+
+def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, table: str, name: str, ident: str,
+              tomb_name: str, catalog: str, database: str, raw_root: str, raw_prefix: str, state_url: str,
+              quarantine_url: str, now: dt.datetime, warehouse: Optional[str], jdbc_url: Optional[str],
+              jdbc_user: Optional[str], jdbc_password: Optional[str], maintenance: bool,
+              snapshot_retention_hours: float) -> dict:
+    """Pulls (pull mode), merges and maintains one source table."""
+    location = join_url(warehouse, name) if warehouse else None
+    tomb_ident = table_ident(catalog, database, tomb_name)
+    tomb_location = join_url(warehouse, tomb_name) if warehouse else None
+    pulled, watermark = 0, None
+    if spec.get("mode") == "pull":
+        last = load_watermark(spark, state_url, schema, table)
+        pulled, watermark = pull_table(spark, jdbc_url, jdbc_user, jdbc_password, raw_root, raw_prefix,
+                                       schema, table, spec["watermarkColumn"], last, now)
+    result = merge_table(spark, raw_root, raw_prefix, schema, table, keys, ident, state_url,
+                         quarantine_url, now, location, tomb_ident, tomb_location)
+    if spec.get("mode") == "pull":
+        result["rowsPulled"] = pulled
+        if pulled:
+            save_watermark(spark, state_url, schema, table, spec["watermarkColumn"], watermark, now)
+    if maintenance and result["filesMerged"] and table_exists(spark, ident):
+        maintain_table(spark, catalog, database, name, now, snapshot_retention_hours)
+        if table_exists(spark, tomb_ident):
+            maintain_table(spark, catalog, database, tomb_name, now, snapshot_retention_hours)
+    return result
 
 
 def build_metric_data(source_name: str, results: List[dict], now: dt.datetime) -> List[dict]:
     """CloudWatch MetricData for a run: per table spec ({Pipeline, Table=<spec name>}) and in
-    total ({Pipeline}). CommitAgeSeconds is now minus the newest commit time merged so far into
-    the spec's stalest table (the largest age); it is left out where nothing was merged yet."""
+    total ({Pipeline}). ``TablesFailed`` counts the source tables that failed (0 when none).
+    CommitAgeSeconds is now minus the newest commit time merged so far into the spec's stalest
+    table (the largest age); it is left out where nothing was merged yet."""
     groups: Dict[Optional[str], List[dict]] = {}
     for result in results:
         groups.setdefault(result["spec"], []).append(result)
@@ -618,6 +956,7 @@ def build_metric_data(source_name: str, results: List[dict], now: dt.datetime) -
             "FilesMerged": sum(r["filesMerged"] for r in members),
             "ChangesMerged": sum(r["changesApplied"] for r in members),
             "ChangesQuarantined": sum(r["changesQuarantined"] for r in members),
+            "TablesFailed": sum(1 for r in members if r.get("failed")),
         }
         for metric, value in sums.items():
             data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": now, "Value": float(value), "Unit": "Count"})
@@ -658,19 +997,25 @@ def main() -> None:  # pragma: no cover - runs in Glue
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    results = run(
-        spark, args["source_name"], f"s3://{args['raw_bucket']}/", args["raw_prefix"], args["catalog"], args["database"],
-        args["table_prefix"], tables, args["state_prefix"], args["quarantine_prefix"], now,
-        maintenance=args["maintenance"].lower() == "true",
-        snapshot_retention_hours=float(args["snapshot_retention_hours"]), warehouse=args["warehouse"],
-        jdbc_url=args.get("jdbc_url"), jdbc_user=user, jdbc_password=password, only_table=args.get("only_table") or None,
-    )
+    failure: Optional[CdcRunFailed] = None
+    try:
+        results = run(
+            spark, args["source_name"], f"s3://{args['raw_bucket']}/", args["raw_prefix"], args["catalog"], args["database"],
+            args["table_prefix"], tables, args["state_prefix"], args["quarantine_prefix"], now,
+            maintenance=args["maintenance"].lower() == "true",
+            snapshot_retention_hours=float(args["snapshot_retention_hours"]), warehouse=args["warehouse"],
+            jdbc_url=args.get("jdbc_url"), jdbc_user=user, jdbc_password=password, only_table=args.get("only_table") or None,
+        )
+    except CdcRunFailed as err:  # every healthy table was merged: publish, then fail the run
+        results, failure = err.results, err
     for result in results:
         print(json.dumps({"cdcMerge": args["source_name"], **result}, default=str))
     data = build_metric_data(args["source_name"], results, now)
     cloudwatch = boto3.client("cloudwatch")
     for start in range(0, len(data), 20):
         cloudwatch.put_metric_data(Namespace=args["metrics_namespace"], MetricData=data[start:start + 20])
+    if failure is not None:
+        raise failure
 
 
 if __name__ == "__main__":  # pragma: no cover
