@@ -299,10 +299,17 @@ describe('CdcIngestion defaults', () => {
       namespace: 'cdk-lakehouse/Cdc', metricName: 'ChangesMerged', dimensions: [{ name: 'Pipeline', value: 'shop' }, { name: 'Table', value: 'sales.*' }],
     });
     expect(resolve(cdc.pipelineMetrics.throughput).metricStat).toMatchObject({ metricName: 'ChangesMerged', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }] });
-    expect(resolve(cdc.pipelineMetrics.errors).metricStat).toMatchObject({ metricName: 'ChangesQuarantined' });
+    // Errors: quarantined changes plus tables the job could not merge (it merges the rest, then fails).
+    const errors = resolve(cdc.pipelineMetrics.errors).mathExpression;
+    expect(errors.expression).toBe('FILL(quarantined, 0) + FILL(tablesFailed, 0)');
+    const using = (cdc.pipelineMetrics.errors as any).usingMetrics;
+    expect(resolve(using.quarantined).metricStat).toMatchObject({ metricName: 'ChangesQuarantined', statistic: 'Sum' });
+    expect(resolve(using.tablesFailed).metricStat).toMatchObject({
+      namespace: 'cdk-lakehouse/Cdc', metricName: 'TablesFailed', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }],
+    });
     expect(resolve(cdc.pipelineMetrics.lagMillis!).mathExpression.expression).toBe('age * 1000');
     expect(cdc.pipelineMetrics.additional!.map((m) => m.label)).toEqual([
-      'CDC latency, source (s)', 'CDC latency, target (s)', 'Change files merged', 'Changes quarantined', 'Merge run time (ms)',
+      'CDC latency, source (s)', 'CDC latency, target (s)', 'Change files merged', 'Changes quarantined', 'Tables that failed to merge', 'Merge run time (ms)',
     ]);
     expect(cdc.quarantines).toHaveLength(1);
     expect(cdc.quarantines[0].prefix).toBe('_quarantine/shop/');

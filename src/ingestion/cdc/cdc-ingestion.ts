@@ -559,6 +559,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       period: Duration.minutes(5),
     });
     const quarantined = metric('ChangesQuarantined', 'Sum');
+    // Tables the merge job could not merge this run (a type change Iceberg cannot widen, a name
+    // clash of wildcard tables): the job merges the others, then fails naming these.
+    const tablesFailed = metric('TablesFailed', 'Sum');
     const glueMetric = (name: string, statistic: string, label: string) => new cloudwatch.Metric({
       namespace: 'Glue',
       metricName: name,
@@ -592,11 +595,18 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       ] : []),
       { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
       { label: 'Changes quarantined', metric: quarantined },
+      { label: 'Tables that failed to merge', metric: tablesFailed },
       { label: 'Merge run time (ms)', metric: glueMetric('glue.driver.aggregate.elapsedTime', 'Maximum', 'Merge run time') },
     ];
     this.pipelineMetrics = {
       throughput: metric('ChangesMerged', 'Sum'),
-      errors: quarantined,
+      // A quarantined change or a table that failed to merge each needs a look.
+      errors: new cloudwatch.MathExpression({
+        expression: 'FILL(quarantined, 0) + FILL(tablesFailed, 0)',
+        usingMetrics: { quarantined, tablesFailed },
+        label: 'Changes quarantined + tables failed',
+        period: Duration.minutes(5),
+      }),
       // How old the newest change of a run was when it reached the curated table.
       lagMillis: new cloudwatch.MathExpression({
         expression: 'age * 1000',
