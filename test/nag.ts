@@ -1,8 +1,8 @@
 import { appendFileSync } from 'fs';
 import { Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { IConstruct } from 'constructs';
 import { AwsSolutionsChecks, NagSuppressions, NIST80053R5Checks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
 
 /** The cdk-nag packs every nag test runs, and the rule-id prefix each pack reports under. */
 export const NAG_PACKS = ['AwsSolutions', 'NIST.800.53.R5'] as const;

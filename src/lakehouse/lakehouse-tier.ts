@@ -13,9 +13,9 @@ import { IcebergTableOptions, RawTableOptions } from './table-props';
 import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
+import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
 import { reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
-import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
 
 /** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
 export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';

@@ -22,11 +22,11 @@ import {
   WatchedPipeline,
 } from './pipeline-observability-props';
 import { addToKeyPolicy } from '../core/access';
+import { LakehouseDeployRules } from '../core/deploy-rules';
 import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
-import { LakehouseDeployRules } from '../core/deploy-rules';
 import { GLUE_NAME_RULE, sanitizeName } from '../core/naming';
 import { IDataPipeline } from '../core/pipeline';
 import { addOrReportStatement, reportStatement } from '../core/resource-policy';

@@ -14,8 +14,8 @@ import {
 } from './athena-serving-props';
 import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
-import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
 import { LakehouseDeployRules } from '../core/deploy-rules';
+import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
 import { ILakehouse } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';

@@ -206,155 +206,155 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     // DMS only replicates CDC tables: a source whose tables are all pulled deploys no DMS resource at all
     // (no security group, subnet group, endpoints, roles, replication or starter).
     if (useDms) {
-    this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
-      vpc: props.vpc,
-      description: `CdcIngestion ${this.pipelineName}: DMS replication`,
-      allowAllOutbound: true,
-    });
+      this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
+        vpc: props.vpc,
+        description: `CdcIngestion ${this.pipelineName}: DMS replication`,
+        allowAllOutbound: true,
+      });
       this.connections.addSecurityGroup(this.replicationSecurityGroup);
 
-    // ---- account-level DMS roles -----------------------------------------------------------
-    if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
+      // ---- account-level DMS roles -----------------------------------------------------------
+      if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
       // The roles have fixed names, one per account: every CdcIngestion of a stack shares one pair
       // (kept on the stack); two stacks (or stages) creating them are a clash the deploy rules report.
-      const roles = dmsAccountRoles(this);
-      this.dmsVpcRole = roles.vpcRole;
-      this.dmsCloudWatchLogsRole = roles.logsRole;
-    }
+        const roles = dmsAccountRoles(this);
+        this.dmsVpcRole = roles.vpcRole;
+        this.dmsCloudWatchLogsRole = roles.logsRole;
+      }
 
-    this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
-      replicationSubnetGroupDescription: `CdcIngestion ${this.pipelineName}`,
-      subnetIds: subnets.subnetIds,
-    });
-    if (this.dmsVpcRole) this.replicationSubnetGroup.node.addDependency(this.dmsVpcRole);
+      this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
+        replicationSubnetGroupDescription: `CdcIngestion ${this.pipelineName}`,
+        subnetIds: subnets.subnetIds,
+      });
+      if (this.dmsVpcRole) this.replicationSubnetGroup.node.addDependency(this.dmsVpcRole);
 
-    // ---- source endpoint -------------------------------------------------------------------
-    this.sourceAccessRole = new iam.Role(this, 'SourceAccessRole', {
-      assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-      description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
-    });
-    props.source.secret.grantRead(this.sourceAccessRole);
-    this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
-      endpointType: 'source',
-      engineName: 'postgres',
-      databaseName: props.source.databaseName,
-      sslMode,
-      certificateArn: props.source.certificateArn,
-      postgreSqlSettings: {
-        secretsManagerSecretId: props.source.secret.secretArn,
-        secretsManagerAccessRoleArn: this.sourceAccessRole.roleArn,
-        pluginName: props.source.cdcPlugin ?? PostgresCdcPlugin.TEST_DECODING,
-        slotName: props.source.slotName,
-        heartbeatEnable: props.source.heartbeat ?? true,
-        heartbeatFrequency: (props.source.heartbeat ?? true) ? 5 : undefined, // minutes
-        // DDL capture creates event triggers and an artifacts table in the source: not wanted.
-        captureDdls: false,
-        mapBooleanAsBoolean: true,
-      },
-    });
-    this.sourceEndpoint.node.addDependency(this.sourceAccessRole);
-
-    // ---- target endpoint -------------------------------------------------------------------
-    this.targetAccessRole = new iam.Role(this, 'TargetAccessRole', {
-      assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-      description: `CdcIngestion ${this.pipelineName}: DMS writes change files into the raw zone`,
-    });
-    this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:GetObject'],
-      resources: [lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`)],
-    }));
-    this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-      resources: [lake.raw.bucket.bucketArn],
-    }));
-    lake.encryptionKey.grant(this.targetAccessRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*', 'kms:DescribeKey');
-    this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
-      endpointType: 'target',
-      engineName: 's3',
-      s3Settings: {
-        bucketName: lake.raw.bucket.bucketName,
-        bucketFolder: this.pipelineName,
-        serviceAccessRoleArn: this.targetAccessRole.roleArn,
-        dataFormat: 'parquet',
-        parquetVersion: 'parquet-2-0',
-        parquetTimestampInMillisecond: false,
-        enableStatistics: true,
-        compressionType: 'NONE', // Parquet pages are compressed (snappy) regardless
-        // Op on full-load rows too, so every row says what it is.
-        includeOpForFullLoad: true,
-        cdcInsertsOnly: false,
-        cdcInsertsAndUpdates: false,
-        timestampColumnName: COMMIT_TS_COLUMN,
-        datePartitionEnabled: true,
-        datePartitionSequence: 'YYYYMMDD',
-        datePartitionDelimiter: 'SLASH',
-        datePartitionTimezone: 'UTC',
-        encryptionMode: 'SSE_KMS',
-        serverSideEncryptionKmsKeyId: lake.encryptionKey.keyArn,
-        // A change file at least every minute, or at 32 MB, whichever comes first.
-        cdcMaxBatchInterval: 60,
-        cdcMinFileSize: 32000,
-        expectedBucketOwner: stack.account,
-      },
-    });
-    this.targetEndpoint.node.addDependency(this.targetAccessRole);
-
-    // ---- replication -----------------------------------------------------------------------
-    const tableMappings = dmsTableMappings(this.specs);
-    const settings = {
-      Logging: { EnableLogging: true },
-      // Restarting must never delete what is already in the raw zone.
-      FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING' },
-      TargetMetadata: { SupportLobs: true, FullLobMode: false, LimitedSizeLobMode: true, LobMaxSize: LOB_MAX_SIZE_KB },
-      ChangeProcessingTuning: { BatchApplyEnabled: false },
-    };
-    if (serverless) {
-      this.replicationConfig = new dms.CfnReplicationConfig(this, 'Replication', {
-        replicationConfigIdentifier: identifier,
-        resourceIdentifier: identifier,
-        replicationType: 'full-load-and-cdc',
-        sourceEndpointArn: this.sourceEndpoint.ref,
-        targetEndpointArn: this.targetEndpoint.ref,
-        tableMappings,
-        replicationSettings: settings,
-        computeConfig: {
-          minCapacityUnits: resolved.minCapacityUnits,
-          maxCapacityUnits: resolved.maxCapacityUnits,
-          multiAz: props.multiAz ?? false,
-          replicationSubnetGroupId: this.replicationSubnetGroup.ref,
-          vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-          kmsKeyId: this.encryptionKey.keyArn,
+      // ---- source endpoint -------------------------------------------------------------------
+      this.sourceAccessRole = new iam.Role(this, 'SourceAccessRole', {
+        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
+        description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
+      });
+      props.source.secret.grantRead(this.sourceAccessRole);
+      this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
+        endpointType: 'source',
+        engineName: 'postgres',
+        databaseName: props.source.databaseName,
+        sslMode,
+        certificateArn: props.source.certificateArn,
+        postgreSqlSettings: {
+          secretsManagerSecretId: props.source.secret.secretArn,
+          secretsManagerAccessRoleArn: this.sourceAccessRole.roleArn,
+          pluginName: props.source.cdcPlugin ?? PostgresCdcPlugin.TEST_DECODING,
+          slotName: props.source.slotName,
+          heartbeatEnable: props.source.heartbeat ?? true,
+          heartbeatFrequency: (props.source.heartbeat ?? true) ? 5 : undefined, // minutes
+          // DDL capture creates event triggers and an artifacts table in the source: not wanted.
+          captureDdls: false,
+          mapBooleanAsBoolean: true,
         },
       });
-      this.replicationArn = this.replicationConfig.attrReplicationConfigArn;
-    } else {
-      this.replicationInstance = new dms.CfnReplicationInstance(this, 'ReplicationInstance', {
-        replicationInstanceClass: props.replicationInstanceClass ?? 'dms.t3.medium',
-        allocatedStorage: resolved.allocatedStorage,
-        multiAz: props.multiAz ?? false,
-        publiclyAccessible: false,
-        autoMinorVersionUpgrade: true,
-        replicationSubnetGroupIdentifier: this.replicationSubnetGroup.ref,
-        vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-        kmsKeyId: this.encryptionKey.keyArn,
-      });
-      this.replicationTask = new dms.CfnReplicationTask(this, 'ReplicationTask', {
-        replicationTaskIdentifier: identifier,
-        resourceIdentifier: identifier,
-        migrationType: 'full-load-and-cdc',
-        replicationInstanceArn: this.replicationInstance.ref,
-        sourceEndpointArn: this.sourceEndpoint.ref,
-        targetEndpointArn: this.targetEndpoint.ref,
-        tableMappings: stack.toJsonString(tableMappings),
-        replicationTaskSettings: stack.toJsonString(settings),
-      });
-      this.replicationArn = this.replicationTask.ref;
-    }
-    const replication = this.replicationConfig ?? this.replicationTask!;
-    if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-    addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com', 'DmsUsesCdcKey'), 'DMS cannot encrypt the replication\'s storage with it');
+      this.sourceEndpoint.node.addDependency(this.sourceAccessRole);
 
-    if (props.startReplication ?? true) {
+      // ---- target endpoint -------------------------------------------------------------------
+      this.targetAccessRole = new iam.Role(this, 'TargetAccessRole', {
+        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
+        description: `CdcIngestion ${this.pipelineName}: DMS writes change files into the raw zone`,
+      });
+      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:GetObject'],
+        resources: [lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`)],
+      }));
+      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [lake.raw.bucket.bucketArn],
+      }));
+      lake.encryptionKey.grant(this.targetAccessRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*', 'kms:DescribeKey');
+      this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
+        endpointType: 'target',
+        engineName: 's3',
+        s3Settings: {
+          bucketName: lake.raw.bucket.bucketName,
+          bucketFolder: this.pipelineName,
+          serviceAccessRoleArn: this.targetAccessRole.roleArn,
+          dataFormat: 'parquet',
+          parquetVersion: 'parquet-2-0',
+          parquetTimestampInMillisecond: false,
+          enableStatistics: true,
+          compressionType: 'NONE', // Parquet pages are compressed (snappy) regardless
+          // Op on full-load rows too, so every row says what it is.
+          includeOpForFullLoad: true,
+          cdcInsertsOnly: false,
+          cdcInsertsAndUpdates: false,
+          timestampColumnName: COMMIT_TS_COLUMN,
+          datePartitionEnabled: true,
+          datePartitionSequence: 'YYYYMMDD',
+          datePartitionDelimiter: 'SLASH',
+          datePartitionTimezone: 'UTC',
+          encryptionMode: 'SSE_KMS',
+          serverSideEncryptionKmsKeyId: lake.encryptionKey.keyArn,
+          // A change file at least every minute, or at 32 MB, whichever comes first.
+          cdcMaxBatchInterval: 60,
+          cdcMinFileSize: 32000,
+          expectedBucketOwner: stack.account,
+        },
+      });
+      this.targetEndpoint.node.addDependency(this.targetAccessRole);
+
+      // ---- replication -----------------------------------------------------------------------
+      const tableMappings = dmsTableMappings(this.specs);
+      const settings = {
+        Logging: { EnableLogging: true },
+        // Restarting must never delete what is already in the raw zone.
+        FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING' },
+        TargetMetadata: { SupportLobs: true, FullLobMode: false, LimitedSizeLobMode: true, LobMaxSize: LOB_MAX_SIZE_KB },
+        ChangeProcessingTuning: { BatchApplyEnabled: false },
+      };
+      if (serverless) {
+        this.replicationConfig = new dms.CfnReplicationConfig(this, 'Replication', {
+          replicationConfigIdentifier: identifier,
+          resourceIdentifier: identifier,
+          replicationType: 'full-load-and-cdc',
+          sourceEndpointArn: this.sourceEndpoint.ref,
+          targetEndpointArn: this.targetEndpoint.ref,
+          tableMappings,
+          replicationSettings: settings,
+          computeConfig: {
+            minCapacityUnits: resolved.minCapacityUnits,
+            maxCapacityUnits: resolved.maxCapacityUnits,
+            multiAz: props.multiAz ?? false,
+            replicationSubnetGroupId: this.replicationSubnetGroup.ref,
+            vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
+            kmsKeyId: this.encryptionKey.keyArn,
+          },
+        });
+        this.replicationArn = this.replicationConfig.attrReplicationConfigArn;
+      } else {
+        this.replicationInstance = new dms.CfnReplicationInstance(this, 'ReplicationInstance', {
+          replicationInstanceClass: props.replicationInstanceClass ?? 'dms.t3.medium',
+          allocatedStorage: resolved.allocatedStorage,
+          multiAz: props.multiAz ?? false,
+          publiclyAccessible: false,
+          autoMinorVersionUpgrade: true,
+          replicationSubnetGroupIdentifier: this.replicationSubnetGroup.ref,
+          vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
+          kmsKeyId: this.encryptionKey.keyArn,
+        });
+        this.replicationTask = new dms.CfnReplicationTask(this, 'ReplicationTask', {
+          replicationTaskIdentifier: identifier,
+          resourceIdentifier: identifier,
+          migrationType: 'full-load-and-cdc',
+          replicationInstanceArn: this.replicationInstance.ref,
+          sourceEndpointArn: this.sourceEndpoint.ref,
+          targetEndpointArn: this.targetEndpoint.ref,
+          tableMappings: stack.toJsonString(tableMappings),
+          replicationTaskSettings: stack.toJsonString(settings),
+        });
+        this.replicationArn = this.replicationTask.ref;
+      }
+      const replication = this.replicationConfig ?? this.replicationTask!;
+      if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
+      addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com', 'DmsUsesCdcKey'), 'DMS cannot encrypt the replication\'s storage with it');
+
+      if (props.startReplication ?? true) {
         this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
       }
     }
@@ -590,8 +590,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const additional: LabeledMetric[] = [
       // DMS's latency only where DMS runs (a pull-only source has none).
       ...(useDms ? [
-      { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
-      { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
+        { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
+        { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
       ] : []),
       { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
       { label: 'Changes quarantined', metric: quarantined },
@@ -747,11 +747,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       ],
     }]);
     if (this.targetAccessRole) {
-    suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
-      appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
-    }]);
+      suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
+        id: 'AwsSolutions-IAM5',
+        reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
+        appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
+      }]);
     }
     // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
     // recognises SQS redrive as "used as a DLQ".

@@ -16,11 +16,11 @@ import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
+import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
-import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
