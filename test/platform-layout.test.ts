@@ -159,16 +159,14 @@ describe('cdk-nag', () => {
     expect(findings(/^AwsSolutions-/)).toEqual([]);
   });
 
-  test('NIST 800-53 R5: remaining findings are counted (asserted by the integrator after merge)', () => {
+  test('NIST 800-53 R5: nothing unexplained on library resources; only the test\'s own network remains', () => {
     const all = findings(/^NIST\.800\.53\.R5-/);
-    const byRule: Record<string, number> = {};
-    for (const f of all) {
-      const rule = /(NIST\.800\.53\.R5-[A-Za-z0-9]+)/.exec(f)?.[1] ?? 'other';
-      byRule[rule] = (byRule[rule] ?? 0) + 1;
-    }
-    console.log(`NIST 800-53 R5 findings left: ${all.length} ${JSON.stringify(byRule)}`);
-    // The pack ran (the test's own VPC has findings); zero on library resources is the target.
-    expect(byRule['NIST.800.53.R5-VPCDefaultSecurityGroupClosed']).toBe(2);
+    // The Network stack stands for the network a platform team already runs (public subnets, flow
+    // logs, its default security group): its findings are its owner's. Every other stack holds
+    // only library resources and the app's wiring.
+    const outsideNetwork = all.filter((f) => !/^\/[A-Za-z]+\/Network\//.test(f));
+    expect(outsideNetwork).toEqual([]);
+    expect(all.length).toBeGreaterThan(0); // the pack ran: the network's own findings are there
   });
 });
 
