@@ -33,9 +33,10 @@ def test_a_merge_schedule_run_with_every_table_on_its_own_schedule_fails(cdc):
 
 
 def test_with_one_table_on_the_merge_schedule_the_run_has_work(cdc):
-    # The run gets past the spec selection and needs the JDBC settings for its pulled table.
+    # The run gets past the spec selection and tries to merge that table (here without Spark or
+    # JDBC, so the table fails; the job isolates tables and names each one that failed).
     tables = [pulled("legacy.invoices", True), pulled("legacy.customers", False)]
-    with pytest.raises(cdc.CdcError, match="pull table spec legacy.customers needs --jdbc_url"):
+    with pytest.raises(cdc.CdcError, match=r"1 of 1 tables failed .*legacy\.customers"):
         run(cdc, tables)
-    with pytest.raises(cdc.CdcError, match="pull table spec legacy.invoices needs --jdbc_url"):
+    with pytest.raises(cdc.CdcError, match=r"1 of 1 tables failed .*legacy\.invoices"):
         run(cdc, tables, only_table="legacy.invoices")
