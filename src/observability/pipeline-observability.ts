@@ -16,12 +16,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { failureMessage, lakeEventRecord } from './event-messages';
 import { kindProfile } from './kind-profiles';
-import { PlainReferences } from './plain-references';
 import {
   PipelineAlarmThresholds,
   PipelineObservabilityProps,
   WatchedPipeline,
 } from './pipeline-observability-props';
+import { PlainReferences } from './plain-references';
 import { addToKeyPolicy } from '../core/access';
 import { LakehouseDeployRules } from '../core/deploy-rules';
 import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
@@ -161,6 +161,7 @@ export class PipelineObservability extends Construct {
   /** ARNs of the failure rules this instance created in pipelines' own stacks (allowed on the topic and the DLQ). */
   private readonly remoteRuleArns: string[] = [];
   private readonly remoteRuleNames = new Map<events.Rule, string>();
+  private readonly remoteScopes = new Map<IDataPipeline, Construct>();
   private eventStreamCfn?: firehose.CfnDeliveryStream;
 
   constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
@@ -512,11 +513,13 @@ export class PipelineObservability extends Construct {
    * pipeline so they move and go with it.
    */
   private remoteScope(pipeline: IDataPipeline): Construct {
-    const id = `WatchedBy${Names.uniqueId(this)}`;
+    const known = this.remoteScopes.get(pipeline);
+    if (known) return known;
     const parent = pipeline as unknown as Construct;
-    const existing = parent.node.tryFindChild(id);
-    if (existing) return existing as Construct;
-    const scope = new Construct(parent, id);
+    // Short (the rules' names are built from the path), unless another instance of the same id took it.
+    const short = `WatchedBy${this.node.id}`;
+    const scope = new Construct(parent, parent.node.tryFindChild(short) ? `WatchedBy${Names.uniqueId(this)}` : short);
+    this.remoteScopes.set(pipeline, scope);
     acknowledgeInlinePolicies(scope, 'PipelineObservability (the failure rule\'s role that puts events into the ops Firehose)');
     return scope;
   }
@@ -537,12 +540,19 @@ export class PipelineObservability extends Construct {
     this.remoteRuleNames.set(rule, ruleName);
     this.allowRemoteRule(stack.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName }));
     const topic = sns.Topic.fromTopicArn(scope, `${id}AlertTopic`, this.topicArnIn(stack));
-    const dlq = sqs.Queue.fromQueueArn(scope, `${id}UndeliveredAlerts`, stack.formatArn({ service: 'sqs', resource: this.nameOnce(
-      this.eventTargetDeadLetterQueue.node.defaultChild as sqs.CfnQueue, 'queueName', 80) }));
-    rule.addTarget(new targets.SnsTopic(topic, { deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(24), message: failureMessage(name, pattern) }));
+    const dlq = sqs.Queue.fromQueueArn(scope, `${id}UndeliveredAlerts`, stack.formatArn({
+      service: 'sqs',
+      resource: this.nameOnce(
+        this.eventTargetDeadLetterQueue.node.defaultChild as sqs.CfnQueue, 'queueName', 80),
+    }));
+    rule.addTarget(new targets.SnsTopic(topic, {
+      deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(24), message: failureMessage(name, pattern),
+    }));
     if (this.eventStreamCfn) {
       const streamArn = stack.formatArn({
-        service: 'firehose', resource: 'deliverystream', arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        service: 'firehose',
+        resource: 'deliverystream',
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
         resourceName: this.nameOnce(this.eventStreamCfn, 'deliveryStreamName', 64),
       });
       const eventStream = firehose.DeliveryStream.fromDeliveryStreamArn(scope, `${id}EventsToLake`, streamArn);
@@ -554,7 +564,10 @@ export class PipelineObservability extends Construct {
   /** Sets a deterministic physical name on one of this construct's resources, once, and returns it. */
   private nameOnce(cfn: CfnResource, prop: string, maxLength: number): string {
     const l1 = cfn as unknown as Record<string, unknown>;
-    if (l1[prop] === undefined) l1[prop] = stackScopedResourceName(cfn, maxLength);
+    // An L2 sets the property to a token that renders nothing when no name was given.
+    if (l1[prop] === undefined || (Token.isUnresolved(l1[prop]) && Stack.of(cfn).resolve(l1[prop]) === undefined)) {
+      l1[prop] = stackScopedResourceName(cfn, maxLength);
+    }
     return l1[prop] as string;
   }
 
@@ -562,17 +575,17 @@ export class PipelineObservability extends Construct {
   private allowRemoteRule(ruleArn: string): void {
     if (this.remoteRuleArns.length === 0) {
       const sourceRules = { ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.remoteRuleArns }) } };
-      const events = new iam.ServicePrincipal('events.amazonaws.com');
+      const eventBridge = new iam.ServicePrincipal('events.amazonaws.com');
       this.topic.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'PipelineFailureRulesOfOtherStacksPublish',
-        principals: [events],
+        principals: [eventBridge],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
         conditions: sourceRules,
       }));
       this.eventTargetDeadLetterQueue.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'PipelineFailureRulesOfOtherStacksDeadLetter',
-        principals: [events],
+        principals: [eventBridge],
         actions: ['sqs:SendMessage'],
         resources: [this.eventTargetDeadLetterQueue.queueArn],
         conditions: sourceRules,
