@@ -399,6 +399,20 @@ function deployInto(deployed: Map<string, any>, stackName: string, template: any
   return errors;
 }
 
+describe('log landing', () => {
+  test('observability\'s subscription filters name the pipelines\' log groups by their physical names', () => {
+    for (const stage of stages) {
+      const obs = stage.observabilityStack;
+      const subscribed = Object.values<any>(templates.get(obs)!.findResources('AWS::Logs::SubscriptionFilter')).map((r) => r.Properties.LogGroupName);
+      const groups = pipelineStacksOf(stage).flatMap((stack) => Object.values<any>(templates.get(stack)!.findResources('AWS::Logs::LogGroup'))
+        .map((r) => r.Properties.LogGroupName));
+      expect(subscribed.every((n) => typeof n === 'string')).toBe(true);
+      expect(subscribed.length).toBe(10);
+      expect(subscribed.filter((n) => !groups.includes(n))).toEqual([]);
+    }
+  });
+});
+
 describe('replacing or removing a pipeline: one deploy of its stack, then one of observability', () => {
   const deployedV1 = () => new Map(allStacks.map((s) => [s.stackName, templateOf(s)]));
   const variant = (clicks: 'replaced' | 'removed') => {

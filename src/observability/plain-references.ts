@@ -22,39 +22,48 @@ const arn = (stack: Stack, service: string, resource: string, name: string, form
 
 const NAMED_TYPES: Record<string, NamedType> = {
   'AWS::Lambda::Function': {
-    prop: 'functionName', maxLength: 64,
+    prop: 'functionName',
+    maxLength: 64,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? arn(s, 'lambda', 'function', n, ArnFormat.COLON_RESOURCE_NAME) : undefined,
   },
   'AWS::SQS::Queue': {
-    prop: 'queueName', maxLength: 80,
+    prop: 'queueName',
+    maxLength: 80,
     value: (a, n, s) => a === 'QueueName' ? n : a === 'Arn' ? s.formatArn({ service: 'sqs', resource: n }) : undefined,
   },
   'AWS::KinesisFirehose::DeliveryStream': {
-    prop: 'deliveryStreamName', maxLength: 64,
+    prop: 'deliveryStreamName',
+    maxLength: 64,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? arn(s, 'firehose', 'deliverystream', n, ArnFormat.SLASH_RESOURCE_NAME) : undefined,
   },
   'AWS::Kinesis::Stream': {
-    prop: 'name', maxLength: 128,
+    prop: 'name',
+    maxLength: 128,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? arn(s, 'kinesis', 'stream', n, ArnFormat.SLASH_RESOURCE_NAME) : undefined,
   },
   'AWS::StepFunctions::StateMachine': {
-    prop: 'stateMachineName', maxLength: 80,
+    prop: 'stateMachineName',
+    maxLength: 80,
     value: (a, n, s) => a === 'Name' ? n : a === 'Ref' || a === 'Arn' ? arn(s, 'states', 'stateMachine', n, ArnFormat.COLON_RESOURCE_NAME) : undefined,
   },
   'AWS::Glue::Job': {
-    prop: 'name', maxLength: 255,
+    prop: 'name',
+    maxLength: 255,
     value: (a, n) => a === 'Ref' ? n : undefined,
   },
   'AWS::Logs::LogGroup': {
-    prop: 'logGroupName', maxLength: 512,
+    prop: 'logGroupName',
+    maxLength: 512,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? `${arn(s, 'logs', 'log-group', n, ArnFormat.COLON_RESOURCE_NAME)}:*` : undefined,
   },
   'AWS::CloudWatch::Alarm': {
-    prop: 'alarmName', maxLength: 255,
+    prop: 'alarmName',
+    maxLength: 255,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? arn(s, 'cloudwatch', 'alarm', n, ArnFormat.COLON_RESOURCE_NAME) : undefined,
   },
   'AWS::DynamoDB::Table': {
-    prop: 'tableName', maxLength: 255,
+    prop: 'tableName',
+    maxLength: 255,
     value: (a, n, s) => a === 'Ref' ? n : a === 'Arn' ? arn(s, 'dynamodb', 'table', n, ArnFormat.SLASH_RESOURCE_NAME) : undefined,
   },
 };
