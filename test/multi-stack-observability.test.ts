@@ -264,8 +264,11 @@ describe('a pipeline of another stack is watched without importing anything from
     // Observability uses exactly those names: metric dimensions and the composite (log landing: see test/platform-layout.test.ts).
     const [queueName] = name('AWS::SQS::Queue', 'QueueName').filter((n: string) => n.includes('-Work-'));
     expect(text(observability)).toContain(`\\"QueueName\\",\\"${queueName}\\"`);
-    const composite = resolveIn(observability, resourcesOfType(observability, 'AWS::CloudWatch::CompositeAlarm')[0][1].Properties.AlarmRule);
-    expect(composite).toContain(`ALARM("arn:aws:cloudwatch:eu-west-1:111111111111:alarm:${name('AWS::CloudWatch::Alarm', 'AlarmName')[0]}")`);
+    // The pipeline's own alarm: on the status widget by its ARN; not in the composite (CloudWatch would refuse to delete it while a composite names it).
+    const ownArn = `arn:aws:cloudwatch:eu-west-1:111111111111:alarm:${name('AWS::CloudWatch::Alarm', 'AlarmName')[0]}`;
+    const dashboard = resolveIn(observability, resourcesOfType(observability, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody);
+    expect(JSON.parse(dashboard).widgets.filter((w: any) => w.type === 'alarm').flatMap((w: any) => w.properties.alarms)).toContain(ownArn);
+    expect(text(resourcesOfType(observability, 'AWS::CloudWatch::CompositeAlarm'))).not.toContain(ownArn);
   });
 
   test('the failure rule lives in the pipeline\'s stack; IAM\'s evaluation of the topic and queue policies lets that rule, and no other, publish and dead-letter', async () => {

@@ -212,23 +212,32 @@ describe('observability imports nothing from the pipeline stacks', () => {
     }
   });
 
-  test('the composite alarm names every alarm of its stage, each of which exists in the assembly', () => {
+  test('the status widget names every alarm of its stage, each of which exists; the composite names every alarm of the observability stack, and every pipeline', () => {
     for (const stage of stages) {
       const obs = stage.observabilityStack;
-      const all = new Set<string>();
-      for (const stack of stacksOf(stage)) {
+      const arnsIn = (stacks: Stack[]) => new Set(stacks.flatMap((stack) => {
         const t = templateOf(stack);
-        for (const [id, r] of Object.entries<any>(t.Resources)) {
-          if (r.Type === 'AWS::CloudWatch::Alarm') all.add(render({ 'Fn::GetAtt': [id, 'Arn'] }, t, stack.stackName));
-        }
-      }
+        return Object.entries<any>(t.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+          .map(([id]) => render({ 'Fn::GetAtt': [id, 'Arn'] }, t, stack.stackName));
+      }));
+      const all = arnsIn(stacksOf(stage));
+      const dashboard = Object.values<any>(templates.get(obs)!.findResources('AWS::CloudWatch::Dashboard'))[0];
+      const body = JSON.parse(render(dashboard.Properties.DashboardBody, templateOf(obs), obs.stackName));
+      const shown: string[] = body.widgets.filter((w: any) => w.type === 'alarm').flatMap((w: any) => w.properties.alarms);
+      // An alarm of a pipeline stack is named by a plain ARN built from its deterministic name.
+      expect(shown.filter((a) => !a.includes('GENERATED(')).length).toBeGreaterThanOrEqual(8);
+      expect(new Set(shown)).toEqual(all);
+      expect(shown.length).toBe(all.size);
+
       const composite = Object.values<any>(templates.get(obs)!.findResources('AWS::CloudWatch::CompositeAlarm'))[0];
       const rule: string = render(composite.Properties.AlarmRule, templateOf(obs), obs.stackName);
       const named = [...rule.matchAll(/ALARM\("([^"]+)"\)/g)].map((m) => m[1]);
-      // An alarm of a pipeline stack is named by a plain ARN built from its deterministic name.
-      expect(named.filter((a) => !a.includes('GENERATED(')).length).toBeGreaterThanOrEqual(8);
-      expect(new Set(named)).toEqual(all);
-      expect(named.length).toBe(all.size);
+      expect(new Set(named)).toEqual(arnsIn([obs]));
+      // Every watched pipeline has alarms in it (its errors alarm at least).
+      for (const p of stage.pipelines) {
+        expect([p.pipelineName, stage.observability.watchedPipeline(p.pipelineName).errorsAlarm !== undefined]).toEqual([p.pipelineName, true]);
+      }
+      expect(named.length).toBeGreaterThanOrEqual(stage.pipelines.length + 1);
     }
   });
 
@@ -390,6 +399,24 @@ function deployInto(deployed: Map<string, any>, stackName: string, template: any
       if (other !== stackName && importsOf(t).includes(name)) errors.push(`Export ${name} cannot be ${after.has(name) ? 'updated' : 'deleted'} as it is in use by ${other}`);
     }
   }
+  // CloudWatch: an alarm a composite of another stack names cannot be deleted ("Cannot delete ... as
+  // there are composite alarm(s) depending on it"), and a composite cannot name an alarm that does not
+  // exist ("Could not save the composite alarm as alarms ... in the alarm rule do not exist").
+  const alarmsOf = (name: string, t: any) => new Set(Object.entries<any>(t?.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map(([id]) => render({ 'Fn::GetAtt': [id, 'Arn'] }, t, name)));
+  const namedByComposites = (name: string, t: any) => Object.values<any>(t?.Resources ?? {}).filter((r) => r.Type === 'AWS::CloudWatch::CompositeAlarm')
+    .flatMap((r) => [...String(render(r.Properties.AlarmRule, t, name)).matchAll(/ALARM\("([^"]+)"\)/g)].map((m) => m[1]));
+  const kept = alarmsOf(stackName, template);
+  for (const alarm of alarmsOf(stackName, deployed.get(stackName))) {
+    if (kept.has(alarm)) continue;
+    for (const [other, t] of deployed) {
+      if (other !== stackName && namedByComposites(other, t).includes(alarm)) errors.push(`Cannot delete ${alarm} as there are composite alarm(s) depending on it (${other})`);
+    }
+  }
+  const existing = new Set([...[...deployed].filter(([n]) => n !== stackName).flatMap(([n, t]) => [...alarmsOf(n, t)]), ...kept]);
+  for (const alarm of namedByComposites(stackName, template)) {
+    if (!existing.has(alarm)) errors.push(`${stackName}: Could not save the composite alarm as alarms [${alarm}] in the alarm rule do not exist`);
+  }
   const available = new Set([...deployed].filter(([n]) => n !== stackName).flatMap(([, t]) => [...exportsOf(t).keys()]));
   for (const name of importsOf(template ?? {})) if (!available.has(name)) errors.push(`${stackName}: No export named ${name} found`);
   if (errors.length === 0) {
@@ -425,6 +452,19 @@ describe('replacing or removing a pipeline: one deploy of its stack, then one of
 
   test('the export rules catch a deadlock (the check can fail): the lake stack cannot go while observability imports its bucket ARNs', () => {
     expect(deployInto(deployedV1(), 'Dev-Lake', undefined).join('\n')).toMatch(/Export Dev-Lake:\S+ cannot be deleted as it is in use by Dev-Observability/);
+  });
+
+  test('CloudWatch\'s composite rules are checked too (the check can fail): a composite naming a Clicks alarm blocks its deletion', () => {
+    const deployed = deployedV1();
+    const clicks = templateOf(stages[0].node.findChild('Clicks') as Stack);
+    const [alarmId, alarm] = Object.entries<any>(clicks.Resources).find(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')!;
+    const arn = `arn:aws:cloudwatch:eu-west-1:111111111111:alarm:${alarm.Properties.AlarmName}`;
+    expect(typeof alarm.Properties.AlarmName).toBe('string');
+    const obs = JSON.parse(JSON.stringify(deployed.get('Dev-Observability')));
+    obs.Resources.Naming = { Type: 'AWS::CloudWatch::CompositeAlarm', Properties: { AlarmRule: `ALARM("${arn}")` } };
+    deployed.set('Dev-Observability', obs);
+    expect(deployInto(deployed, 'Dev-Clicks', undefined)).toEqual([`Cannot delete ${arn} as there are composite alarm(s) depending on it (Dev-Observability)`]);
+    expect(alarmId).toBeDefined();
   });
 
   test('replaced: Dev-Clicks with a new pipeline, then Dev-Observability, both succeed; observability now watches the new one', () => {

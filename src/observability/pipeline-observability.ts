@@ -97,7 +97,12 @@ export class PipelineObservability extends Construct {
   public readonly topicKey: kms.IKey;
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
-  /** In ALARM when any alarm of any watched pipeline is. */
+  /**
+   * In ALARM when any alarm of this stack is: every alarm this construct creates for the watched
+   * pipelines, and the pipelines' own alarms when they live in this stack. A pipeline's own alarms in
+   * another stack notify the topic themselves and are on the dashboard's status widget, but are not
+   * named here (CloudWatch would then refuse to delete or replace them before this stack changes).
+   */
   public readonly lakeUnhealthyAlarm: cloudwatch.CompositeAlarm;
   /** The watched pipelines with their alarms and rules, in the order they were added. */
   public readonly watchedPipelines: WatchedPipeline[] = [];
@@ -152,6 +157,14 @@ export class PipelineObservability extends Construct {
   private readonly alarmActions: cloudwatch.IAlarmAction[];
   /** Every alarm shown and composed; read lazily at synthesis, so later pipelines are included. */
   private readonly healthAlarms: cloudwatch.IAlarm[] = [];
+  /**
+   * Every alarm shown on the status widget: `healthAlarms` and the pipelines' own alarms of other
+   * stacks. Those are not in the composite: CloudWatch refuses to delete an alarm a composite names
+   * ("Cannot delete ... as there are composite alarm(s) depending on it") and to save a composite
+   * naming an alarm that does not exist yet, so a composite naming another stack's alarms would tie
+   * the two stacks' deploys together again. They notify the topic themselves.
+   */
+  private readonly statusAlarms: cloudwatch.IAlarm[] = [];
   private readonly subscribedLogGroups = new Set<string>();
   /** The alert topic's name (set on the topic when `topicName` is given or another stack needs it). */
   private readonly alertTopicName: string;
@@ -247,7 +260,7 @@ export class PipelineObservability extends Construct {
     );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({
       title: 'Lake health',
-      alarms: this.healthAlarms,
+      alarms: this.statusAlarms,
       width: 24,
       height: 6,
       sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
@@ -309,8 +322,8 @@ export class PipelineObservability extends Construct {
         if (this.watchedPipelines.length === 0) {
           problems.push(propError(NAME, 'pipelines', 'no pipeline is watched', 'pass pipelines or call addPipeline() at least once').message);
         }
-        if (this.healthAlarms.length > MAX_ALARMS) {
-          problems.push(propError(NAME, 'pipelines', `${this.healthAlarms.length} alarms exceed the ${MAX_ALARMS} a composite alarm can watch`,
+        if (this.statusAlarms.length > MAX_ALARMS) {
+          problems.push(propError(NAME, 'pipelines', `${this.statusAlarms.length} alarms exceed the ${MAX_ALARMS} a composite alarm and an alarm status widget can watch`,
             'split the pipelines over two PipelineObservability instances, or turn off alarms you do not need').message);
         }
         const watched = new Set(this.watchedPipelines.map((w) => w.pipeline.pipelineName));
@@ -327,7 +340,7 @@ export class PipelineObservability extends Construct {
 
   /** Every alarm: the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
   public get alarms(): cloudwatch.IAlarm[] {
-    return [...this.healthAlarms];
+    return [...this.statusAlarms];
   }
 
   /**
@@ -431,10 +444,11 @@ export class PipelineObservability extends Construct {
           own.addAlarmAction(this.topicActionIn(Stack.of(own)));
         }
       }
-      // The composite and the status widget name an alarm of another stack by its ARN, built from
-      // its (deterministic) name.
+      // An alarm of another stack: on the status widget by its ARN, built from its deterministic
+      // name; not in the composite (see statusAlarms).
       const arn = this.plain.string(own.alarmArn);
-      this.healthAlarms.push(arn === own.alarmArn ? own : cloudwatch.Alarm.fromAlarmArn(scope, `PipelineAlarm${i}`, arn));
+      if (Stack.of(own) === here || arn === own.alarmArn) this.healthAlarms.push(own);
+      this.statusAlarms.push(arn === own.alarmArn ? own : cloudwatch.Alarm.fromAlarmArn(scope, `PipelineAlarm${i}`, arn));
     });
 
     const remoteScope = remote ? this.remoteScope(pipeline) : undefined;
@@ -644,6 +658,7 @@ export class PipelineObservability extends Construct {
     const alarm = new cloudwatch.Alarm(scope, id, props);
     alarm.addAlarmAction(...this.alarmActions);
     this.healthAlarms.push(alarm);
+    this.statusAlarms.push(alarm);
     return alarm;
   }
 
