@@ -67,6 +67,7 @@ describe('the platform layout synthesizes', () => {
       'AWS::DMS::ReplicationConfig': 'ReplicationConfigIdentifier',
       'AWS::CloudTrail::Trail': 'TrailName',
       'AWS::IAM::Role': 'RoleName',
+      'AWS::Events::Rule': 'Name',
     };
     const seen = new Map<string, string>();
     const clashes: string[] = [];
