@@ -8,8 +8,10 @@
  *  - a daily API pull (default freshness: 2 days) and a weekly CDC table (freshness: 7 days).
  *
  * `test/platform-layout.test.ts` synthesizes it and checks: no cycle, no physical-name clash, an
- * action on every alarm, the annotations naming what the owners of the imported key and bucket
- * must add, and cdk-nag (AwsSolutions) with nothing unexplained.
+ * action on every alarm, observability importing nothing from the pipeline stacks (and a pipeline
+ * replaced or removed with one deploy of its stack and one of observability: the `clicks` variants),
+ * the annotations naming what the owners of the imported key and bucket must add, and cdk-nag
+ * (AwsSolutions) with nothing unexplained.
  *
  * Deploy in a sandbox: `npx integ-runner --directory integ --language typescript integ.platform-layout.ts`
  * (first create the imported key and bucket, with the statements the synth warnings print).

@@ -338,7 +338,7 @@ export class PipelineObservability extends Construct {
     });
   }
 
-  /** Every alarm: the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
+  /** Every alarm (those of the status widget): the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
   public get alarms(): cloudwatch.IAlarm[] {
     return [...this.statusAlarms];
   }
