@@ -8,8 +8,10 @@
  *  - a daily API pull (default freshness: 2 days) and a weekly CDC table (freshness: 7 days).
  *
  * `test/platform-layout.test.ts` synthesizes it and checks: no cycle, no physical-name clash, an
- * action on every alarm, the annotations naming what the owners of the imported key and bucket
- * must add, and cdk-nag (AwsSolutions) with nothing unexplained.
+ * action on every alarm, observability importing nothing from the pipeline stacks (and a pipeline
+ * replaced or removed with one deploy of its stack and one of observability: the `clicks` variants),
+ * the annotations naming what the owners of the imported key and bucket must add, and cdk-nag
+ * (AwsSolutions) with nothing unexplained.
  *
  * Deploy in a sandbox: `npx integ-runner --directory integ --language typescript integ.platform-layout.ts`
  * (first create the imported key and bucket, with the statements the synth warnings print).
@@ -36,6 +38,16 @@ import { AthenaServing } from '../src/serving/athena-serving';
 /** The one account and region both stages share. */
 export const PLATFORM_ENV: Environment = { account: '111111111111', region: 'eu-west-1' };
 
+/** A stage of the platform, and how its Clicks pipeline looks (the tests redeploy it changed). */
+export interface PlatformStageProps extends StageProps {
+  /**
+   * `replaced`: the Clicks stack holds another pipeline (new construct id, dataset and name: every
+   * resource is new); `removed`: the Clicks stack is empty and observability no longer watches it.
+   * @default 'original'
+   */
+  readonly clicks?: 'original' | 'replaced' | 'removed';
+}
+
 /** One stage of the platform: eight stacks. */
 export class PlatformStage extends Stage {
   public readonly network: Stack;
@@ -46,7 +58,7 @@ export class PlatformStage extends Stage {
   public readonly observabilityStack: Stack;
   public readonly observability: PipelineObservability;
 
-  constructor(scope: Construct, id: string, props: StageProps) {
+  constructor(scope: Construct, id: string, props: PlatformStageProps) {
     super(scope, id, props);
     const stage = id.toLowerCase();
     const stackProps: StackProps = { env: props.env };
@@ -69,7 +81,10 @@ export class PlatformStage extends Stage {
 
     // Two datasets of one kind on one lake, each in its own stack.
     const clicksStack = new Stack(this, 'Clicks', stackProps);
-    const clicks = new StreamingDedupIngestion(clicksStack, 'Clicks', { lake: this.lake, datasetName: 'clicks', pipelineName: 'clicks' });
+    const clicksVariant = props.clicks ?? 'original';
+    const clicks = clicksVariant === 'removed' ? undefined : clicksVariant === 'replaced'
+      ? new StreamingDedupIngestion(clicksStack, 'ClickStream', { lake: this.lake, datasetName: 'click_stream', pipelineName: 'click-stream' })
+      : new StreamingDedupIngestion(clicksStack, 'Clicks', { lake: this.lake, datasetName: 'clicks', pipelineName: 'clicks' });
     const ordersStack = new Stack(this, 'OrderEvents', stackProps);
     const orderEvents = new StreamingDedupIngestion(ordersStack, 'OrderEvents', { lake: this.lake, datasetName: 'order_events', pipelineName: 'order-events' });
 
@@ -107,7 +122,7 @@ export class PlatformStage extends Stage {
     const servingStack = new Stack(this, 'Serving', stackProps);
     this.serving = new AthenaServing(servingStack, 'Sql', { lake: this.lake, workGroupName: `analytics-${stage}` });
 
-    this.pipelines = [clicks, orderEvents, ads, shop, this.serving];
+    this.pipelines = [...(clicks ? [clicks] : []), orderEvents, ads, shop, this.serving];
 
     // Observability, watching every pipeline from its own stack, with CloudTrail data events.
     this.observabilityStack = new Stack(this, 'Observability', stackProps);
@@ -122,8 +137,8 @@ export class PlatformStage extends Stage {
 }
 
 /** The app: two stages of the platform in one account and region. */
-export function platformLayoutApp(app: App = new App()): { app: App; stages: PlatformStage[] } {
-  const stages = ['Dev', 'Staging'].map((name) => new PlatformStage(app, name, { env: PLATFORM_ENV }));
+export function platformLayoutApp(app: App = new App(), clicks?: PlatformStageProps['clicks']): { app: App; stages: PlatformStage[] } {
+  const stages = ['Dev', 'Staging'].map((name) => new PlatformStage(app, name, { env: PLATFORM_ENV, clicks }));
   return { app, stages };
 }
 

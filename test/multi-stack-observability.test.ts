@@ -1,9 +1,13 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as fc from 'fast-check';
 import {
   ApiPullIngestion, CdcIngestion, DataPipeline, LakehouseTier, PipelineObservability, StreamingDedupIngestion,
@@ -201,5 +205,124 @@ describe('alarms a pipeline owns in another stack', () => {
   test('a pipeline in another account cannot notify the topic: refused, naming the prop', () => {
     expect(() => twoStacks({ pipelineEnv: { account: '222222222222', region: 'eu-west-1' } }))
       .toThrow(/PipelineObservability: invalid prop "pipelines": a pipeline alarm in stack PipelineStack \(account 222222222222\) cannot notify the alert topic in 111111111111/);
+  });
+});
+
+describe('a pipeline of another stack is watched without importing anything from it', () => {
+  /** A pipeline built from real resources (queue, log group, alarm, a failure pattern naming the queue's ARN). */
+  function watched(layout: 'two stacks' | 'one stack', extra?: (pipelineStack: Stack) => cloudwatch.IMetric) {
+    const app = new App();
+    const pipelineStack = new Stack(app, 'PipelineStack', { env: ENV });
+    const obsStack = layout === 'two stacks' ? new Stack(app, 'ObsStack', { env: ENV }) : pipelineStack;
+    const queue = new sqs.Queue(pipelineStack, 'Work');
+    const dlq = new sqs.Queue(pipelineStack, 'Dlq');
+    const group = new logs.LogGroup(pipelineStack, 'Logs');
+    const own = new cloudwatch.Alarm(pipelineStack, 'Own', { metric: queue.metricNumberOfMessagesSent(), threshold: 1, evaluationPeriods: 1 });
+    const pipeline = new DataPipeline(pipelineStack, 'P', {
+      pipelineName: 'nightly',
+      metrics: {
+        throughput: queue.metricNumberOfMessagesReceived(),
+        errors: queue.metricApproximateAgeOfOldestMessage(),
+        additional: extra ? [{ label: 'extra', metric: extra(pipelineStack) }] : undefined,
+      },
+      deadLetterQueues: [dlq],
+      alarms: [own],
+      logGroups: [group],
+      failureEvents: [{ source: ['aws.sqs'], resources: [queue.queueArn] }],
+    });
+    const obs = new PipelineObservability(obsStack, 'Obs', { pipelines: [pipeline] });
+    app.synth();
+    const pipelineTemplate = Template.fromStack(pipelineStack).toJSON();
+    return { pipelineStack, obsStack, obs, pipeline: pipelineTemplate, observability: Template.fromStack(obsStack).toJSON() };
+  }
+  const text = (t: any) => JSON.stringify(t);
+  const resourcesOfType = (t: any, type: string) => Object.entries<any>(t.Resources).filter(([, r]) => r.Type === type);
+
+  /** The template's intrinsics as CloudFormation returns them (partition aws; a named topic/queue's ARN from its name). */
+  function resolveIn(t: any, v: any): any {
+    if (Array.isArray(v)) return v.map((x) => resolveIn(t, x));
+    if (!v || typeof v !== 'object') return v;
+    if (v.Ref === 'AWS::Partition') return 'aws';
+    if (v.Ref && t.Resources[v.Ref]?.Type === 'AWS::SNS::Topic') return `arn:aws:sns:eu-west-1:111111111111:${t.Resources[v.Ref].Properties.TopicName}`;
+    if (v['Fn::GetAtt']?.[1] === 'Arn' && t.Resources[v['Fn::GetAtt'][0]]?.Type === 'AWS::SQS::Queue') {
+      return `arn:aws:sqs:eu-west-1:111111111111:${t.Resources[v['Fn::GetAtt'][0]].Properties.QueueName}`;
+    }
+    if (v['Fn::Join']) return resolveIn(t, v['Fn::Join'][1]).join(v['Fn::Join'][0]);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveIn(t, x)]));
+  }
+
+  test('no Fn::ImportValue either way; the resources observability names get deterministic names; observability deploys after the pipeline', () => {
+    const { pipeline, observability, obsStack, pipelineStack } = watched('two stacks');
+    expect(text(observability)).not.toContain('Fn::ImportValue');
+    expect(text(pipeline)).not.toContain('Fn::ImportValue');
+    expect(obsStack.dependencies).toContain(pipelineStack);
+    const name = (type: string, prop: string) => resourcesOfType(pipeline, type).map(([, r]) => r.Properties?.[prop]);
+    expect(name('AWS::SQS::Queue', 'QueueName').sort()).toEqual([expect.stringMatching(/^Pipeline-Stack-Dlq-[0-9a-f]{8}$/), expect.stringMatching(/^Pipeline-Stack-Work-[0-9a-f]{8}$/)]);
+    expect(name('AWS::CloudWatch::Alarm', 'AlarmName')).toEqual([expect.stringMatching(/^Pipeline-Stack-Own-[0-9a-f]{8}$/)]);
+    // Without a lake, logs are not landed: nothing needs the log group's name, so it keeps a generated one.
+    expect(name('AWS::Logs::LogGroup', 'LogGroupName')).toEqual([undefined]);
+    // Observability uses exactly those names: metric dimensions and the composite (log landing: see test/platform-layout.test.ts).
+    const [queueName] = name('AWS::SQS::Queue', 'QueueName').filter((n: string) => n.includes('-Work-'));
+    expect(text(observability)).toContain(`\\"QueueName\\",\\"${queueName}\\"`);
+    // The pipeline's own alarm: on the status widget by its ARN; not in the composite (CloudWatch would refuse to delete it while a composite names it).
+    const ownArn = `arn:aws:cloudwatch:eu-west-1:111111111111:alarm:${name('AWS::CloudWatch::Alarm', 'AlarmName')[0]}`;
+    const dashboard = resolveIn(observability, resourcesOfType(observability, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody);
+    expect(JSON.parse(dashboard).widgets.filter((w: any) => w.type === 'alarm').flatMap((w: any) => w.properties.alarms)).toContain(ownArn);
+    expect(text(resourcesOfType(observability, 'AWS::CloudWatch::CompositeAlarm'))).not.toContain(ownArn);
+  });
+
+  test('the failure rule lives in the pipeline\'s stack; IAM\'s evaluation of the topic and queue policies lets that rule, and no other, publish and dead-letter', async () => {
+    const { pipeline, observability } = watched('two stacks');
+    const rules = resourcesOfType(pipeline, 'AWS::Events::Rule');
+    expect(rules.length).toBe(1);
+    expect(resourcesOfType(observability, 'AWS::Events::Rule')).toEqual([]);
+    const rule = rules[0][1].Properties;
+    expect(rule.Name).toMatch(/^Pipeline-Stack-P-Watched-By-Obs-Failure-Rule0-[0-9a-f]{8}$/);
+    const ruleArn = `arn:aws:events:eu-west-1:111111111111:rule/${rule.Name}`;
+    const topic = resourcesOfType(observability, 'AWS::SNS::Topic')[0][1].Properties.TopicName;
+    const dlq = resourcesOfType(observability, 'AWS::SQS::Queue')[0][1].Properties.QueueName;
+    const targets = resolveIn(pipeline, rule.Targets);
+    expect(targets[0].Arn).toBe(`arn:aws:sns:eu-west-1:111111111111:${topic}`);
+    expect(targets[0].DeadLetterConfig.Arn).toBe(`arn:aws:sqs:eu-west-1:111111111111:${dlq}`);
+
+    const policyOf = (type: string) => resolveIn(observability, resourcesOfType(observability, type)[0][1].Properties.PolicyDocument);
+    const decide = async (policy: any, action: string, resource: string, sourceArn: string) => {
+      const response = await runSimulation({
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: policy,
+        request: {
+          principal: 'events.amazonaws.com',
+          action,
+          resource: { resource, accountId: '111111111111' },
+          contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': '111111111111', 'aws:SecureTransport': 'true' },
+        },
+      }, {});
+      if (response.resultType === 'error') throw new Error(JSON.stringify(response.errors));
+      return response.overallResult;
+    };
+    const other = 'arn:aws:events:eu-west-1:111111111111:rule/someone-elses-rule';
+    const topicArn = `arn:aws:sns:eu-west-1:111111111111:${topic}`;
+    const queueArn = `arn:aws:sqs:eu-west-1:111111111111:${dlq}`;
+    expect(await decide(policyOf('AWS::SNS::TopicPolicy'), 'sns:Publish', topicArn, ruleArn)).toBe('Allowed');
+    expect(await decide(policyOf('AWS::SNS::TopicPolicy'), 'sns:Publish', topicArn, other)).not.toBe('Allowed');
+    expect(await decide(policyOf('AWS::SQS::QueuePolicy'), 'sqs:SendMessage', queueArn, ruleArn)).toBe('Allowed');
+    expect(await decide(policyOf('AWS::SQS::QueuePolicy'), 'sqs:SendMessage', queueArn, other)).not.toBe('Allowed');
+  });
+
+  test('in one stack nothing is renamed: the template keeps generated names, as before', () => {
+    const { pipeline } = watched('one stack');
+    for (const [type, prop] of [['AWS::SQS::Queue', 'QueueName'], ['AWS::CloudWatch::Alarm', 'AlarmName'], ['AWS::Logs::LogGroup', 'LogGroupName'],
+      ['AWS::Events::Rule', 'Name'], ['AWS::SNS::Topic', 'TopicName']]) {
+      expect([type, resourcesOfType(pipeline, type).filter(([, r]) => r.Properties?.[prop] !== undefined).length]).toEqual([type, 0]);
+    }
+  });
+
+  test('bound: a reference whose value does not follow from a name (here an SNS topic\'s TopicName attribute) stays an import', () => {
+    const { observability } = watched('two stacks', (s) => new cloudwatch.Metric({
+      namespace: 'AWS/SNS', metricName: 'NumberOfNotificationsFailed', dimensionsMap: { TopicName: new sns.Topic(s, 'T').topicName },
+    }));
+    expect(text(observability).match(/Fn::ImportValue/g)?.length).toBe(1);
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '../src';
 import {
   ATHENA_WORKGROUP_RULE, DASHBOARD_RULE, GLUE_NAME_RULE, IAM_ROLE_RULE, isValidName, LOG_GROUP_RULE, NameRule, PIPELINE_NAME_RULE, sanitizeName,
+  stackScopedResourceName,
 } from '../src/core/naming';
 
 const SEED = 20261201;
@@ -163,3 +164,37 @@ function ownPipeline(scope: Construct) {
   const metric = (metricName: string) => new cloudwatch.Metric({ namespace: 'Own', metricName });
   return new DataPipeline(scope, 'Own', { pipelineName: 'own', metrics: { throughput: metric('in'), errors: metric('errors') } });
 }
+
+describe('deterministic names of resources another stack refers to (stackScopedResourceName)', () => {
+  /** CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128. */
+  const stackName = fc.tuple(fc.constantFrom(...'ABCabcXyz'), fc.string({ unit: fc.constantFrom(...'abcXYZ019-'), maxLength: 127 })).map(([a, b]) => a + b);
+  const limits = fc.constantFrom(64, 80, 255);
+
+  test('any stack name and construct path: a name every service of the list accepts, within the limit, the same every time', () => {
+    fc.assert(fc.property(stackName, fc.array(constructId, { minLength: 1, maxLength: 3 }), limits, fc.boolean(), (sn, ids, max, fifo) => {
+      const stack = new Stack(new App(), 'S', { stackName: sn });
+      let scope: Construct = stack;
+      for (const [i, id] of ids.entries()) scope = new Construct(scope, `${id}${i}`);
+      const suffix = fifo ? '.fifo' : '';
+      const name = stackScopedResourceName(scope, max, suffix);
+      expect(name.length).toBeLessThanOrEqual(max);
+      expect(name).toMatch(fifo ? /^[A-Za-z0-9][A-Za-z0-9_-]*\.fifo$/ : /^[A-Za-z0-9][A-Za-z0-9_-]*$/);
+      expect(stackScopedResourceName(scope, max, suffix)).toBe(name);
+    }), { seed: SEED, numRuns: 300 });
+  });
+
+  test('two constructs of one stack never share a name, even when their paths sanitize alike; nor one path in two stages', () => {
+    fc.assert(fc.property(fc.uniqueArray(constructId, { minLength: 2, maxLength: 6 }), limits, (ids, max) => {
+      const stack = new Stack(new App(), 'Dev-Clicks');
+      const names = ids.map((id) => stackScopedResourceName(new Construct(stack, id), max));
+      expect(new Set(names).size).toBe(ids.length);
+    }), { seed: SEED, numRuns: 200 });
+    const app = new App();
+    const inStage = (stage: string) => stackScopedResourceName(new Construct(new Stack(new Stage(app, stage), 'Clicks'), 'DedupFunction'), 64);
+    expect(inStage('Dev')).not.toBe(inStage('Staging'));
+    expect(inStage('Prod')).toMatch(/^Prod-Clicks-Dedup-Function-[0-9a-f]{8}$/);
+    // "A/B" and "AB" sanitize alike; the hash of the path keeps them apart.
+    const stack = new Stack(new App(), 'S');
+    expect(stackScopedResourceName(new Construct(new Construct(stack, 'A'), 'B'), 64)).not.toBe(stackScopedResourceName(new Construct(stack, 'AB'), 64));
+  });
+});

@@ -93,3 +93,30 @@ export function sanitizeName(rule: NameRule, parts: string[]): string {
 export function stackScopedName(rule: NameRule, scope: IConstruct, id: string): string {
   return sanitizeName(rule, [Stack.of(scope).stackName, id]);
 }
+
+/**
+ * Names of resources another stack refers to by a plain string (Lambda functions, SQS queues,
+ * Firehose streams, state machines, log groups, alarms, EventBridge rules...): letters, digits,
+ * `_` and `-`, which every one of these services accepts. The tightest limits (checked 2026-12-01):
+ * Lambda `FunctionName` and Firehose `DeliveryStreamName` 64, EventBridge rule `Name` 64, SQS
+ * `QueueName` 80 (a FIFO queue's ends with `.fifo`), Step Functions `StateMachineName` 80.
+ */
+export const RESOURCE_NAME_RULE: NameRule = {
+  what: 'resource name', maxLength: 64, pattern: /^[A-Za-z0-9_-]{1,64}$/, allowed: /[^A-Za-z0-9_-]+/g, separator: '-', lowercase: false, startPrefix: 'r-', start: /^[A-Za-z0-9]/,
+};
+
+/**
+ * A deterministic physical name for a resource of a stack, unique per account and region: the
+ * stack name (unique there, carrying the stage: `Dev-Clicks`), the construct's path inside its stack
+ * (without a trailing `Resource`/`Default`), and 8 hex characters of a hash of that path, so two paths
+ * that sanitize alike (`A/B`, `AB`) still get two names. Cut to `maxLength` with a hash of the whole
+ * input (see `sanitizeName`); `suffix` (e.g. `.fifo`) is kept whole at the end.
+ */
+export function stackScopedResourceName(construct: IConstruct, maxLength: number, suffix = ''): string {
+  const stack = Stack.of(construct);
+  const parts = construct.node.scopes.slice(stack.node.scopes.length).map((c) => c.node.id);
+  if (parts.length > 1 && (parts[parts.length - 1] === 'Resource' || parts[parts.length - 1] === 'Default')) parts.pop();
+  const path = parts.join('/');
+  const hash = createHash('sha256').update(path).digest('hex').slice(0, HASH_LENGTH);
+  return `${sanitizeName({ ...RESOURCE_NAME_RULE, maxLength: maxLength - suffix.length }, [stack.stackName, path, hash])}${suffix}`;
+}

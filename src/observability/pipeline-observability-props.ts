@@ -202,6 +202,10 @@ export interface WatchedPipeline {
   readonly freshnessAlarms: cloudwatch.Alarm[];
   /** Every alarm of this pipeline: those above plus the pipeline's own `pipelineAlarms`. */
   readonly alarms: cloudwatch.IAlarm[];
-  /** One EventBridge rule per failure event pattern, sending to the topic (and the lake). */
+  /**
+   * One EventBridge rule per failure event pattern, sending to the topic (and the lake). For a
+   * pipeline in another stack the rules live in the pipeline's stack (a `WatchedBy<id>` child of the
+   * pipeline), with deterministic names, so the observability stack imports nothing from it.
+   */
   readonly failureRules: events.Rule[];
 }

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, Duration, Lazy, Names, RemovalPolicy, Stack, Stage, Token } from 'aws-cdk-lib';
 import * as cloudtrail from 'aws-cdk-lib/aws-cloudtrail';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -21,14 +21,15 @@ import {
   PipelineObservabilityProps,
   WatchedPipeline,
 } from './pipeline-observability-props';
+import { PlainReferences } from './plain-references';
 import { addToKeyPolicy } from '../core/access';
 import { LakehouseDeployRules } from '../core/deploy-rules';
 import { freshnessIntervalProblem, freshnessWindow } from '../core/freshness';
 import { ILakehouse, LakeLayout } from '../core/lake';
 import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
-import { GLUE_NAME_RULE, sanitizeName } from '../core/naming';
-import { IDataPipeline } from '../core/pipeline';
+import { GLUE_NAME_RULE, sanitizeName, stackScopedResourceName } from '../core/naming';
+import { IDataPipeline, PipelineMetrics } from '../core/pipeline';
 import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
 import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
@@ -96,7 +97,12 @@ export class PipelineObservability extends Construct {
   public readonly topicKey: kms.IKey;
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
-  /** In ALARM when any alarm of any watched pipeline is. */
+  /**
+   * In ALARM when any alarm of this stack is: every alarm this construct creates for the watched
+   * pipelines, and the pipelines' own alarms when they live in this stack. A pipeline's own alarms in
+   * another stack notify the topic themselves and are on the dashboard's status widget, but are not
+   * named here (CloudWatch would then refuse to delete or replace them before this stack changes).
+   */
   public readonly lakeUnhealthyAlarm: cloudwatch.CompositeAlarm;
   /** The watched pipelines with their alarms and rules, in the order they were added. */
   public readonly watchedPipelines: WatchedPipeline[] = [];
@@ -151,10 +157,25 @@ export class PipelineObservability extends Construct {
   private readonly alarmActions: cloudwatch.IAlarmAction[];
   /** Every alarm shown and composed; read lazily at synthesis, so later pipelines are included. */
   private readonly healthAlarms: cloudwatch.IAlarm[] = [];
+  /**
+   * Every alarm shown on the status widget: `healthAlarms` and the pipelines' own alarms of other
+   * stacks. Those are not in the composite: CloudWatch refuses to delete an alarm a composite names
+   * ("Cannot delete ... as there are composite alarm(s) depending on it") and to save a composite
+   * naming an alarm that does not exist yet, so a composite naming another stack's alarms would tie
+   * the two stacks' deploys together again. They notify the topic themselves.
+   */
+  private readonly statusAlarms: cloudwatch.IAlarm[] = [];
   private readonly subscribedLogGroups = new Set<string>();
   /** The alert topic's name (set on the topic when `topicName` is given or another stack needs it). */
   private readonly alertTopicName: string;
   private topicNamedForOtherStacks = false;
+  /** Turns references to other stacks' resources into plain strings (no `Fn::ImportValue`). */
+  private readonly plain = new PlainReferences(this);
+  /** ARNs of the failure rules this instance created in pipelines' own stacks (allowed on the topic and the DLQ). */
+  private readonly remoteRuleArns: string[] = [];
+  private readonly remoteRuleNames = new Map<events.Rule, string>();
+  private readonly remoteScopes = new Map<IDataPipeline, Construct>();
+  private eventStreamCfn?: firehose.CfnDeliveryStream;
 
   constructor(scope: Construct, id: string, props: PipelineObservabilityProps = {}) {
     super(scope, id);
@@ -239,7 +260,7 @@ export class PipelineObservability extends Construct {
     );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({
       title: 'Lake health',
-      alarms: this.healthAlarms,
+      alarms: this.statusAlarms,
       width: 24,
       height: 6,
       sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
@@ -301,8 +322,8 @@ export class PipelineObservability extends Construct {
         if (this.watchedPipelines.length === 0) {
           problems.push(propError(NAME, 'pipelines', 'no pipeline is watched', 'pass pipelines or call addPipeline() at least once').message);
         }
-        if (this.healthAlarms.length > MAX_ALARMS) {
-          problems.push(propError(NAME, 'pipelines', `${this.healthAlarms.length} alarms exceed the ${MAX_ALARMS} a composite alarm can watch`,
+        if (this.statusAlarms.length > MAX_ALARMS) {
+          problems.push(propError(NAME, 'pipelines', `${this.statusAlarms.length} alarms exceed the ${MAX_ALARMS} a composite alarm and an alarm status widget can watch`,
             'split the pipelines over two PipelineObservability instances, or turn off alarms you do not need').message);
         }
         const watched = new Set(this.watchedPipelines.map((w) => w.pipeline.pipelineName));
@@ -317,9 +338,9 @@ export class PipelineObservability extends Construct {
     });
   }
 
-  /** Every alarm: the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
+  /** Every alarm (those of the status widget): the pipelines' alarms (own ones included) and the undelivered-alerts alarm. */
   public get alarms(): cloudwatch.IAlarm[] {
-    return [...this.healthAlarms];
+    return [...this.statusAlarms];
   }
 
   /**
@@ -338,7 +359,16 @@ export class PipelineObservability extends Construct {
     validateThresholds(t, `thresholds of pipeline "${name}"`);
 
     const scope = new Construct(this, `Pipeline-${name.replace(/\//g, '-')}`);
-    const m = pipeline.pipelineMetrics;
+    // A pipeline of another stack is watched without a reference to that stack: its metrics'
+    // dimensions, its alarms' ARNs and its log groups' names become plain strings (the resources
+    // get deterministic physical names), and its failure rules live in its own stack.
+    const here = Stack.of(this);
+    const remote = Stack.of(pipeline) !== here;
+    const m = this.plainMetrics(pipeline.pipelineMetrics);
+    const deadLetterMetrics = pipeline.deadLetterQueues.map((queue) =>
+      this.plain.metric(queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })));
+    const quarantineCounts = pipeline.quarantines.map((q) => this.plain.metric(q.count));
+    const arrivals = pipeline.freshness.map((f) => this.plain.metric(f.arrivals));
     const what = `Pipeline "${name}" (${pipeline.pipelineKind.name})`;
 
     const errorsAlarm = t.alarmOnErrors ? this.newAlarm(scope, 'ErrorsAlarm', {
@@ -360,8 +390,8 @@ export class PipelineObservability extends Construct {
       alarmDescription: `${what}: more than ${t.lagThreshold.toHumanString()} behind its source for ${t.lagEvaluationPeriods} periods.`,
     }) : undefined;
 
-    const deadLetterAlarms = t.alarmOnDeadLetters ? pipeline.deadLetterQueues.map((queue, i) => this.newAlarm(scope, `DeadLetterAlarm${i}`, {
-      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+    const deadLetterAlarms = t.alarmOnDeadLetters ? deadLetterMetrics.map((metric, i) => this.newAlarm(scope, `DeadLetterAlarm${i}`, {
+      metric,
       threshold: t.deadLetterDepthThreshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -370,7 +400,7 @@ export class PipelineObservability extends Construct {
     })) : [];
 
     const quarantineAlarms = t.alarmOnQuarantine ? pipeline.quarantines.map((q, i) => this.newAlarm(scope, `QuarantineAlarm${i}`, {
-      metric: q.count,
+      metric: quarantineCounts[i],
       threshold: t.quarantineThreshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
@@ -390,7 +420,7 @@ export class PipelineObservability extends Construct {
     const freshnessAlarms = t.alarmOnStaleData ? pipeline.freshness.map((f, j) => {
       const window = freshnessWindow(f.expectedInterval);
       return this.newAlarm(scope, `FreshnessAlarm${j}`, {
-        metric: withPeriodSum(f.arrivals, window.period),
+        metric: withPeriodSum(arrivals[j], window.period),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         // Every period of the interval must be empty: one arrival anywhere in it keeps the alarm OK.
@@ -406,34 +436,32 @@ export class PipelineObservability extends Construct {
     // every action; in another stack they get the topic by its ARN, built from the topic's
     // deterministic name with that stack's account and region, so that stack never references
     // this one (this stack already reads the pipeline's metrics: a reference back would be a cycle).
-    for (const own of pipeline.pipelineAlarms) {
+    pipeline.pipelineAlarms.forEach((own, i) => {
       if (own instanceof cloudwatch.AlarmBase) {
-        if (Stack.of(own) === Stack.of(this)) {
+        if (Stack.of(own) === here) {
           own.addAlarmAction(...this.alarmActions);
         } else {
           own.addAlarmAction(this.topicActionIn(Stack.of(own)));
         }
       }
-      this.healthAlarms.push(own);
-    }
-
-    const failureRules = pipeline.failureEvents.map((pattern, i) => {
-      const rule = new events.Rule(scope, `FailureRule${i}`, {
-        description: `Failures of pipeline "${name}" to the lake alert topic`.slice(0, 512),
-        eventPattern: pattern,
-      });
-      const targetOptions = { deadLetterQueue: this.eventTargetDeadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) };
-      rule.addTarget(new targets.SnsTopic(this.topic, { ...targetOptions, message: failureMessage(name, pattern) }));
-      if (this.eventDeliveryStream) {
-        rule.addTarget(new targets.FirehoseDeliveryStream(this.eventDeliveryStream, { message: lakeEventRecord(name) }));
-      }
-      return rule;
+      // An alarm of another stack: on the status widget by its ARN, built from its deterministic
+      // name; not in the composite (see statusAlarms).
+      const arn = this.plain.string(own.alarmArn);
+      if (Stack.of(own) === here || arn === own.alarmArn) this.healthAlarms.push(own);
+      this.statusAlarms.push(arn === own.alarmArn ? own : cloudwatch.Alarm.fromAlarmArn(scope, `PipelineAlarm${i}`, arn));
     });
 
+    const remoteScope = remote ? this.remoteScope(pipeline) : undefined;
+    const failureRules = pipeline.failureEvents.map((pattern, i) => remoteScope
+      ? this.remoteFailureRule(remoteScope, `FailureRule${i}`, name, pattern)
+      : this.failureRule(scope, `FailureRule${i}`, name, pattern));
+
     if (this.logDeliveryStream && this.logSubscriptionRole) {
-      pipeline.logGroups.forEach((group, i) => {
-        if (this.subscribedLogGroups.has(group.logGroupName)) return;
-        this.subscribedLogGroups.add(group.logGroupName);
+      pipeline.logGroups.forEach((original, i) => {
+        const groupName = this.plain.string(original.logGroupName);
+        if (this.subscribedLogGroups.has(groupName)) return;
+        this.subscribedLogGroups.add(groupName);
+        const group = groupName === original.logGroupName ? original : logs.LogGroup.fromLogGroupName(scope, `LogGroup${i}`, groupName);
         this.logSubscriptions.push(new logs.SubscriptionFilter(scope, `LogsToLake${i}`, {
           logGroup: group,
           destination: new logs_destinations.FirehoseDestination(this.logDeliveryStream!, { role: this.logSubscriptionRole }),
@@ -456,8 +484,128 @@ export class PipelineObservability extends Construct {
       failureRules,
     };
     this.watchedPipelines.push(watched);
-    this.addSection(watched, t);
+    this.addSection(watched, t, { metrics: m, deadLetterMetrics, quarantineCounts, arrivals });
+    // Observability deploys after every stack it watches, without importing anything from it.
+    for (const producer of [...this.plain.producers, Stack.of(pipeline)]) {
+      // (Stacks of another stage or app cannot be depended on; nor could they be referenced before.)
+      if (producer !== here && Stage.of(producer) === Stage.of(here) && !here.dependencies.includes(producer)) {
+        here.addDependency(producer, `PipelineObservability ${this.node.path} watches pipeline "${name}"`);
+      }
+    }
     return watched;
+  }
+
+  private plainRuleName(rule: events.Rule): string {
+    return this.remoteRuleNames.get(rule) ?? rule.ruleName;
+  }
+
+  private plainMetrics(m: PipelineMetrics): PipelineMetrics {
+    return {
+      throughput: this.plain.metric(m.throughput),
+      errors: this.plain.metric(m.errors),
+      lagMillis: m.lagMillis ? this.plain.metric(m.lagMillis) : undefined,
+      additional: m.additional?.map((a) => ({ label: a.label, metric: this.plain.metric(a.metric) })),
+    };
+  }
+
+  /** A failure rule in this stack, with the topic and the lake landing as targets. */
+  private failureRule(scope: Construct, id: string, name: string, pattern: events.EventPattern): events.Rule {
+    const rule = new events.Rule(scope, id, {
+      description: `Failures of pipeline "${name}" to the lake alert topic`.slice(0, 512),
+      eventPattern: pattern,
+    });
+    const targetOptions = { deadLetterQueue: this.eventTargetDeadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) };
+    rule.addTarget(new targets.SnsTopic(this.topic, { ...targetOptions, message: failureMessage(name, pattern) }));
+    if (this.eventDeliveryStream) {
+      rule.addTarget(new targets.FirehoseDeliveryStream(this.eventDeliveryStream, { message: lakeEventRecord(name) }));
+    }
+    return rule;
+  }
+
+  /**
+   * The constructs this instance adds to a pipeline of another stack (its failure rules), under the
+   * pipeline so they move and go with it.
+   */
+  private remoteScope(pipeline: IDataPipeline): Construct {
+    const known = this.remoteScopes.get(pipeline);
+    if (known) return known;
+    const parent = pipeline as unknown as Construct;
+    // Short (the rules' names are built from the path), unless another instance of the same id took it.
+    const short = `WatchedBy${this.node.id}`;
+    const scope = new Construct(parent, parent.node.tryFindChild(short) ? `WatchedBy${Names.uniqueId(this)}` : short);
+    this.remoteScopes.set(pipeline, scope);
+    acknowledgeInlinePolicies(scope, 'PipelineObservability (the failure rule\'s role that puts events into the ops Firehose)');
+    return scope;
+  }
+
+  /**
+   * A failure rule in the pipeline's own stack, where its pattern's ARNs and names are local (a DMS
+   * replication config's ARN cannot be built from a name). Its targets are this stack's topic, dead-letter
+   * queue and event Firehose by ARNs built from their deterministic names, and this stack allows the
+   * rule (by its deterministic ARN) on the topic's and the queue's policies.
+   */
+  private remoteFailureRule(scope: Construct, id: string, name: string, pattern: events.EventPattern): events.Rule {
+    const stack = Stack.of(scope);
+    const rule = new events.Rule(scope, id, {
+      description: `Failures of pipeline "${name}" to the lake alert topic`.slice(0, 512),
+      eventPattern: pattern,
+    });
+    const ruleName = this.nameOnce(rule.node.defaultChild as events.CfnRule, 'name', 64);
+    this.remoteRuleNames.set(rule, ruleName);
+    this.allowRemoteRule(stack.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName }));
+    const topic = sns.Topic.fromTopicArn(scope, `${id}AlertTopic`, this.topicArnIn(stack));
+    const dlq = sqs.Queue.fromQueueArn(scope, `${id}UndeliveredAlerts`, stack.formatArn({
+      service: 'sqs',
+      resource: this.nameOnce(
+        this.eventTargetDeadLetterQueue.node.defaultChild as sqs.CfnQueue, 'queueName', 80),
+    }));
+    rule.addTarget(new targets.SnsTopic(topic, {
+      deadLetterQueue: dlq, retryAttempts: 8, maxEventAge: Duration.hours(24), message: failureMessage(name, pattern),
+    }));
+    if (this.eventStreamCfn) {
+      const streamArn = stack.formatArn({
+        service: 'firehose',
+        resource: 'deliverystream',
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+        resourceName: this.nameOnce(this.eventStreamCfn, 'deliveryStreamName', 64),
+      });
+      const eventStream = firehose.DeliveryStream.fromDeliveryStreamArn(scope, `${id}EventsToLake`, streamArn);
+      rule.addTarget(new targets.FirehoseDeliveryStream(eventStream, { message: lakeEventRecord(name) }));
+    }
+    return rule;
+  }
+
+  /** Sets a deterministic physical name on one of this construct's resources, once, and returns it. */
+  private nameOnce(cfn: CfnResource, prop: string, maxLength: number): string {
+    const l1 = cfn as unknown as Record<string, unknown>;
+    // An L2 sets the property to a token that renders nothing when no name was given.
+    if (l1[prop] === undefined || (Token.isUnresolved(l1[prop]) && Stack.of(cfn).resolve(l1[prop]) === undefined)) {
+      l1[prop] = stackScopedResourceName(cfn, maxLength);
+    }
+    return l1[prop] as string;
+  }
+
+  /** Lets a failure rule of another stack publish to the topic and dead-letter into the queue. */
+  private allowRemoteRule(ruleArn: string): void {
+    if (this.remoteRuleArns.length === 0) {
+      const sourceRules = { ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.remoteRuleArns }) } };
+      const eventBridge = new iam.ServicePrincipal('events.amazonaws.com');
+      this.topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'PipelineFailureRulesOfOtherStacksPublish',
+        principals: [eventBridge],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: sourceRules,
+      }));
+      this.eventTargetDeadLetterQueue.addToResourcePolicy(new iam.PolicyStatement({
+        sid: 'PipelineFailureRulesOfOtherStacksDeadLetter',
+        principals: [eventBridge],
+        actions: ['sqs:SendMessage'],
+        resources: [this.eventTargetDeadLetterQueue.queueArn],
+        conditions: sourceRules,
+      }));
+    }
+    this.remoteRuleArns.push(ruleArn);
   }
 
   /** The watched pipeline of that name. */
@@ -489,6 +637,12 @@ export class PipelineObservability extends Construct {
    * with one stack keep a generated topic name.
    */
   private topicActionIn(stack: Stack): cloudwatch.IAlarmAction {
+    const arn = this.topicArnIn(stack);
+    return { bind: () => ({ alarmActionArn: arn }) };
+  }
+
+  /** The topic's ARN from its deterministic name, in another stack of the same account and region. */
+  private topicArnIn(stack: Stack): string {
     const here = Stack.of(this);
     for (const field of ['account', 'region'] as const) {
       if (!Token.isUnresolved(here[field]) && !Token.isUnresolved(stack[field]) && here[field] !== stack[field]) {
@@ -497,21 +651,21 @@ export class PipelineObservability extends Construct {
       }
     }
     this.topicNamedForOtherStacks = true;
-    const arn = stack.formatArn({ service: 'sns', resource: this.alertTopicName, arnFormat: ArnFormat.NO_RESOURCE_NAME });
-    return { bind: () => ({ alarmActionArn: arn }) };
+    return stack.formatArn({ service: 'sns', resource: this.alertTopicName, arnFormat: ArnFormat.NO_RESOURCE_NAME });
   }
 
   private newAlarm(scope: Construct, id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(scope, id, props);
     alarm.addAlarmAction(...this.alarmActions);
     this.healthAlarms.push(alarm);
+    this.statusAlarms.push(alarm);
     return alarm;
   }
 
-  private addSection(w: WatchedPipeline, t: Required<PipelineAlarmThresholds>): void {
+  private addSection(w: WatchedPipeline, t: Required<PipelineAlarmThresholds>, plain: SectionMetrics): void {
     const pipeline = w.pipeline;
     const profile = kindProfile(pipeline.pipelineKind.name);
-    const m = pipeline.pipelineMetrics;
+    const m = plain.metrics;
     const threshold = (value: number, on: boolean): cloudwatch.HorizontalAnnotation[] =>
       on ? [{ value, label: 'alarm threshold', color: cloudwatch.Color.RED }] : [];
 
@@ -524,7 +678,7 @@ export class PipelineObservability extends Construct {
     const failureEventCounts = w.failureRules.map((rule, i) => new cloudwatch.Metric({
       namespace: 'AWS/Events',
       metricName: 'TriggeredRules',
-      dimensionsMap: { RuleName: rule.ruleName },
+      dimensionsMap: { RuleName: this.plainRuleName(rule) },
       statistic: 'Sum',
       label: `Failure events (${i + 1})`,
     }));
@@ -552,14 +706,14 @@ export class PipelineObservability extends Construct {
     if (pipeline.freshness.length > 0) {
       health.push(new cloudwatch.GraphWidget({
         title: 'Freshness: new data per dataset',
-        left: pipeline.freshness.map((f) => labeled(withPeriodSum(f.arrivals, freshnessWindow(f.expectedInterval).period), f.dataset)),
+        left: pipeline.freshness.map((f, j) => labeled(withPeriodSum(plain.arrivals[j], freshnessWindow(f.expectedInterval).period), f.dataset)),
         width: 8,
       }));
     }
     if (pipeline.deadLetterQueues.length > 0) {
       health.push(new cloudwatch.GraphWidget({
         title: 'Dead-letter queue depth',
-        left: pipeline.deadLetterQueues.map((q) => q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })),
+        left: plain.deadLetterMetrics,
         leftAnnotations: threshold(t.deadLetterDepthThreshold, t.alarmOnDeadLetters),
         width: 8,
       }));
@@ -567,7 +721,7 @@ export class PipelineObservability extends Construct {
     if (pipeline.quarantines.length > 0) {
       health.push(new cloudwatch.GraphWidget({
         title: 'Quarantined records',
-        left: pipeline.quarantines.map((q) => labeled(q.count, q.prefix)),
+        left: pipeline.quarantines.map((q, i) => labeled(plain.quarantineCounts[i], q.prefix)),
         leftAnnotations: threshold(t.quarantineThreshold, t.alarmOnQuarantine),
         width: 8,
       }));
@@ -675,6 +829,7 @@ export class PipelineObservability extends Construct {
       appendNewline,
     ]);
     const eventsLanding = stream('EventsToLake', eventsTableName, [appendNewline]);
+    this.eventStreamCfn = eventsLanding.cfn;
 
     const day = { name: 'day', projection: PartitionProjection.dateRange({ format: 'yyyy-MM-dd', rangeStart: 'NOW-5YEARS' }) };
     const logsTable = new RawTable(this, 'LogsTable', {
@@ -800,6 +955,14 @@ export class PipelineObservability extends Construct {
     }]);
     return trail;
   }
+}
+
+/** A pipeline's metrics as this stack renders them (plain strings for other stacks' resources). */
+interface SectionMetrics {
+  readonly metrics: PipelineMetrics;
+  readonly deadLetterMetrics: cloudwatch.IMetric[];
+  readonly quarantineCounts: cloudwatch.IMetric[];
+  readonly arrivals: cloudwatch.IMetric[];
 }
 
 /** Default name of an ops table: the instance's construct id, then the kind (`Ops` → `ops_logs`). */
