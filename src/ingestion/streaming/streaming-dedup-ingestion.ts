@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +10,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
@@ -20,12 +20,13 @@ import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
+import { MergeJob } from '../../core/merge-job';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
-import { addOrReportStatement } from '../../core/resource-policy';
+import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
@@ -37,7 +38,6 @@ const NAME = 'StreamingDedupIngestion';
 const METRICS_NAMESPACE = 'CdkLakehouse/Streaming';
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
-const GLUE_CRON = /^cron\(\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*\)$/;
 
 /**
  * Kinesis events into the lake, each event once: a Kinesis stream (or yours), a dedup Lambda
@@ -85,13 +85,15 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly rawTable: RawTable;
   /** The curated Iceberg table, one row per event id. */
   public readonly curatedTable: IcebergTable;
-  /** The Glue job that MERGEs raw into curated. */
+  /** The merge of raw into curated: job, role, schedule with its dead-letter queue, merge metrics. */
+  public readonly merge: MergeJob;
+  /** The Glue job that MERGEs raw into curated (`merge.job`). */
   public readonly mergeJob: glue.CfnJob;
-  /** The merge job's role. */
+  /** The merge job's role (`merge.role`). */
   public readonly mergeRole: iam.Role;
-  /** The merge job's schedule. */
-  public readonly mergeTrigger: glue.CfnTrigger;
-  /** Encryption settings of the merge job (logs, bookmarks, S3). */
+  /** The merge job's EventBridge Scheduler schedule (`merge.schedules[0]`). */
+  public readonly mergeSchedule: scheduler.Schedule;
+  /** Encryption settings of the merge job (logs, bookmarks, S3; `merge.securityConfiguration`). */
   public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** The replay function (operators invoke it with a time range and an event type). */
   public readonly replayFunction: lambda.Function;
@@ -369,72 +371,20 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     }]);
 
     // ---- Curated merge (Glue 5.0) ------------------------------------------------------------------
-    const script = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'streaming_merge.py') });
-    this.mergeRole = new iam.Role(this, 'MergeRole', {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `Glue merge job of ${p.pipelineName}: raw events into the curated Iceberg table`,
-    });
-    this.rawTable.grantRead(this.mergeRole);
-    this.curatedTable.grantReadWrite(this.mergeRole);
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [stack.formatArn({ service: 's3', region: '', account: '', resource: script.s3BucketName, resourceName: script.s3ObjectKey })],
-    }));
-    const jobLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/jobs/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-      resources: [jobLogs, `${jobLogs}:*`],
-    }));
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
-    }));
-    // On an imported key the statement cannot be added: its owner is told exactly what to add.
-    addOrReportStatement(this, key, 'lake key (KMS key policy)', new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
-      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
-    }), 'CloudWatch Logs cannot encrypt the log group of the merge job with it, and the merge job fails to write its logs');
-    const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
-    this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
-      name: securityConfigurationName,
-      encryptionConfiguration: {
-        s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn }],
-        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn },
-        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: key.keyArn },
-      },
-    });
-    const catalog = 'glue_catalog';
-    const sparkConf = [
-      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
-      `spark.sql.catalog.${catalog}=org.apache.iceberg.spark.SparkCatalog`,
-      `spark.sql.catalog.${catalog}.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog`,
-      `spark.sql.catalog.${catalog}.io-impl=org.apache.iceberg.aws.s3.S3FileIO`,
-      `spark.sql.catalog.${catalog}.warehouse=${props.lake.curated.s3Url()}`,
-    ].join(' --conf ');
-    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
-      role: this.mergeRole.roleArn,
+    this.merge = new MergeJob(this, 'Merge', {
+      lake: props.lake,
+      pipelineName: p.pipelineName,
+      scriptPath: path.join(__dirname, 'glue', 'streaming_merge.py'),
       description: `MERGEs new raw events of ${p.pipelineName} into the curated Iceberg table by event id`,
-      glueVersion: '5.0',
-      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: script.s3ObjectUrl },
-      workerType: 'G.1X',
+      jobEncryptionKey: key,
       numberOfWorkers: p.mergeWorkers,
-      executionClass: p.flexMerge ? 'FLEX' : 'STANDARD',
-      timeout: 120,
+      flex: p.flexMerge,
+      timeout: Duration.hours(2),
       maxRetries: 1,
-      // Runs never overlap: each one reads from the watermark the previous one left.
-      executionProperty: { maxConcurrentRuns: 1 },
-      securityConfiguration: securityConfigurationName,
-      defaultArguments: {
-        '--job-language': 'python',
-        '--datalake-formats': 'iceberg',
-        '--conf': sparkConf,
-        '--enable-metrics': 'true',
-        '--enable-continuous-cloudwatch-log': 'true',
+      schedule: p.mergeSchedule,
+      removalPolicy: p.removalPolicy,
+      arguments: {
         '--raw_path': raw.s3Url(this.rawTable.prefix),
-        '--catalog': catalog,
         '--curated_database': props.lake.curated.databaseName,
         '--curated_table': this.curatedTable.tableName,
         '--id_field': fields.id,
@@ -444,29 +394,13 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         '--overlap_minutes': String(p.mergeOverlap.toMinutes()),
       },
     });
-    this.mergeJob.addDependency(this.mergeSecurityConfiguration);
-    const mergePolicy = this.mergeRole.node.tryFindChild('DefaultPolicy');
-    if (mergePolicy) this.mergeJob.node.addDependency(mergePolicy);
-    this.mergeJob.node.addDependency(this.curatedTable);
-    this.mergeTrigger = new glue.CfnTrigger(this, 'MergeSchedule', {
-      type: 'SCHEDULED',
-      schedule: p.mergeSchedule,
-      startOnCreation: true,
-      description: `Runs the merge of ${p.pipelineName}`,
-      actions: [{ jobName: this.mergeJob.ref }],
-    });
-    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'The merge job reads this dataset\'s raw prefix and writes its curated table\'s prefix only; the script '
-        + 'asset is one object; Glue names its job log groups /aws-glue/jobs/*; PutMetricData is limited to the Glue '
-        + 'namespace by condition (the action has no resource).',
-      appliesTo: [
-        '/^Resource::<.*\\.Arn>/.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:s3:::cdk-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/jobs/\\*(:\\*)?$/',
-        'Resource::*',
-      ],
-    }]);
+    this.rawTable.grantRead(this.merge.role);
+    this.curatedTable.grantReadWrite(this.merge.role);
+    this.merge.job.node.addDependency(this.curatedTable);
+    this.mergeJob = this.merge.job;
+    this.mergeRole = this.merge.role;
+    this.mergeSecurityConfiguration = this.merge.securityConfiguration;
+    this.mergeSchedule = this.merge.schedules[0];
     suppressNag(this.deliveryRole.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
       reason: 'Firehose writes objects it names itself under this dataset\'s raw prefix and its delivery-error prefix '
@@ -491,6 +425,11 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
     });
     const delivered = firehoseMetric('DeliveryToS3.Records', 'Sum', 'Records delivered to S3');
+    const mergeMetrics = [
+      { label: 'Rows merged into curated', metric: this.merge.metricRowsMerged() },
+      { label: 'Curated table commits', metric: this.merge.metricTableCommits() },
+      { label: 'Merge run time (s)', metric: this.merge.metricRunTime() },
+    ];
     if (this.dedupFunction && this.onFailureQueue) {
       const received = own('RecordsReceived', 'Received');
       const duplicates = own('RecordsDuplicate', 'Duplicates');
@@ -520,6 +459,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           { label: 'Forward failures', metric: forwardFailures },
           { label: 'Delivered to S3', metric: delivered },
           { label: 'Delivery freshness (s)', metric: firehoseMetric('DeliveryToS3.DataFreshness', 'Maximum', 'Delivery freshness') },
+          ...mergeMetrics,
         ],
       };
       this.deadLetterQueues = [this.onFailureQueue];
@@ -547,18 +487,21 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         throughput: lag,
         errors: firehoseMetric('ThrottledGetRecords', 'Sum', 'Throttled GetRecords'),
         lagMillis: firehoseMetric('KinesisMillisBehindLatest', 'Maximum', 'Milliseconds behind the stream'),
-        additional: [{ label: 'Delivered to S3', metric: delivered }],
+        additional: [{ label: 'Delivered to S3', metric: delivered }, ...mergeMetrics],
       };
       this.deadLetterQueues = [];
       this.quarantines = [];
       this.pipelineAlarms = [];
     }
-    this.freshness = [{ dataset: `${raw.databaseName}.${p.datasetName}`, arrivals: delivered, expectedInterval: p.expectedArrivalInterval }];
-    this.failureEvents = [{
-      source: ['aws.glue'],
-      detailType: ['Glue Job State Change'],
-      detail: { jobName: [this.mergeJob.ref], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+    // Freshness is measured where people query: new snapshots of the curated table.
+    this.freshness = [{
+      dataset: `${props.lake.curated.databaseName}.${this.curatedTable.tableName}`,
+      arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
+      expectedInterval: p.expectedArrivalInterval,
     }];
+    this.deadLetterQueues = [...this.deadLetterQueues, this.merge.scheduleDeadLetterQueue!];
+    this.pipelineAlarms = [...this.pipelineAlarms, this.merge.scheduleDeadLetterAlarm!];
+    this.failureEvents = [this.merge.failureEvent];
     this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
     this.acknowledgeNistFindings(p.parallelizationFactor);
   }
@@ -755,10 +698,8 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     throw propError(NAME, 'bufferSize', `${mib} MiB is outside 64-128 MiB`, 'Firehose dynamic partitioning needs a buffer of 64 to 128 MiB: use Size.mebibytes(64..128)');
   }
 
-  const mergeSchedule = props.mergeSchedule ?? 'cron(15 * * * ? *)';
-  if (!GLUE_CRON.test(mergeSchedule)) {
-    throw propError(NAME, 'mergeSchedule', `"${mergeSchedule}" is not a Glue cron expression`, 'use cron(minutes hours day-of-month month day-of-week year), e.g. "cron(15 * * * ? *)"');
-  }
+  const mergeSchedule = props.mergeSchedule ?? scheduler.ScheduleExpression.cron({ minute: '15' });
+  validateScheduleExpression(NAME, 'mergeSchedule', mergeSchedule);
   const mergeWorkers = props.mergeWorkers ?? 2;
   integerIn('mergeWorkers', mergeWorkers, 2, 299);
   const mergeOverlap = props.mergeOverlap ?? Duration.minutes(30);
