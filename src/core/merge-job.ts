@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -14,8 +14,8 @@ import { FailureEvents } from './failure-events';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from './glue-job';
 import { ILakehouse } from './lake';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, suppressNag } from './nag';
+import { resolveMergeJobProps } from './merge-job-settings';
 import { ScheduleDeadLetterQueue, validateScheduleExpression } from './schedule';
-import { propError } from './validation';
 
 /**
  * CloudWatch namespace every merge job of the library publishes in (Glue argument
@@ -27,10 +27,6 @@ export const MERGE_METRICS_NAMESPACE = 'CdkLakehouse/Merge';
 
 /** The shared Glue module every merge script imports (`import lakehouse_glue as lg`). */
 const SHARED_MODULE = path.join(__dirname, 'glue', 'lakehouse_glue.py');
-/** Worker types Glue accepts for a Glue 5.0 Spark job. */
-const WORKER_TYPES = ['G.1X', 'G.2X', 'G.4X', 'G.8X', 'G.12X', 'G.16X', 'R.1X', 'R.2X', 'R.4X', 'R.8X'];
-/** Worker types a Flex run accepts (Glue developer guide, "Flexible execution"). */
-const FLEX_WORKER_TYPES = ['G.1X', 'G.2X'];
 const NAME = 'MergeJob';
 
 /** Props of `MergeJob`. */
@@ -150,6 +146,9 @@ export interface MergeJobScheduleOptions {
  * lake.curated.grantReadWrite(merge.role, 'orders/');
  */
 export class MergeJob extends Construct {
+  /** CloudWatch namespace of the merge metrics (`MERGE_METRICS_NAMESPACE`, for languages without module constants). */
+  public static readonly METRICS_NAMESPACE = MERGE_METRICS_NAMESPACE;
+
   /** Name of the job. */
   public readonly jobName: string;
   /** ARN of the job. */
@@ -178,7 +177,7 @@ export class MergeJob extends Construct {
 
   constructor(scope: Construct, id: string, props: MergeJobProps) {
     super(scope, id);
-    const p = resolveProps(props);
+    const p = resolveMergeJobProps(props);
     const stack = Stack.of(this);
     this.pipelineName = props.pipelineName;
     this.removalPolicy = p.removalPolicy;
@@ -366,59 +365,5 @@ export class MergeJob extends Construct {
   /** Age of the newest merged change when its commit landed, in seconds (`CommitAgeSeconds`, Maximum). */
   public metricCommitAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('CommitAgeSeconds', { label: 'Commit age (s)', statistic: 'Maximum', ...props });
-  }
-}
-
-/** Every default and every validation of the props, in one place. */
-function resolveProps(props: MergeJobProps) {
-  if (!props.pipelineName || (!Token.isUnresolved(props.pipelineName) && props.pipelineName.trim() === '')) {
-    throw propError(NAME, 'pipelineName', 'it is empty', 'give the name of the pipeline the job belongs to');
-  }
-  if (!Token.isUnresolved(props.scriptPath) && !props.scriptPath.endsWith('.py')) {
-    throw propError(NAME, 'scriptPath', `"${props.scriptPath}" is not a .py file`, 'give the path of the PySpark script');
-  }
-  const jobNamePrefix = props.jobNamePrefix ?? `${props.pipelineName}-merge`;
-  // Glue job names: 1-255 characters of the single-line string pattern; the suffix takes 21.
-  if (!Token.isUnresolved(jobNamePrefix) && (jobNamePrefix.length > 200 || !/^[A-Za-z0-9_.-]+$/.test(jobNamePrefix))) {
-    throw propError(NAME, 'jobNamePrefix', `"${jobNamePrefix}" is not 1-200 letters, digits, "-", "_" or "."`, 'use a short name such as "orders-merge"');
-  }
-  const workerType = props.workerType ?? 'G.1X';
-  if (!WORKER_TYPES.includes(workerType)) {
-    throw propError(NAME, 'workerType', `"${workerType}" is not a Glue 5.0 Spark worker type`, `use one of ${WORKER_TYPES.join(', ')}`);
-  }
-  const flex = props.flex ?? false;
-  if (flex && !FLEX_WORKER_TYPES.includes(workerType)) {
-    throw propError(NAME, 'flex', `Flex runs only on ${FLEX_WORKER_TYPES.join(' or ')} workers, not ${workerType}`, 'use workerType G.1X or G.2X, or set flex: false');
-  }
-  const numberOfWorkers = props.numberOfWorkers ?? 2;
-  wholeIn('numberOfWorkers', numberOfWorkers, 2, 10_000, 'give at least 2 workers (Glue\'s minimum for a Spark job)');
-  const timeout = props.timeout ?? Duration.hours(2);
-  const minutes = timeout.toMinutes({ integral: false });
-  // Glue API (JobRun.Timeout): "Jobs must have timeout values less than 7 days or 10080 minutes."
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 10_080) {
-    throw propError(NAME, 'timeout', `${timeout.toHumanString()} is not a whole number of minutes from 1 to 10080 (7 days)`, 'use e.g. Duration.hours(2)');
-  }
-  const maxRetries = props.maxRetries ?? 0;
-  wholeIn('maxRetries', maxRetries, 0, 10, 'give 0 to 10 retries');
-  const maxConcurrentRuns = props.maxConcurrentRuns ?? 1;
-  wholeIn('maxConcurrentRuns', maxConcurrentRuns, 1, 1000, 'give at least 1 concurrent run');
-  if (props.schedule) validateScheduleExpression(NAME, 'schedule', props.schedule);
-  return {
-    jobNamePrefix,
-    workerType,
-    flex,
-    numberOfWorkers,
-    timeout,
-    maxRetries,
-    maxConcurrentRuns,
-    connections: props.connections ?? [],
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-  };
-}
-
-function wholeIn(prop: string, value: number, min: number, max: number, fix: string): void {
-  if (Token.isUnresolved(value)) return;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw propError(NAME, prop, `${value} is not a whole number from ${min} to ${max}`, fix);
   }
 }

@@ -11,7 +11,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -23,20 +22,21 @@ import {
 } from './cdc-table-spec';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
-import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse, withDeadLetterKey } from '../../core/access';
+import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse } from '../../core/access';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
-import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
+import { FailureEvents } from '../../core/failure-events';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
-import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
+import { MERGE_METRICS_NAMESPACE, MergeJob } from '../../core/merge-job';
+import { validateMergeSettings } from '../../core/merge-job-settings';
+import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { validateScheduleExpression } from '../../core/schedule';
 import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
-/** Namespace of the metrics the merge job publishes (`glue/cdc_merge.py`). */
-const CDC_METRICS_NAMESPACE = 'cdk-lakehouse/Cdc';
 const SERVERLESS_CAPACITY = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384];
 /** DMS limited LOB mode: text/json/bytea values above this many KB are cut (the preflight warns). */
 const LOB_MAX_SIZE_KB = 64;
@@ -77,8 +77,11 @@ const LOB_MAX_SIZE_KB = 64;
  * });
  */
 export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConnectable {
-  /** CloudWatch namespace of the merge job's metrics (`ChangesMerged`, `FilesMerged`, `ChangesQuarantined`, `CommitAgeSeconds`). */
-  public static readonly METRICS_NAMESPACE = CDC_METRICS_NAMESPACE;
+  /**
+   * CloudWatch namespace of the merge job's metrics: the one every merge of the library publishes
+   * (`MERGE_METRICS_NAMESPACE`), plus CDC's own `FilesMerged`.
+   */
+  public static readonly METRICS_NAMESPACE = MERGE_METRICS_NAMESPACE;
 
   /**
    * Name of the curated table the merge job keeps for source table `schema.table`:
@@ -128,7 +131,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly dmsCloudWatchLogsRole?: iam.Role;
   /** Starts the replication on first deploy; undefined when `startReplication` is off. */
   public readonly replicationStarter?: cr.AwsCustomResource;
-  /** The merge job (Glue 5.0, PySpark, Iceberg). */
+  /** The merge: job, role, schedules with their dead-letter queue, merge metrics. */
+  public readonly merge: MergeJob;
+  /** The merge job (Glue 5.0, PySpark, Iceberg; `merge.job`). */
   public readonly mergeJob: glue.CfnJob;
   /** Name of the merge job (start a run by hand: `aws glue start-job-run --job-name <name>`). */
   public readonly mergeJobName: string;
@@ -145,7 +150,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** Schedules of pulled tables that have their own `pullSchedule`, by table name. */
   public readonly pullSchedules: { [table: string]: scheduler.Schedule };
   /** Where schedules put the job starts they could not deliver. */
-  public readonly scheduleDeadLetterQueue: sqs.Queue;
+  public readonly scheduleDeadLetterQueue: sqs.IQueue;
   /** The JDBC connection pulled tables are read through; undefined without pulled tables. */
   public readonly pullConnection?: glue.CfnConnection;
   /** Security group of the pull connection; undefined without pulled tables. */
@@ -155,7 +160,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** Log group of the preflight function. */
   public readonly preflightLogGroup?: logs.LogGroup;
   /** Alarm on a schedule that could not start the merge job. */
-  public readonly scheduleDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly scheduleDeadLetterAlarm: cloudwatch.IAlarm;
   /** Alarm on changes the merge quarantined. */
   public readonly quarantineAlarm: cloudwatch.Alarm;
   /** Prefix of the change files in the raw zone (`<pipelineName>/`). */
@@ -360,24 +365,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
 
     // ---- merge job -------------------------------------------------------------------------
-    this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
-    this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
-    this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
-    this.mergeRole = new iam.Role(this, 'MergeRole', {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `CdcIngestion ${this.pipelineName}: merge job`,
-    });
-    this.mergeScript.grantRead(this.mergeRole);
-    // Raw: change files (read; pulled rows are written there too), the ledger, the quarantine.
-    lake.raw.grantReadWrite(this.mergeRole, this.rawPrefix);
-    lake.raw.grantReadWrite(this.mergeRole, this.statePrefix);
-    lake.raw.grantReadWrite(this.mergeRole, this.quarantinePrefix);
-    // Curated: the job creates and evolves the tables it owns (`<prefix>*`).
-    lake.curated.grantReadWrite(this.mergeRole, this.tableNamePrefix);
-    this.encryptionKey.grant(this.mergeRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    grantGlueJobRuntime(this.mergeRole, ['Glue', CDC_METRICS_NAMESPACE]);
-
-    const connections: string[] = [];
     if (pullSpecs.length > 0) {
       this.pullSecurityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
         vpc: props.vpc,
@@ -391,7 +378,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       this.pullConnection = new glue.CfnConnection(this, 'PullConnection', {
         catalogId: stack.account,
         connectionInput: {
-          name: `${this.mergeJobName}-pull`,
+          name: `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}-pull`.slice(0, 255),
           description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
           connectionType: 'NETWORK',
           physicalConnectionRequirements: {
@@ -401,92 +388,56 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
           },
         },
       });
-      connections.push(this.pullConnection.ref);
-      props.source.secret.grantRead(this.mergeRole);
-      this.mergeRole.addToPolicy(new iam.PolicyStatement({
-        // Glue attaches the job's network interfaces in the connection's subnet.
-        actions: ['ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcEndpoints', 'ec2:DescribeRouteTables',
-          'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcAttribute', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface',
-          'ec2:CreateTags', 'ec2:DeleteTags'],
-        resources: ['*'],
-      }));
     }
-
-    const warehouse = lake.curated.s3Url();
-    const allTables = stack.toJsonString(this.specs.map(jobTableEntry));
-    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
-      name: this.mergeJobName,
+    this.merge = new MergeJob(this, 'Merge', {
+      lake,
+      pipelineName: this.pipelineName,
+      scriptPath: path.join(__dirname, 'glue', 'cdc_merge.py'),
+      jobNamePrefix: `${this.pipelineName}-cdc-merge`,
       description: `CdcIngestion ${this.pipelineName}: DMS change files → curated Iceberg (last change per key wins)`,
-      role: this.mergeRole.roleArn,
-      glueVersion: '5.0',
-      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.mergeScript.s3ObjectUrl },
-      workerType: props.glueWorkerType ?? 'G.1X',
+      jobEncryptionKey: this.encryptionKey,
+      workerType: props.glueWorkerType,
       numberOfWorkers: resolved.workers,
-      timeout: (props.glueTimeout ?? Duration.hours(2)).toMinutes(),
-      maxRetries: 0, // the next scheduled run picks up whatever this one did not merge
-      // One run at a time (the ledger of a table has one writer); a run started while another
-      // is going (a schedule, a pull, a start by hand) waits in Glue's queue instead of failing.
-      executionProperty: { maxConcurrentRuns: 1 },
-      jobRunQueuingEnabled: true,
-      securityConfiguration: this.mergeSecurityConfiguration.ref,
-      connections: connections.length > 0 ? { connections } : undefined,
-      defaultArguments: {
-        ...icebergJobArguments(warehouse),
+      timeout: props.glueTimeout,
+      connections: this.pullConnection ? [this.pullConnection.ref] : undefined,
+      // The merge schedule runs every table except the pulled ones that have a schedule of their
+      // own (`ownSchedule` in the job's table list).
+      schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      removalPolicy,
+      arguments: {
         '--source_name': this.pipelineName,
         '--raw_bucket': lake.raw.bucket.bucketName,
         '--raw_prefix': this.rawPrefix,
         '--database': lake.curated.databaseName,
         '--table_prefix': this.tableNamePrefix,
-        '--tables': allTables,
+        '--tables': stack.toJsonString(this.specs.map(jobTableEntry)),
         '--state_prefix': this.statePrefix,
         '--quarantine_prefix': this.quarantinePrefix,
-        '--metrics_namespace': CDC_METRICS_NAMESPACE,
         '--maintenance': String(props.maintenance ?? true),
         '--snapshot_retention_hours': String(resolved.retentionHours),
-        ...(pullSpecs.length > 0 ? {
-          '--jdbc_secret_id': props.source.secret.secretArn,
-          '--jdbc_database': props.source.databaseName,
-        } : {}),
+        ...(pullSpecs.length > 0 ? { '--jdbc_secret_id': props.source.secret.secretArn, '--jdbc_database': props.source.databaseName } : {}),
       },
     });
-    this.mergeJob.node.addDependency(this.mergeRole);
-
-    // ---- schedules -------------------------------------------------------------------------
-    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy,
-    });
-    const jobArn = stack.formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName });
-    // Schedules send only the job name (and the table of a pull): the table list lives in the
-    // job's arguments, which take 260 KB, not in a schedule's input.
-    const startJob = (onlyTable?: string) => withDeadLetterKey(new targets.Universal({
-      service: 'glue',
-      action: 'startJobRun',
-      input: scheduler.ScheduleTargetInput.fromObject({
-        JobName: this.mergeJobName,
-        ...(onlyTable ? { Arguments: { '--only_table': onlyTable } } : {}),
-      }),
-      policyStatements: [new iam.PolicyStatement({ actions: ['glue:StartJobRun'], resources: [jobArn] })],
-      deadLetterQueue: this.scheduleDeadLetterQueue,
-      retryAttempts: 10,
-      maxEventAge: Duration.hours(1),
-    }), this.scheduleDeadLetterQueue);
-    // The merge schedule runs every table except the pulled ones that have a schedule of their own
-    // (`ownSchedule` in the job's table list).
-    this.mergeSchedule = new scheduler.Schedule(this, 'MergeSchedule', {
-      schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
-      description: `CdcIngestion ${this.pipelineName}: merge new changes into the curated tables`,
-      target: startJob(),
-    });
+    // Raw: change files (read; pulled rows are written there too), the ledger, the quarantine.
+    for (const prefix of [this.rawPrefix, this.statePrefix, this.quarantinePrefix]) lake.raw.grantReadWrite(this.merge.role, prefix);
+    // Curated: the job creates and evolves the tables it owns (`<prefix>*`).
+    lake.curated.grantReadWrite(this.merge.role, this.tableNamePrefix);
+    if (pullSpecs.length > 0) props.source.secret.grantRead(this.merge.role);
+    this.mergeJob = this.merge.job;
+    this.mergeJobName = this.merge.jobName;
+    this.mergeRole = this.merge.role;
+    this.mergeScript = this.merge.script;
+    this.mergeSecurityConfiguration = this.merge.securityConfiguration;
+    this.mergeSchedule = this.merge.schedules[0];
+    this.scheduleDeadLetterQueue = this.merge.scheduleDeadLetterQueue!;
+    this.scheduleDeadLetterAlarm = this.merge.scheduleDeadLetterAlarm!;
+    // Schedules send only the table of a pull: the table list lives in the job's arguments.
     this.pullSchedules = {};
     pullSpecs.filter((s) => s.pullSchedule).forEach((s, i) => {
-      this.pullSchedules[s.name] = new scheduler.Schedule(this, `PullSchedule${i}`, {
+      this.pullSchedules[s.name] = this.merge.addSchedule(`PullSchedule${i}`, {
         schedule: s.pullSchedule!,
         description: `CdcIngestion ${this.pipelineName}: pull ${s.name}`,
-        target: startJob(s.name),
+        arguments: { '--only_table': s.name },
       });
     });
 
@@ -551,25 +502,26 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
 
     // ---- the pipeline contract -------------------------------------------------------------
-    const metric = (name: string, statistic: string, table?: string) => new cloudwatch.Metric({
-      namespace: CDC_METRICS_NAMESPACE,
-      metricName: name,
-      dimensionsMap: table ? { Pipeline: this.pipelineName, Table: table } : { Pipeline: this.pipelineName },
-      statistic,
-      period: Duration.minutes(5),
-    });
-    const quarantined = metric('ChangesQuarantined', 'Sum');
+    const contract = this.contract(identifier, useDms);
+    this.pipelineMetrics = contract.pipelineMetrics;
+    this.freshness = contract.freshness;
+    this.quarantines = contract.quarantines;
+    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
+    this.quarantineAlarm = contract.quarantineAlarm;
+    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
+    this.failureEvents = contract.failureEvents;
+    this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
+
+    this.suppressJustifiedFindings();
+    this.acknowledgeNistFindings();
+  }
+
+  /** Metrics, freshness, quarantine, dead-letter queues, alarms and failure events of the pipeline contract. */
+  private contract(identifier: string, useDms: boolean) {
+    const quarantined = this.merge.metricQuarantined();
     // Tables the merge job could not merge this run (a type change Iceberg cannot widen, a name
     // clash of wildcard tables): the job merges the others, then fails naming these.
-    const tablesFailed = metric('TablesFailed', 'Sum');
-    const glueMetric = (name: string, statistic: string, label: string) => new cloudwatch.Metric({
-      namespace: 'Glue',
-      metricName: name,
-      dimensionsMap: { JobName: this.mergeJobName, JobRunId: 'ALL', Type: 'count' },
-      statistic,
-      period: Duration.minutes(5),
-      label,
-    });
+    const tablesFailed = this.merge.metricTablesFailed();
     const dmsLatency = (name: string, label: string): cloudwatch.IMetric => (this.replicationTask
       ? new cloudwatch.Metric({
         namespace: 'AWS/DMS',
@@ -593,13 +545,13 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
         { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
       ] : []),
-      { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
+      { label: 'Change files merged', metric: this.merge.metric('FilesMerged') },
       { label: 'Changes quarantined', metric: quarantined },
       { label: 'Tables that failed to merge', metric: tablesFailed },
-      { label: 'Merge run time (ms)', metric: glueMetric('glue.driver.aggregate.elapsedTime', 'Maximum', 'Merge run time') },
+      { label: 'Merge run time (s)', metric: this.merge.metricRunTime() },
     ];
-    this.pipelineMetrics = {
-      throughput: metric('ChangesMerged', 'Sum'),
+    const pipelineMetrics: PipelineMetrics = {
+      throughput: this.merge.metricRowsMerged(),
       // A quarantined change or a table that failed to merge each needs a look.
       errors: new cloudwatch.MathExpression({
         expression: 'FILL(quarantined, 0) + FILL(tablesFailed, 0)',
@@ -610,28 +562,21 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       // How old the newest change of a run was when it reached the curated table.
       lagMillis: new cloudwatch.MathExpression({
         expression: 'age * 1000',
-        usingMetrics: { age: metric('CommitAgeSeconds', 'Maximum') },
+        usingMetrics: { age: this.merge.metricCommitAge() },
         label: 'Change age at merge (ms)',
         period: Duration.minutes(5),
       }),
       additional,
     };
-    this.freshness = this.specs.map((s) => ({
+    // Freshness on the curated table's commits. A pattern names its tables at run time: its
+    // signal counts the commits of every table of the pipeline.
+    const freshness: FreshnessSignal[] = this.specs.map((s) => ({
       dataset: s.curatedTable ?? `${this.tableNamePrefix}${s.name}`,
-      arrivals: metric('ChangesMerged', 'Sum', s.name),
+      arrivals: this.merge.metricTableCommits(s.curatedTable ? { dimensionsMap: { Table: s.curatedTable } } : undefined),
       expectedInterval: s.expectedInterval,
     }));
-    this.quarantines = [{ bucket: lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
-    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
-    this.scheduleDeadLetterAlarm = new cloudwatch.Alarm(this, 'ScheduleDlqAlarm', {
-      alarmDescription: `CdcIngestion ${this.pipelineName}: a schedule could not start the merge job (see the schedule DLQ)`,
-      metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
+    const quarantines: QuarantineLocation[] = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+    const quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
       alarmDescription: `CdcIngestion ${this.pipelineName}: the merge quarantined changes (see ${this.quarantinePrefix} in the raw zone)`,
       metric: quarantined,
       threshold: 0,
@@ -639,41 +584,23 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
-    this.failureEvents = [
-      {
-        source: ['aws.glue'],
-        detailType: ['Glue Job State Change'],
-        detail: { jobName: [this.mergeJobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
-      },
-    ];
+    const failureEvents: events.EventPattern[] = [this.merge.failureEvent];
     if (this.replicationArn) {
-      this.failureEvents.push(this.replicationTask
-        ? {
-          source: ['aws.dms'],
-          detailType: ['DMS Replication Task State Change'],
-          resources: [this.replicationArn],
-          detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
-        }
+      // A provisioned task has its own detail type; a serverless replication's events name it in `resources`.
+      failureEvents.push(this.replicationTask
+        ? FailureEvents.dmsTask([this.replicationArn])
         : {
           source: ['aws.dms'],
           resources: [this.replicationArn],
           detail: { eventType: [{ wildcard: '*FAIL*' }, { wildcard: '*STOPPED*' }] },
         });
     }
-    this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
-
-    this.suppressJustifiedFindings();
-    this.acknowledgeNistFindings();
+    return { pipelineMetrics, freshness, quarantines, quarantineAlarm, failureEvents };
   }
 
   /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
   public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns'],
-      resourceArns: [Stack.of(this).formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName })],
-    });
+    return this.merge.grantStartRun(grantee);
   }
 
   /** Starts the replication once, when the stack is created; stops it before it is deleted. */
@@ -707,9 +634,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
   private acknowledgeNistFindings(): void {
     acknowledgeInlinePolicies(this, 'CdcIngestion');
-    for (const schedule of [this.mergeSchedule, ...Object.values(this.pullSchedules)]) {
-      acknowledgeScheduleRole(schedule, `CdcIngestion ${this.pipelineName} schedule`);
-    }
     if (this.preflight) {
       suppressNag(this.preflight, [
         {
@@ -725,27 +649,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   }
 
   private suppressJustifiedFindings(): void {
-    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: `The merge job reads and writes object prefixes of the lake: the change files (${this.rawPrefix}), its ledger `
-        + `(${this.statePrefix}), the quarantine (${this.quarantinePrefix}) and the curated tables it creates (${this.tableNamePrefix}*), `
-        + 'whose file names Iceberg picks at run time; Glue logs under /aws-glue/*; the script is one object of the CDK asset bucket; '
-        + 'PutMetricData is limited to the Glue and cdk-lakehouse/Cdc namespaces; Glue manages the network interfaces of a connection (ec2 needs "*").',
-      appliesTo: [
-        '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
-        '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
-        'Action::s3:GetBucket*',
-        'Action::s3:GetObject*',
-        'Action::s3:List*',
-        'Action::s3:DeleteObject*',
-        'Action::s3:Abort*',
-        'Action::kms:GenerateDataKey*',
-        'Action::kms:ReEncrypt*',
-        'Resource::*',
-      ],
-    }]);
     if (this.targetAccessRole) {
       suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
@@ -753,12 +656,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
       }]);
     }
-    // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
-    // recognises SQS redrive as "used as a DLQ".
-    suppressNag(this.scheduleDeadLetterQueue, [{
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the merge and pull schedules; it is alarmed on (ScheduleDlqAlarm).',
-    }]);
     if (this.replicationStarter) acknowledgeAwsCustomResourceProvider(this, this.replicationStarter);
     if (this.dmsVpcRole) {
       for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
@@ -846,16 +743,17 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
     throw propError(NAME, 'allocatedStorageGiB', `${allocatedStorage} is outside 5-6144 GiB`, 'give a whole number of GiB between 5 and 6144');
   }
   const workers = props.glueNumberOfWorkers ?? 2;
-  if (!Number.isInteger(workers) || workers < 2) throw propError(NAME, 'glueNumberOfWorkers', `${workers} is below 2`, 'give at least 2 workers (Glue\'s minimum)');
   const retention = props.snapshotRetention ?? Duration.days(7);
   const retentionHours = retention.toHours({ integral: false });
   if (!Number.isInteger(retentionHours) || retentionHours < 1) {
     throw propError(NAME, 'snapshotRetention', `${retention.toHumanString()} is not a whole number of hours (at least 1)`, 'use e.g. Duration.days(7)');
   }
-  const timeout = props.glueTimeout ?? Duration.hours(2);
-  if (timeout.toMinutes({ integral: false }) < 1 || !Number.isInteger(timeout.toMinutes({ integral: false }))) {
-    throw propError(NAME, 'glueTimeout', `${timeout.toHumanString()} is not a whole number of minutes`, 'use e.g. Duration.hours(2)');
-  }
+  validateMergeSettings(NAME, { workerType: 'glueWorkerType', numberOfWorkers: 'glueNumberOfWorkers', timeout: 'glueTimeout', schedule: 'mergeSchedule' }, {
+    workerType: props.glueWorkerType, numberOfWorkers: workers, timeout: props.glueTimeout ?? Duration.hours(2), schedule: props.mergeSchedule,
+  });
+  props.tables.forEach((t, i) => {
+    if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
+  });
   return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours };
 }
 
