@@ -13,8 +13,8 @@ import { Construct } from 'constructs';
 import { FailureEvents } from './failure-events';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from './glue-job';
 import { ILakehouse } from './lake';
-import { acknowledgeInlinePolicies, acknowledgeScheduleRole, suppressNag } from './nag';
 import { resolveMergeJobProps } from './merge-job-settings';
+import { acknowledgeInlinePolicies, acknowledgeScheduleRole, suppressNag } from './nag';
 import { ScheduleDeadLetterQueue, validateScheduleExpression } from './schedule';
 
 /**
