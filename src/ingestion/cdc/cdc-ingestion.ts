@@ -15,21 +15,21 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
-  CdcIngestionProps, CdcTableMode, DmsAccountRoles, DmsCapacityMode, PostgresCdcPlugin, PostgresSslMode,
+  CdcIngestionProps, CdcTableMode, DmsAccountRoles, PostgresSslMode,
 } from './cdc-ingestion-props';
 import {
-  CdcTableSpec, COMMIT_TS_COLUMN, curatedTableName, dmsTableMappings, jobTableEntry, resolveTables,
+  CdcTableSpec, curatedTableName, jobTableEntry, resolveTables,
 } from './cdc-table-spec';
+import { DmsReplication, dmsIdentifier, LOB_MAX_SIZE_KB } from './dms-replication';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
-import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse } from '../../core/access';
+import { grantLambdaVpcAccess } from '../../core/access';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
-import { FailureEvents } from '../../core/failure-events';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MERGE_METRICS_NAMESPACE, MergeJob } from '../../core/merge-job';
 import { validateMergeSettings } from '../../core/merge-job-settings';
-import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
+import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -38,8 +38,6 @@ import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
 const SERVERLESS_CAPACITY = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384];
-/** DMS limited LOB mode: text/json/bytea values above this many KB are cut (the preflight warns). */
-const LOB_MAX_SIZE_KB = 64;
 
 /**
  * PostgreSQL changes into upsertable lakehouse tables.
@@ -175,6 +173,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly curatedTableNames: string[];
 
   private readonly specs: CdcTableSpec[];
+  private readonly replication?: DmsReplication;
 
   constructor(scope: Construct, id: string, props: CdcIngestionProps) {
     super(scope, id);
@@ -196,7 +195,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const useDms = cdcSpecs.length > 0;
     const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
     const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
-    const serverless = (props.capacityMode ?? DmsCapacityMode.SERVERLESS) === DmsCapacityMode.SERVERLESS;
     const identifier = dmsIdentifier(this);
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -211,157 +209,37 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     // DMS only replicates CDC tables: a source whose tables are all pulled deploys no DMS resource at all
     // (no security group, subnet group, endpoints, roles, replication or starter).
     if (useDms) {
-      this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: DMS replication`,
-        allowAllOutbound: true,
+      // id "Default": the DMS resources keep the logical ids they had before this split (a new id
+      // would make CloudFormation replace the replication, which restarts the full load).
+      const replication = new DmsReplication(this, 'Default', {
+        cdc: props,
+        owner: this,
+        pipelineName: this.pipelineName,
+        lake,
+        rawPrefix: this.rawPrefix,
+        encryptionKey: this.encryptionKey,
+        specs: this.specs,
+        identifier,
+        subnets,
+        minCapacityUnits: resolved.minCapacityUnits,
+        maxCapacityUnits: resolved.maxCapacityUnits,
+        allocatedStorage: resolved.allocatedStorage,
       });
-      this.connections.addSecurityGroup(this.replicationSecurityGroup);
-
-      // ---- account-level DMS roles -----------------------------------------------------------
-      if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
-      // The roles have fixed names, one per account: every CdcIngestion of a stack shares one pair
-      // (kept on the stack); two stacks (or stages) creating them are a clash the deploy rules report.
-        const roles = dmsAccountRoles(this);
-        this.dmsVpcRole = roles.vpcRole;
-        this.dmsCloudWatchLogsRole = roles.logsRole;
-      }
-
-      this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
-        replicationSubnetGroupDescription: `CdcIngestion ${this.pipelineName}`,
-        subnetIds: subnets.subnetIds,
-      });
-      if (this.dmsVpcRole) this.replicationSubnetGroup.node.addDependency(this.dmsVpcRole);
-
-      // ---- source endpoint -------------------------------------------------------------------
-      this.sourceAccessRole = new iam.Role(this, 'SourceAccessRole', {
-        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-        description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
-      });
-      props.source.secret.grantRead(this.sourceAccessRole);
-      this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
-        endpointType: 'source',
-        engineName: 'postgres',
-        databaseName: props.source.databaseName,
-        sslMode,
-        certificateArn: props.source.certificateArn,
-        postgreSqlSettings: {
-          secretsManagerSecretId: props.source.secret.secretArn,
-          secretsManagerAccessRoleArn: this.sourceAccessRole.roleArn,
-          pluginName: props.source.cdcPlugin ?? PostgresCdcPlugin.TEST_DECODING,
-          slotName: props.source.slotName,
-          heartbeatEnable: props.source.heartbeat ?? true,
-          heartbeatFrequency: (props.source.heartbeat ?? true) ? 5 : undefined, // minutes
-          // DDL capture creates event triggers and an artifacts table in the source: not wanted.
-          captureDdls: false,
-          mapBooleanAsBoolean: true,
-        },
-      });
-      this.sourceEndpoint.node.addDependency(this.sourceAccessRole);
-
-      // ---- target endpoint -------------------------------------------------------------------
-      this.targetAccessRole = new iam.Role(this, 'TargetAccessRole', {
-        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-        description: `CdcIngestion ${this.pipelineName}: DMS writes change files into the raw zone`,
-      });
-      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:GetObject'],
-        resources: [lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`)],
-      }));
-      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [lake.raw.bucket.bucketArn],
-      }));
-      lake.encryptionKey.grant(this.targetAccessRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*', 'kms:DescribeKey');
-      this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
-        endpointType: 'target',
-        engineName: 's3',
-        s3Settings: {
-          bucketName: lake.raw.bucket.bucketName,
-          bucketFolder: this.pipelineName,
-          serviceAccessRoleArn: this.targetAccessRole.roleArn,
-          dataFormat: 'parquet',
-          parquetVersion: 'parquet-2-0',
-          parquetTimestampInMillisecond: false,
-          enableStatistics: true,
-          compressionType: 'NONE', // Parquet pages are compressed (snappy) regardless
-          // Op on full-load rows too, so every row says what it is.
-          includeOpForFullLoad: true,
-          cdcInsertsOnly: false,
-          cdcInsertsAndUpdates: false,
-          timestampColumnName: COMMIT_TS_COLUMN,
-          datePartitionEnabled: true,
-          datePartitionSequence: 'YYYYMMDD',
-          datePartitionDelimiter: 'SLASH',
-          datePartitionTimezone: 'UTC',
-          encryptionMode: 'SSE_KMS',
-          serverSideEncryptionKmsKeyId: lake.encryptionKey.keyArn,
-          // A change file at least every minute, or at 32 MB, whichever comes first.
-          cdcMaxBatchInterval: 60,
-          cdcMinFileSize: 32000,
-          expectedBucketOwner: stack.account,
-        },
-      });
-      this.targetEndpoint.node.addDependency(this.targetAccessRole);
-
-      // ---- replication -----------------------------------------------------------------------
-      const tableMappings = dmsTableMappings(this.specs);
-      const settings = {
-        Logging: { EnableLogging: true },
-        // Restarting must never delete what is already in the raw zone.
-        FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING' },
-        TargetMetadata: { SupportLobs: true, FullLobMode: false, LimitedSizeLobMode: true, LobMaxSize: LOB_MAX_SIZE_KB },
-        ChangeProcessingTuning: { BatchApplyEnabled: false },
-      };
-      if (serverless) {
-        this.replicationConfig = new dms.CfnReplicationConfig(this, 'Replication', {
-          replicationConfigIdentifier: identifier,
-          resourceIdentifier: identifier,
-          replicationType: 'full-load-and-cdc',
-          sourceEndpointArn: this.sourceEndpoint.ref,
-          targetEndpointArn: this.targetEndpoint.ref,
-          tableMappings,
-          replicationSettings: settings,
-          computeConfig: {
-            minCapacityUnits: resolved.minCapacityUnits,
-            maxCapacityUnits: resolved.maxCapacityUnits,
-            multiAz: props.multiAz ?? false,
-            replicationSubnetGroupId: this.replicationSubnetGroup.ref,
-            vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-            kmsKeyId: this.encryptionKey.keyArn,
-          },
-        });
-        this.replicationArn = this.replicationConfig.attrReplicationConfigArn;
-      } else {
-        this.replicationInstance = new dms.CfnReplicationInstance(this, 'ReplicationInstance', {
-          replicationInstanceClass: props.replicationInstanceClass ?? 'dms.t3.medium',
-          allocatedStorage: resolved.allocatedStorage,
-          multiAz: props.multiAz ?? false,
-          publiclyAccessible: false,
-          autoMinorVersionUpgrade: true,
-          replicationSubnetGroupIdentifier: this.replicationSubnetGroup.ref,
-          vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-          kmsKeyId: this.encryptionKey.keyArn,
-        });
-        this.replicationTask = new dms.CfnReplicationTask(this, 'ReplicationTask', {
-          replicationTaskIdentifier: identifier,
-          resourceIdentifier: identifier,
-          migrationType: 'full-load-and-cdc',
-          replicationInstanceArn: this.replicationInstance.ref,
-          sourceEndpointArn: this.sourceEndpoint.ref,
-          targetEndpointArn: this.targetEndpoint.ref,
-          tableMappings: stack.toJsonString(tableMappings),
-          replicationTaskSettings: stack.toJsonString(settings),
-        });
-        this.replicationArn = this.replicationTask.ref;
-      }
-      const replication = this.replicationConfig ?? this.replicationTask!;
-      if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-      addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com', 'DmsUsesCdcKey'), 'DMS cannot encrypt the replication\'s storage with it');
-
-      if (props.startReplication ?? true) {
-        this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
-      }
+      this.replication = replication;
+      this.connections.addSecurityGroup(replication.replicationSecurityGroup);
+      this.replicationSecurityGroup = replication.replicationSecurityGroup;
+      this.replicationSubnetGroup = replication.replicationSubnetGroup;
+      this.sourceEndpoint = replication.sourceEndpoint;
+      this.targetEndpoint = replication.targetEndpoint;
+      this.sourceAccessRole = replication.sourceAccessRole;
+      this.targetAccessRole = replication.targetAccessRole;
+      this.replicationConfig = replication.replicationConfig;
+      this.replicationInstance = replication.replicationInstance;
+      this.replicationTask = replication.replicationTask;
+      this.replicationArn = replication.replicationArn;
+      this.dmsVpcRole = replication.dmsVpcRole;
+      this.dmsCloudWatchLogsRole = replication.dmsCloudWatchLogsRole;
+      this.replicationStarter = replication.replicationStarter;
     }
 
     // ---- merge job -------------------------------------------------------------------------
@@ -502,7 +380,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     }
 
     // ---- the pipeline contract -------------------------------------------------------------
-    const contract = this.contract(identifier, useDms);
+    const contract = this.contract();
     this.pipelineMetrics = contract.pipelineMetrics;
     this.freshness = contract.freshness;
     this.quarantines = contract.quarantines;
@@ -517,33 +395,16 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   }
 
   /** Metrics, freshness, quarantine, dead-letter queues, alarms and failure events of the pipeline contract. */
-  private contract(identifier: string, useDms: boolean) {
+  private contract() {
     const quarantined = this.merge.metricQuarantined();
     // Tables the merge job could not merge this run (a type change Iceberg cannot widen, a name
     // clash of wildcard tables): the job merges the others, then fails naming these.
     const tablesFailed = this.merge.metricTablesFailed();
-    const dmsLatency = (name: string, label: string): cloudwatch.IMetric => (this.replicationTask
-      ? new cloudwatch.Metric({
-        namespace: 'AWS/DMS',
-        metricName: name,
-        dimensionsMap: { ReplicationInstanceIdentifier: this.replicationInstance!.ref, ReplicationTaskIdentifier: identifier },
-        statistic: 'Maximum',
-        period: Duration.minutes(5),
-        label,
-      })
-      // The serverless replication's metrics carry its identifier; a search finds them whatever
-      // the dimension is called (dashboards only: alarms use the merge job's own lag).
-      : new cloudwatch.MathExpression({
-        expression: `SEARCH('{AWS/DMS} MetricName="${name}" "${identifier}"', 'Maximum', 300)`,
-        usingMetrics: {},
-        label,
-        period: Duration.minutes(5),
-      }));
     const additional: LabeledMetric[] = [
       // DMS's latency only where DMS runs (a pull-only source has none).
-      ...(useDms ? [
-        { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
-        { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
+      ...(this.replication ? [
+        { label: 'CDC latency, source (s)', metric: this.replication.metricLatency('CDCLatencySource', 'CDC latency source') },
+        { label: 'CDC latency, target (s)', metric: this.replication.metricLatency('CDCLatencyTarget', 'CDC latency target') },
       ] : []),
       { label: 'Change files merged', metric: this.merge.metric('FilesMerged') },
       { label: 'Changes quarantined', metric: quarantined },
@@ -584,51 +445,13 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const failureEvents: events.EventPattern[] = [this.merge.failureEvent];
-    if (this.replicationArn) {
-      // A provisioned task has its own detail type; a serverless replication's events name it in `resources`.
-      failureEvents.push(this.replicationTask
-        ? FailureEvents.dmsTask([this.replicationArn])
-        : {
-          source: ['aws.dms'],
-          resources: [this.replicationArn],
-          detail: { eventType: [{ wildcard: '*FAIL*' }, { wildcard: '*STOPPED*' }] },
-        });
-    }
+    const failureEvents: events.EventPattern[] = [this.merge.failureEvent, ...(this.replication ? [this.replication.failureEvent] : [])];
     return { pipelineMetrics, freshness, quarantines, quarantineAlarm, failureEvents };
   }
 
   /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
   public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
     return this.merge.grantStartRun(grantee);
-  }
-
-  /** Starts the replication once, when the stack is created; stops it before it is deleted. */
-  private startOnCreate(serverless: boolean, arn: string): cr.AwsCustomResource {
-    const call = (action: string, parameters: Record<string, string>): cr.AwsSdkCall => ({
-      service: 'DatabaseMigrationService',
-      action,
-      parameters,
-      physicalResourceId: cr.PhysicalResourceId.of(`${this.pipelineName}-replication-start`),
-    });
-    const starter = new cr.AwsCustomResource(this, 'StartReplication', {
-      onCreate: serverless
-        ? call('startReplication', { ReplicationConfigArn: arn, StartReplicationType: 'start-replication' })
-        : call('startReplicationTask', { ReplicationTaskArn: arn, StartReplicationTaskType: 'start-replication' }),
-      onDelete: {
-        ...(serverless ? call('stopReplication', { ReplicationConfigArn: arn }) : call('stopReplicationTask', { ReplicationTaskArn: arn })),
-        // Already stopped (or never started) is fine on delete.
-        ignoreErrorCodesMatching: '.*',
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({
-        actions: serverless ? ['dms:StartReplication', 'dms:StopReplication'] : ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
-        resources: [arn],
-      })]),
-      installLatestAwsSdk: false,
-      timeout: Duration.minutes(5),
-    });
-    starter.node.addDependency(this.replicationConfig ?? this.replicationTask!);
-    return starter;
   }
 
   /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
@@ -649,23 +472,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   }
 
   private suppressJustifiedFindings(): void {
-    if (this.targetAccessRole) {
-      suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
-        id: 'AwsSolutions-IAM5',
-        reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
-        appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
-      }]);
-    }
-    if (this.replicationStarter) acknowledgeAwsCustomResourceProvider(this, this.replicationStarter);
-    if (this.dmsVpcRole) {
-      for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
-        suppressNag(role, [{
-          id: 'AwsSolutions-IAM4',
-          reason: 'DMS requires these account-level roles by name, with exactly these AWS managed policies.',
-          appliesTo: ['/^Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMS.*$/'],
-        }]);
-      }
-    }
     if (this.preflight) {
       suppressNag(this.preflight.role!.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
@@ -755,39 +561,4 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
     if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
   });
   return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours };
-}
-
-/** DMS identifiers: a letter first, letters, digits and single hyphens, no hyphen at the end. */
-function dmsIdentifier(scope: Construct): string {
-  return Names.uniqueResourceName(scope, { maxLength: 60, separator: '-' })
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^[^a-z]+/, '')
-    .replace(/-$/, '') || 'cdc';
-}
-
-/** The account-level DMS roles of this stack, created once by the first CdcIngestion that asks. */
-function dmsAccountRoles(scope: CdcIngestion): { vpcRole: iam.Role; logsRole: iam.Role } {
-  const stack = Stack.of(scope);
-  const id = 'CdkLakehouseDmsAccountRoles';
-  let holder = stack.node.tryFindChild(id) as Construct | undefined;
-  if (!holder) {
-    holder = new Construct(stack, id);
-    new iam.Role(holder, 'DmsVpcRole', {
-      roleName: 'dms-vpc-role',
-      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-      description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
-    });
-    new iam.Role(holder, 'DmsCloudWatchLogsRole', {
-      roleName: 'dms-cloudwatch-logs-role',
-      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
-      description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
-    });
-    LakehouseDeployRules._nameOwner(holder, scope, NAME, 'dmsAccountRoles');
-    LakehouseDeployRules._applyTo(holder);
-  }
-  return { vpcRole: holder.node.findChild('DmsVpcRole') as iam.Role, logsRole: holder.node.findChild('DmsCloudWatchLogsRole') as iam.Role };
 }
