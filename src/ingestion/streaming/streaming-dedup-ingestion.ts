@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -26,6 +26,7 @@ import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { RawDelivery } from '../../core/raw-delivery';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -75,7 +76,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly dedupFunction?: lambda.Function;
   /** Where the dedup Lambda's event source sends pointers to batches it gave up on. */
   public readonly onFailureQueue?: sqs.Queue;
-  /** The Firehose delivery stream into the raw zone. */
+  /** The Firehose delivery into the raw zone (grants, metrics). */
+  public readonly delivery: firehose.IDeliveryStream;
+  /** The Firehose delivery stream into the raw zone (CloudFormation resource). */
   public readonly deliveryStream: firehose.CfnDeliveryStream;
   /** The role Firehose assumes. */
   public readonly deliveryRole: iam.Role;
@@ -109,7 +112,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     super(scope, id);
     const p = resolveProps(props, id);
     LakehouseDeployRules._applyTo(this);
-    const stack = Stack.of(this);
     this.lake = props.lake;
     this.pipelineName = p.pipelineName;
     const raw = props.lake.raw;
@@ -165,94 +167,35 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
     for (const table of [this.rawTable, this.curatedTable]) LakehouseDeployRules._nameOwner(table, this, NAME, 'datasetName');
 
-    // ---- Firehose ------------------------------------------------------------------------------
-    this.deliveryLogGroup = lakeLogGroup(this, 'DeliveryLogs', {
-      constructKey: key,
-      userKey: props.logEncryptionKey,
-      keyProp: 'logEncryptionKey',
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const deliveryLogStream = new logs.LogStream(this, 'DeliveryLogStream', {
-      logGroup: this.deliveryLogGroup,
-      logStreamName: 'DestinationDelivery',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.deliveryRole = new iam.Role(this, 'DeliveryRole', {
-      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
-        conditions: { StringEquals: { 'sts:ExternalId': stack.account } },
-      }),
-      description: `Firehose of ${p.pipelineName}: writes raw events and their delivery errors`,
-    });
-    // What Firehose's S3 destination needs, on the two prefixes it writes, and nothing else.
-    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-      resources: [raw.bucket.arnForObjects(`${this.rawTable.prefix}*`), raw.bucket.arnForObjects(`${this.deliveryErrorPrefix}*`)],
-    }));
-    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
-      resources: [raw.bucket.bucketArn],
-    }));
-    raw.encryptionKey.grant(this.deliveryRole, 'kms:GenerateDataKey', 'kms:Decrypt');
-    this.deliveryLogGroup.grantWrite(this.deliveryRole);
-    if (!p.deduplicate) this.stream.grantRead(this.deliveryRole);
-
+    // ---- Firehose into the raw zone ---------------------------------------------------------------
     const fields = p.fields;
     const jq = (field: string) => `.${field}`;
-    const extraction = `{event_type: ${jq(fields.type)}, `
-      + `event_subtype: (if ((${jq(fields.subtype)} // "") | tostring) == "" then "none" else ${jq(fields.subtype)} end), `
-      + `year: ${jq(fields.time)}[0:4], month: ${jq(fields.time)}[5:7], day: ${jq(fields.time)}[8:10]}`;
-    const partitionPath = ['event_type', 'event_subtype', 'year', 'month', 'day']
-      .map((k) => `${k}=!{partitionKeyFromQuery:${k}}`).join('/');
-
-    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
-      deliveryStreamType: p.deduplicate ? 'DirectPut' : 'KinesisStreamAsSource',
-      kinesisStreamSourceConfiguration: p.deduplicate ? undefined : {
-        kinesisStreamArn: this.stream.streamArn,
-        roleArn: this.deliveryRole.roleArn,
+    // id "Default": the delivery's resources keep the logical ids they had before RawDelivery.
+    const delivery = new RawDelivery(this, 'Default', {
+      zone: raw,
+      prefix: this.rawTable.prefix,
+      errorPrefix: this.deliveryErrorPrefix,
+      description: p.pipelineName,
+      // With dedup, the handler puts records (Direct PUT, SSE with the lake key); without, Firehose reads the stream.
+      source: p.deduplicate ? undefined : this.stream,
+      directPutKey: key,
+      // The handler packs up to 500 events per record as JSON lines; they are split first.
+      deaggregateJsonLines: true,
+      partitioning: {
+        extractionQuery: `{event_type: ${jq(fields.type)}, `
+          + `event_subtype: (if ((${jq(fields.subtype)} // "") | tostring) == "" then "none" else ${jq(fields.subtype)} end), `
+          + `year: ${jq(fields.time)}[0:4], month: ${jq(fields.time)}[5:7], day: ${jq(fields.time)}[8:10]}`,
+        keys: ['event_type', 'event_subtype', 'year', 'month', 'day'],
       },
-      // Server-side encryption with the lake key (only possible for Direct PUT; a Kinesis source
-      // keeps the stream's own encryption).
-      deliveryStreamEncryptionConfigurationInput: p.deduplicate ? { keyType: 'CUSTOMER_MANAGED_CMK', keyArn: key.keyArn } : undefined,
-      extendedS3DestinationConfiguration: {
-        bucketArn: raw.bucket.bucketArn,
-        roleArn: this.deliveryRole.roleArn,
-        prefix: `${this.rawTable.prefix}${partitionPath}/`,
-        errorOutputPrefix: `${this.deliveryErrorPrefix}!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/`,
-        bufferingHints: { intervalInSeconds: p.bufferInterval.toSeconds(), sizeInMBs: p.bufferSize.toMebibytes() },
-        compressionFormat: 'GZIP',
-        fileExtension: '.json.gz',
-        encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: raw.encryptionKey.keyArn } },
-        cloudWatchLoggingOptions: {
-          enabled: true,
-          logGroupName: this.deliveryLogGroup.logGroupName,
-          logStreamName: deliveryLogStream.logStreamName,
-        },
-        dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
-        processingConfiguration: {
-          enabled: true,
-          processors: [
-            // The handler packs up to 500 events per record as JSON lines; split them first.
-            { type: 'RecordDeAggregation', parameters: [{ parameterName: 'SubRecordType', parameterValue: 'JSON' }] },
-            {
-              type: 'MetadataExtraction',
-              parameters: [
-                { parameterName: 'MetadataExtractionQuery', parameterValue: extraction },
-                { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
-              ],
-            },
-            { type: 'AppendDelimiterToRecord', parameters: [{ parameterName: 'Delimiter', parameterValue: '\\n' }] },
-          ],
-        },
-      },
+      bufferInterval: p.bufferInterval,
+      bufferSize: p.bufferSize,
+      logKey: key,
+      userLogKey: props.logEncryptionKey,
     });
-    // The role's policy must exist before Firehose validates its access.
-    const deliveryPolicy = this.deliveryRole.node.tryFindChild('DefaultPolicy');
-    if (deliveryPolicy) this.deliveryStream.node.addDependency(deliveryPolicy);
-    if (p.deduplicate) {
-      // Firehose creates a KMS grant for server-side encryption with the lake key.
-      key.grant(this.deliveryRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    }
+    this.delivery = delivery.deliveryStream;
+    this.deliveryStream = delivery.cfnDeliveryStream;
+    this.deliveryRole = delivery.role;
+    this.deliveryLogGroup = delivery.logGroup;
     const deliveryStreamArn = this.deliveryStream.attrArn;
 
     // ---- Dedup Lambda --------------------------------------------------------------------------
@@ -401,21 +344,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.mergeRole = this.merge.role;
     this.mergeSecurityConfiguration = this.merge.securityConfiguration;
     this.mergeSchedule = this.merge.schedules[0];
-    suppressNag(this.deliveryRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Firehose writes objects it names itself under this dataset\'s raw prefix and its delivery-error prefix '
-        + 'only; log stream writes are limited to its own log group.',
-      appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/'],
-    }]);
-    if (!p.deduplicate) {
-      suppressNag(this.deliveryStream, [{
-        id: 'AwsSolutions-KDF1',
-        reason:
-          'A delivery stream with a Kinesis source cannot have its own server-side encryption: the source stream '
-          + 'is encrypted with a customer managed key and Firehose writes SSE-KMS objects with the lake key.',
-      }]);
-    }
-
     // ---- Pipeline contract --------------------------------------------------------------------------
     const period = Duration.minutes(5);
     const own = (metricName: string, label: string) => new cloudwatch.Metric({
