@@ -8,7 +8,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -98,10 +97,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
   public readonly transformJob: glue.CfnJob;
   /** Role of the transform job. */
   public readonly transformRole: iam.Role;
-  /** The transform script asset. */
-  public readonly transformScript: s3assets.Asset;
-  /** Encryption of the job's logs and bookmarks. */
-  public readonly transformSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** Key of the job's security configuration. */
   public readonly jobEncryptionKey: kms.IKey;
   /** Topic told about failed (and, if asked, successful) runs. */
@@ -228,8 +223,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     }
     this.transformJob = this.transform.job;
     this.transformRole = this.transform.role;
-    this.transformScript = this.transform.script;
-    this.transformSecurityConfiguration = this.transform.securityConfiguration;
 
     this.tables = {};
     for (const ep of endpoints) {

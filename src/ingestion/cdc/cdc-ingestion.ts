@@ -9,7 +9,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -137,10 +136,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly mergeJobName: string;
   /** Role of the merge job. */
   public readonly mergeRole: iam.Role;
-  /** The merge script asset. */
-  public readonly mergeScript: s3assets.Asset;
-  /** Encryption of the job's logs and bookmarks. */
-  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** Key of the job's logs, DMS storage and the schedule DLQ. */
   public readonly encryptionKey: kms.IKey;
   /** Schedule of the merge (CDC tables). */
@@ -304,8 +299,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.mergeJob = this.merge.job;
     this.mergeJobName = this.merge.jobName;
     this.mergeRole = this.merge.role;
-    this.mergeScript = this.merge.script;
-    this.mergeSecurityConfiguration = this.merge.securityConfiguration;
     this.mergeSchedule = this.merge.schedules[0];
     this.scheduleDeadLetterQueue = this.merge.scheduleDeadLetterQueue!;
     this.scheduleDeadLetterAlarm = this.merge.scheduleDeadLetterAlarm!;

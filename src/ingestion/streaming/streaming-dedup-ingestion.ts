@@ -96,8 +96,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly mergeRole: iam.Role;
   /** The merge job's EventBridge Scheduler schedule (`merge.schedules[0]`). */
   public readonly mergeSchedule: scheduler.Schedule;
-  /** Encryption settings of the merge job (logs, bookmarks, S3; `merge.securityConfiguration`). */
-  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** The replay function (operators invoke it with a time range and an event type). */
   public readonly replayFunction: lambda.Function;
   /** Prefix in the raw bucket where the handler quarantines malformed records. */
@@ -342,7 +340,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.merge.job.node.addDependency(this.curatedTable);
     this.mergeJob = this.merge.job;
     this.mergeRole = this.merge.role;
-    this.mergeSecurityConfiguration = this.merge.securityConfiguration;
     this.mergeSchedule = this.merge.schedules[0];
     // ---- Pipeline contract --------------------------------------------------------------------------
     const period = Duration.minutes(5);
