@@ -9,9 +9,9 @@ import { propError } from './validation';
  * so an error always names the prop the user wrote.
  */
 
-/** Worker types Glue accepts for a Glue 5.0 Spark job (Glue API, `WorkerType`). */
+/** Worker types of the Glue developer guide's "AWS Glue worker types" page (G and memory-optimized R). */
 export const WORKER_TYPES = ['G.1X', 'G.2X', 'G.4X', 'G.8X', 'G.12X', 'G.16X', 'R.1X', 'R.2X', 'R.4X', 'R.8X'];
-/** Worker types a Flex run accepts ("Flexible job runs are supported for ... G.1X or G.2X workers"). */
+/** Worker types a Flex run accepts (Glue developer guide, Flex execution: G.1X or G.2X; aws/aws-cdk PR #26203 checks the same). */
 export const FLEX_WORKER_TYPES = ['G.1X', 'G.2X'];
 /** Glue API, `JobRun.Timeout`: "Jobs must have timeout values less than 7 days or 10080 minutes." */
 export const MAX_TIMEOUT_MINUTES = 10_080;
