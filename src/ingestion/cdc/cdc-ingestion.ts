@@ -188,7 +188,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const port = props.source.port ?? 5432;
     const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
     const useDms = cdcSpecs.length > 0;
-    const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
     const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
     const identifier = dmsIdentifier(this);
 
@@ -198,7 +197,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       removalPolicy,
     });
 
-    // ---- network ---------------------------------------------------------------------------
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
     this.connections = new ec2.Connections();
     // DMS only replicates CDC tables: a source whose tables are all pulled deploys no DMS resource at all
@@ -237,30 +235,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       this.replicationStarter = replication.replicationStarter;
     }
 
-    // ---- merge job -------------------------------------------------------------------------
+    // The merge job: DMS change files and pulled tables → curated Iceberg.
     if (pullSpecs.length > 0) {
-      this.pullSecurityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: Glue pull connection`,
-        allowAllOutbound: true,
-      });
-      // Glue's workers talk to each other: a JDBC connection's group must admit itself.
-      this.pullSecurityGroup.addIngressRule(this.pullSecurityGroup, ec2.Port.allTcp(), 'Glue workers of the pull connection');
-      this.connections.addSecurityGroup(this.pullSecurityGroup);
-      const subnet = subnets.subnets[0];
-      this.pullConnection = new glue.CfnConnection(this, 'PullConnection', {
-        catalogId: stack.account,
-        connectionInput: {
-          name: `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}-pull`.slice(0, 255),
-          description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
-          connectionType: 'NETWORK',
-          physicalConnectionRequirements: {
-            subnetId: subnet.subnetId,
-            availabilityZone: subnet.availabilityZone,
-            securityGroupIdList: [this.pullSecurityGroup.securityGroupId],
-          },
-        },
-      });
+      const pull = this.pullNetwork(props, subnets);
+      this.pullSecurityGroup = pull.securityGroup;
+      this.pullConnection = pull.connection;
     }
     this.merge = new MergeJob(this, 'Merge', {
       lake,
@@ -312,53 +291,12 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       });
     });
 
-    // ---- preflight -------------------------------------------------------------------------
     if (props.preflightFunction ?? useDms) {
-      this.preflightLogGroup = lakeLogGroup(this, 'PreflightLogs', {
-        userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
-      });
-      const role = new iam.Role(this, 'PreflightRole', {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `CdcIngestion ${this.pipelineName}: preflight check`,
-      });
-      role.addToPolicy(new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.preflightLogGroup.logGroupArn],
-      }));
-      // A VPC function: Lambda checks at create time that the role can manage its network interfaces
-      // (Lambda guide, "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses it without.
-      grantLambdaVpcAccess(role);
-      const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: preflight check`,
-        allowAllOutbound: true,
-      });
-      this.connections.addSecurityGroup(preflightGroup);
-      this.preflight = new PreflightFunction(this, 'Preflight', {
-        role,
-        description: `CdcIngestion ${this.pipelineName}: reports what CDC from the source would trip on`,
-        timeout: Duration.minutes(1),
-        memorySize: 256,
-        logGroup: this.preflightLogGroup,
-        tracing: lambda.Tracing.ACTIVE,
-        vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        securityGroups: [preflightGroup],
-        environment: {
-          [PREFLIGHT_CONFIG_ENV]: stack.toJsonString(<PreflightFunctionConfig>{
-            secretArn: props.source.secret.secretArn,
-            databaseName: props.source.databaseName,
-            sslMode,
-            tables: cdcSpecs.map((s) => ({ name: s.name, primaryKey: s.primaryKey })),
-            // What the replication's LOB settings are, so LOB warnings match the task.
-            fullLobMode: false,
-            lobMaxSizeKb: LOB_MAX_SIZE_KB,
-          }),
-        },
-      });
-      props.source.secret.grantRead(role);
+      const preflight = this.preflightCheck(props, cdcSpecs, removalPolicy);
+      this.preflight = preflight.fn;
+      this.preflightLogGroup = preflight.logGroup;
     }
-    // ---- network rules into the source: DMS, the preflight function, the pull connection --
+    // Network rules into the source: DMS, the preflight function, the pull connection.
     // `remoteRule: true` is what `Connections.allowTo` passes: when the database's group lives in
     // another stack (a network stack), the rule is created in this construct's stack, next to the
     // group it admits, so the network stack never depends on this one (aws-ec2 `determineRuleScope`).
@@ -372,7 +310,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       }
     }
 
-    // ---- the pipeline contract -------------------------------------------------------------
     const contract = this.contract();
     this.pipelineMetrics = contract.pipelineMetrics;
     this.freshness = contract.freshness;
@@ -385,6 +322,79 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 
     this.suppressJustifiedFindings();
     this.acknowledgeNistFindings();
+  }
+
+  /** The Glue NETWORK connection pulled tables are read through, and its security group. */
+  private pullNetwork(props: CdcIngestionProps, subnets: ec2.SelectedSubnets) {
+    const securityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
+      vpc: props.vpc,
+      description: `CdcIngestion ${this.pipelineName}: Glue pull connection`,
+      allowAllOutbound: true,
+    });
+    // Glue's workers talk to each other: a JDBC connection's group must admit itself.
+    securityGroup.addIngressRule(securityGroup, ec2.Port.allTcp(), 'Glue workers of the pull connection');
+    this.connections.addSecurityGroup(securityGroup);
+    const subnet = subnets.subnets[0];
+    const connection = new glue.CfnConnection(this, 'PullConnection', {
+      catalogId: Stack.of(this).account,
+      connectionInput: {
+        // The name the connection had before MergeJob (the merge job's old name + "-pull").
+        name: `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}-pull`.slice(0, 255),
+        description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
+        connectionType: 'NETWORK',
+        physicalConnectionRequirements: {
+          subnetId: subnet.subnetId,
+          availabilityZone: subnet.availabilityZone,
+          securityGroupIdList: [securityGroup.securityGroupId],
+        },
+      },
+    });
+    return { securityGroup, connection };
+  }
+
+  /** The preflight function (in the VPC, reads the source secret) that reports what CDC would trip on. */
+  private preflightCheck(props: CdcIngestionProps, cdcSpecs: CdcTableSpec[], removalPolicy: RemovalPolicy) {
+    const logGroup = lakeLogGroup(this, 'PreflightLogs', {
+      userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
+    });
+    const role = new iam.Role(this, 'PreflightRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `CdcIngestion ${this.pipelineName}: preflight check`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    // A VPC function: Lambda checks at create time that the role can manage its network interfaces
+    // (Lambda guide, "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses it without.
+    grantLambdaVpcAccess(role);
+    const securityGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
+      vpc: props.vpc,
+      description: `CdcIngestion ${this.pipelineName}: preflight check`,
+      allowAllOutbound: true,
+    });
+    this.connections.addSecurityGroup(securityGroup);
+    const fn = new PreflightFunction(this, 'Preflight', {
+      role,
+      description: `CdcIngestion ${this.pipelineName}: reports what CDC from the source would trip on`,
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [securityGroup],
+      environment: {
+        [PREFLIGHT_CONFIG_ENV]: Stack.of(this).toJsonString(<PreflightFunctionConfig>{
+          secretArn: props.source.secret.secretArn,
+          databaseName: props.source.databaseName,
+          sslMode: props.source.sslMode ?? PostgresSslMode.REQUIRE,
+          tables: cdcSpecs.map((s) => ({ name: s.name, primaryKey: s.primaryKey })),
+          // What the replication's LOB settings are, so LOB warnings match the task.
+          fullLobMode: false,
+          lobMaxSizeKb: LOB_MAX_SIZE_KB,
+        }),
+      },
+    });
+    props.source.secret.grantRead(role);
+    return { fn, logGroup };
   }
 
   /** Metrics, freshness, quarantine, dead-letter queues, alarms and failure events of the pipeline contract. */
