@@ -130,7 +130,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stack = Stack.of(this);
 
-    // ---- watermarks ------------------------------------------------------------------------
+    // Watermarks.
     this.watermarkTable = new dynamodb.Table(this, 'Watermarks', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -140,7 +140,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       removalPolicy,
     });
 
-    // ---- puller ----------------------------------------------------------------------------
+    // Puller.
     // What all endpoints share goes into the function's environment; each endpoint's own
     // configuration is set by the workflow definition and passed in the event (no 4 KiB limit).
     const endpointConfigs = endpoints.map((ep) => endpointConfig(this.pipelineName, ep));
@@ -195,7 +195,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     for (const ep of endpoints) if (ep.auth?.secret) secrets.set(ep.auth.secret.node.path, ep.auth);
     for (const auth of secrets.values()) auth.secret!.grantRead(this.puller);
 
-    // ---- transform -------------------------------------------------------------------------
+    // Transform.
     this.jobEncryptionKey = this.jobKey(props);
     // Started by the workflow (one run per endpoint run), not on a schedule of its own.
     this.transform = new MergeJob(this, 'TransformJob', {
@@ -234,14 +234,14 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       }
     }
 
-    // ---- notifications ---------------------------------------------------------------------
+    // Notifications.
     this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'Notifications', {
       displayName: `ApiPullIngestion ${this.pipelineName}`,
       masterKey: lake.encryptionKey,
       enforceSSL: true,
     });
 
-    // ---- workflow --------------------------------------------------------------------------
+    // Workflow.
     const failuresPrefix = `${LakeLayout.opsPrefix('api-pull')}${this.pipelineName}/failures/`;
     this.stateMachineLogGroup = lakeLogGroup(this, 'WorkflowLogs', {
       ...this.logKeys(props),
@@ -272,7 +272,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     const topicKey = this.notificationTopic.masterKey;
     if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
-    // ---- schedules -------------------------------------------------------------------------
+    // Schedules.
     const deadLetter = new ScheduleDeadLetterQueue(this, 'ScheduleDlq', {
       encryptionKey: lake.encryptionKey,
       what: 'the workflow',
@@ -304,7 +304,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       });
     }
 
-    // ---- the pipeline contract -------------------------------------------------------------
+    // The pipeline contract.
     const metric = (name: string, statistic: string, endpoint?: string) => new cloudwatch.Metric({
       namespace: DEFAULT_NAMESPACE,
       metricName: name,

@@ -115,7 +115,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     const raw = props.lake.raw;
     const key = props.lake.encryptionKey;
 
-    // ---- Stream ------------------------------------------------------------------------------
     this.stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
       streamMode: p.streamMode,
       shardCount: p.streamMode === kinesis.StreamMode.PROVISIONED ? p.shardCount : undefined,
@@ -133,7 +132,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    // ---- Raw and curated tables --------------------------------------------------------------
     this.quarantinePrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/malformed`);
     this.deliveryErrorPrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/delivery-errors`);
     this.rawTable = new RawTable(this, 'RawTable', {
@@ -165,7 +163,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
     for (const table of [this.rawTable, this.curatedTable]) LakehouseDeployRules._nameOwner(table, this, NAME, 'datasetName');
 
-    // ---- Firehose into the raw zone ---------------------------------------------------------------
     const fields = p.fields;
     const jq = (field: string) => `.${field}`;
     // id "Default": the delivery's resources keep the logical ids they had before RawDelivery.
@@ -196,7 +193,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.deliveryLogGroup = delivery.logGroup;
     const deliveryStreamArn = this.deliveryStream.attrArn;
 
-    // ---- Dedup Lambda --------------------------------------------------------------------------
     const lambdaLogGroups: logs.LogGroup[] = [];
     if (p.deduplicate) {
       const provisioned = p.dedupCapacity.provisionedOptions;
@@ -279,7 +275,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    // ---- Replay ----------------------------------------------------------------------------------
     const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     lambdaLogGroups.push(replayLogGroup);
     const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
@@ -311,7 +306,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/', '/^Resource::arn:<AWS::Partition>:glue:.*$/'],
     }]);
 
-    // ---- Curated merge (Glue 5.0) ------------------------------------------------------------------
     this.merge = new MergeJob(this, 'Merge', {
       lake: props.lake,
       pipelineName: p.pipelineName,
@@ -341,10 +335,22 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.mergeJob = this.merge.job;
     this.mergeRole = this.merge.role;
     this.mergeSchedule = this.merge.schedules[0];
-    // ---- Pipeline contract --------------------------------------------------------------------------
+    const contract = this.contract(p.expectedArrivalInterval);
+    this.pipelineMetrics = contract.pipelineMetrics;
+    this.freshness = contract.freshness;
+    this.deadLetterQueues = contract.deadLetterQueues;
+    this.quarantines = contract.quarantines;
+    this.pipelineAlarms = contract.pipelineAlarms;
+    this.failureEvents = contract.failureEvents;
+    this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
+    this.acknowledgeNistFindings(p.parallelizationFactor);
+  }
+
+  /** Metrics, freshness, dead-letter queues, quarantine, alarms and failure events of the pipeline contract. */
+  private contract(expectedArrivalInterval: Duration) {
     const period = Duration.minutes(5);
     const own = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: p.pipelineName }, statistic: 'Sum', period, label,
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.pipelineName }, statistic: 'Sum', period, label,
     });
     const firehoseMetric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
       namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
@@ -355,6 +361,10 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       { label: 'Curated table commits', metric: this.merge.metricTableCommits() },
       { label: 'Merge run time (s)', metric: this.merge.metricRunTime() },
     ];
+    let pipelineMetrics: PipelineMetrics;
+    let deadLetterQueues: sqs.IQueue[] = [];
+    let quarantines: QuarantineLocation[] = [];
+    let pipelineAlarms: cloudwatch.IAlarm[] = [];
     if (this.dedupFunction && this.onFailureQueue) {
       const received = own('RecordsReceived', 'Received');
       const duplicates = own('RecordsDuplicate', 'Duplicates');
@@ -362,7 +372,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       const forwardFailures = own('ForwardFailures', 'Forward failures');
       const claimFailures = own('ClaimFailures', 'Claim failures');
       const iteratorAge = this.dedupFunction.metric('IteratorAge', { statistic: 'Maximum', period });
-      this.pipelineMetrics = {
+      pipelineMetrics = {
         throughput: received,
         errors: new cloudwatch.MathExpression({
           expression: 'FILL(ff, 0) + FILL(cf, 0) + FILL(le, 0)',
@@ -387,14 +397,14 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           ...mergeMetrics,
         ],
       };
-      this.deadLetterQueues = [this.onFailureQueue];
-      this.quarantines = [{ bucket: raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
-      this.pipelineAlarms = [
+      deadLetterQueues = [this.onFailureQueue];
+      quarantines = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+      pipelineAlarms = [
         new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
           metric: iteratorAge,
           threshold: Duration.minutes(15).toMilliseconds(),
           evaluationPeriods: 3,
-          alarmDescription: `${p.pipelineName}: the dedup Lambda is more than 15 minutes behind the stream`,
+          alarmDescription: `${this.pipelineName}: the dedup Lambda is more than 15 minutes behind the stream`,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
         new cloudwatch.Alarm(this, 'OnFailureAlarm', {
@@ -402,33 +412,33 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
-          alarmDescription: `${p.pipelineName}: a batch exhausted its retries; its pointer is in the on-failure queue`,
+          alarmDescription: `${this.pipelineName}: a batch exhausted its retries; its pointer is in the on-failure queue`,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
       ];
     } else {
       const lag = firehoseMetric('DataReadFromKinesisStream.Records', 'Sum', 'Records read from Kinesis');
-      this.pipelineMetrics = {
+      pipelineMetrics = {
         throughput: lag,
         errors: firehoseMetric('ThrottledGetRecords', 'Sum', 'Throttled GetRecords'),
         lagMillis: firehoseMetric('KinesisMillisBehindLatest', 'Maximum', 'Milliseconds behind the stream'),
         additional: [{ label: 'Delivered to S3', metric: delivered }, ...mergeMetrics],
       };
-      this.deadLetterQueues = [];
-      this.quarantines = [];
-      this.pipelineAlarms = [];
     }
     // Freshness is measured where people query: new snapshots of the curated table.
-    this.freshness = [{
-      dataset: `${props.lake.curated.databaseName}.${this.curatedTable.tableName}`,
+    const freshness: FreshnessSignal[] = [{
+      dataset: `${this.lake.curated.databaseName}.${this.curatedTable.tableName}`,
       arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
-      expectedInterval: p.expectedArrivalInterval,
+      expectedInterval: expectedArrivalInterval,
     }];
-    this.deadLetterQueues = [...this.deadLetterQueues, this.merge.scheduleDeadLetterQueue!];
-    this.pipelineAlarms = [...this.pipelineAlarms, this.merge.scheduleDeadLetterAlarm!];
-    this.failureEvents = [this.merge.failureEvent];
-    this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
-    this.acknowledgeNistFindings(p.parallelizationFactor);
+    return {
+      pipelineMetrics,
+      freshness,
+      deadLetterQueues: [...deadLetterQueues, this.merge.scheduleDeadLetterQueue!],
+      quarantines,
+      pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!],
+      failureEvents: [this.merge.failureEvent],
+    };
   }
 
   /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
