@@ -17,9 +17,9 @@ import * as sns_subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 // Modules rather than the index, so this test compiles whatever else is being written in src/.
+import { FailureEvents } from '../src/core/failure-events';
 import { DataPipeline, PipelineKind } from '../src/core/pipeline';
 import { DESTROY_ON_REMOVAL_CONTEXT, LakehouseTier } from '../src/lakehouse/lakehouse-tier';
-import { FailureEvents } from '../src/observability/failure-events';
 import { PipelineObservability } from '../src/observability/pipeline-observability';
 
 // Everything this test creates is deleted with the stack (the topic key included).

@@ -72,9 +72,9 @@ const quarantined = listPrefix(events.quarantinePrefix);
 quarantined.expect(ExpectedResult.objectLike({ KeyCount: 1 }));
 quarantined.waitForAssertions({ totalTimeout: Duration.minutes(5), interval: Duration.seconds(15) });
 
-const startMerge = integ.assertions.awsApiCall('Glue', 'startJobRun', { JobName: events.mergeJob.ref });
+const startMerge = integ.assertions.awsApiCall('Glue', 'startJobRun', { JobName: events.merge.jobName });
 startMerge.provider.addToRolePolicy({ Effect: 'Allow', Action: ['glue:StartJobRun', 'glue:GetJobRun'], Resource: ['*'] });
-const mergeRun = integ.assertions.awsApiCall('Glue', 'getJobRun', { JobName: events.mergeJob.ref, RunId: startMerge.getAttString('JobRunId') });
+const mergeRun = integ.assertions.awsApiCall('Glue', 'getJobRun', { JobName: events.merge.jobName, RunId: startMerge.getAttString('JobRunId') });
 mergeRun.expect(ExpectedResult.objectLike({ JobRun: { JobRunState: 'SUCCEEDED' } }));
 mergeRun.waitForAssertions({ totalTimeout: Duration.minutes(20), interval: Duration.seconds(30) });
 

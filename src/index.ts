@@ -14,7 +14,7 @@ export * from './lakehouse/lakehouse-tier-props';
 export * from './lakehouse/lakehouse-tier';
 
 // PipelineObservability
-export * from './observability/failure-events';
+export * from './core/failure-events';
 export * from './observability/pipeline-observability-props';
 export * from './observability/pipeline-observability';
 
@@ -39,3 +39,6 @@ export * from './ingestion/cdc/cdc-ingestion';
 
 // Deploy-time rules (physical-name clashes, quotas, VPC roles) as synth-time errors
 export * from './core/deploy-rules';
+
+// The merge job every ingestion uses (and a user's own merges)
+export * from './core/merge-job';

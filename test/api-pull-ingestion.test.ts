@@ -159,8 +159,11 @@ describe('ApiPullIngestion template', () => {
       WorkerType: 'G.1X',
       NumberOfWorkers: 2,
       MaxRetries: 0,
-      SecurityConfiguration: { Ref: Match.stringLikeRegexp('ShopTransformSecurity') },
-      DefaultArguments: Match.objectLike({ '--datalake-formats': 'iceberg', '--catalog': 'glue_catalog' }),
+      SecurityConfiguration: { Ref: Match.stringLikeRegexp('ShopTransformJobSecurity') },
+      // MergeJob: the shared module and the merge metrics of every ingestion.
+      DefaultArguments: Match.objectLike({
+        '--datalake-formats': 'iceberg', '--catalog': 'glue_catalog', '--metrics_namespace': 'CdkLakehouse/Merge', '--pipeline_name': 'shop', '--extra-py-files': Match.anyValue(),
+      }),
     });
     template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
       EncryptionConfiguration: Match.objectLike({
@@ -185,7 +188,13 @@ describe('ApiPullIngestion template', () => {
     expect(pipeline.logGroups).toEqual([pipeline.pullerLogGroup, pipeline.stateMachineLogGroup]);
     expect(pipeline.failureEvents.map((e) => e.source)).toEqual([['aws.states'], ['aws.glue']]);
     expect(pipeline.pipelineMetrics.additional?.map((m) => m.label)).toEqual(
-      ['Runs started', 'Runs succeeded', 'Pages pulled', 'Bytes pulled', 'Pages quarantined', 'Watermarks advanced']);
+      ['Runs started', 'Runs succeeded', 'Pages pulled', 'Bytes pulled', 'Pages quarantined', 'Watermarks advanced',
+        'Rows merged into curated', 'Rows quarantined by the transform', 'Transform run time (s)']);
+    // Freshness is the curated table's commits, from the transform's merge metrics.
+    const stack = pipeline.node.scope as any;
+    expect(stack.resolve((pipeline.freshness[1].arrivals as any).toMetricConfig().metricStat)).toMatchObject({
+      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', dimensions: [{ name: 'Pipeline', value: 'shop' }, { name: 'Table', value: 'customers_v1' }],
+    });
   });
 
   test('notifications go to an encrypted topic; success notifications only when asked', () => {

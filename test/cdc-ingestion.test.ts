@@ -172,6 +172,7 @@ describe('CdcIngestion defaults', () => {
       ExecutionProperty: { MaxConcurrentRuns: 1 },
       JobRunQueuingEnabled: true,
       SecurityConfiguration: { Ref: Match.stringLikeRegexp('^ShopMergeSecurity') },
+      DefaultArguments: Match.objectLike({ '--extra-py-files': Match.anyValue(), '--pipeline_name': 'shop' }),
     });
     template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
       EncryptionConfiguration: {
@@ -189,7 +190,7 @@ describe('CdcIngestion defaults', () => {
       '--table_prefix': 'shop_',
       '--state_prefix': '_ops/cdc/shop/',
       '--quarantine_prefix': '_quarantine/shop/',
-      '--metrics_namespace': 'cdk-lakehouse/Cdc',
+      '--metrics_namespace': 'CdkLakehouse/Merge',
       '--maintenance': 'true',
       '--snapshot_retention_hours': '168',
       '--job-bookmark-option': 'job-bookmark-disable',
@@ -267,7 +268,7 @@ describe('CdcIngestion defaults', () => {
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^ShopMergeRole') }] } });
     const text = JSON.stringify(Object.values(policies)[0].Properties.PolicyDocument.Statement);
     for (const prefix of ['/shop/*', '/_ops/cdc/shop/*', '/_quarantine/shop/*', '/shop_*']) expect(text).toContain(prefix);
-    expect(text).toContain('"cloudwatch:namespace":["Glue","cdk-lakehouse/Cdc"]');
+    expect(text).toContain('"cloudwatch:namespace":["Glue","CdkLakehouse/Merge"]');
     expect(text).toContain('glue:CreateTable');
     expect(text).toContain('glue:UpdateTable');
   });
@@ -295,21 +296,26 @@ describe('CdcIngestion defaults', () => {
     ]);
     const stack = cdc.node.scope as any;
     const resolve = (m: any) => stack.resolve(m.toMetricConfig());
-    expect(resolve(cdc.freshness[1].arrivals).metricStat).toMatchObject({
-      namespace: 'cdk-lakehouse/Cdc', metricName: 'ChangesMerged', dimensions: [{ name: 'Pipeline', value: 'shop' }, { name: 'Table', value: 'sales.*' }],
+    // Freshness is the curated table's commits (issue 15): per curated table where the name is known,
+    // the pipeline's commits for a pattern (its tables are named at run time).
+    expect(resolve(cdc.freshness[0].arrivals).metricStat).toMatchObject({
+      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }, { name: 'Table', value: 'shop_public_orders' }],
     });
-    expect(resolve(cdc.pipelineMetrics.throughput).metricStat).toMatchObject({ metricName: 'ChangesMerged', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }] });
+    expect(resolve(cdc.freshness[1].arrivals).metricStat).toMatchObject({
+      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', dimensions: [{ name: 'Pipeline', value: 'shop' }],
+    });
+    expect(resolve(cdc.pipelineMetrics.throughput).metricStat).toMatchObject({ metricName: 'RowsMerged', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }] });
     // Errors: quarantined changes plus tables the job could not merge (it merges the rest, then fails).
     const errors = resolve(cdc.pipelineMetrics.errors).mathExpression;
     expect(errors.expression).toBe('FILL(quarantined, 0) + FILL(tablesFailed, 0)');
     const using = (cdc.pipelineMetrics.errors as any).usingMetrics;
-    expect(resolve(using.quarantined).metricStat).toMatchObject({ metricName: 'ChangesQuarantined', statistic: 'Sum' });
+    expect(resolve(using.quarantined).metricStat).toMatchObject({ metricName: 'RowsQuarantined', statistic: 'Sum' });
     expect(resolve(using.tablesFailed).metricStat).toMatchObject({
-      namespace: 'cdk-lakehouse/Cdc', metricName: 'TablesFailed', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }],
+      namespace: 'CdkLakehouse/Merge', metricName: 'TablesFailed', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'shop' }],
     });
     expect(resolve(cdc.pipelineMetrics.lagMillis!).mathExpression.expression).toBe('age * 1000');
     expect(cdc.pipelineMetrics.additional!.map((m) => m.label)).toEqual([
-      'CDC latency, source (s)', 'CDC latency, target (s)', 'Change files merged', 'Changes quarantined', 'Tables that failed to merge', 'Merge run time (ms)',
+      'CDC latency, source (s)', 'CDC latency, target (s)', 'Change files merged', 'Changes quarantined', 'Tables that failed to merge', 'Merge run time (s)',
     ]);
     expect(cdc.quarantines).toHaveLength(1);
     expect(cdc.quarantines[0].prefix).toBe('_quarantine/shop/');
@@ -480,7 +486,7 @@ describe('CdcIngestion validation names the prop and the fix', () => {
     ['a DMS capacity DMS rejects', { maxCapacityUnits: 3 }, /invalid prop "maxCapacityUnits": 3 is not a DMS capacity unit count DMS accepts\. Fix: use one of 1, 2, 4, 8/],
     ['min above max', { minCapacityUnits: 8, maxCapacityUnits: 4 }, /invalid prop "minCapacityUnits": 8 is above maxCapacityUnits \(4\)/],
     ['storage out of range', { capacityMode: DmsCapacityMode.PROVISIONED, allocatedStorageGiB: 2 }, /invalid prop "allocatedStorageGiB": 2 is outside 5-6144 GiB/],
-    ['one Glue worker', { glueNumberOfWorkers: 1 }, /invalid prop "glueNumberOfWorkers": 1 is below 2/],
+    ['one Glue worker', { glueNumberOfWorkers: 1 }, /invalid prop "glueNumberOfWorkers": 1 is not a whole number from 2/],
     ['retention below an hour', { snapshotRetention: Duration.minutes(30) }, /invalid prop "snapshotRetention"/],
   ])('%s', (_name, overrides, message) => expectError(overrides, message));
 

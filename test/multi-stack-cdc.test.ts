@@ -240,7 +240,7 @@ describe('A source whose tables are all pulled deploys without DMS (issue 13 ite
     new PipelineObservability(stack, 'Obs', { pipelines: [cdc] });
     const json = JSON.stringify(Template.fromStack(stack).toJSON());
     expect(json).not.toMatch(/AWS\/DMS|aws\.dms|CDCLatency/);
-    expect(json).toMatch(/cdk-lakehouse\/Cdc/); // the merge job's own metrics are watched
+    expect(json).toMatch(/CdkLakehouse\/Merge/); // the merge job's own metrics are watched
   });
 
   test('cdk-nag AwsSolutions and NIST 800-53 R5: no error or warning left', () => {

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import {
   DedupCapacity, LakehouseTier, PipelineKind, PipelineObservability, StreamingDedupIngestion, StreamingDedupIngestionProps,
 } from '../src';
@@ -151,7 +152,7 @@ describe('defaults', () => {
     expect(icebergCreates).toEqual([expect.stringMatching(/\\"Name\\":\\"events\\".*\\"OpenTableFormatInput\\":\{\\"IcebergInput\\":\{\\"MetadataOperation\\":\\"CREATE\\"/)]);
   });
 
-  test('a Glue 5.0 Flex merge job, encrypted, one run at a time, scheduled hourly', () => {
+  test('a Glue 5.0 Flex merge job (MergeJob), encrypted, one run at a time, scheduled hourly by EventBridge Scheduler', () => {
     template.hasResourceProperties('AWS::Glue::Job', {
       GlueVersion: '5.0',
       ExecutionClass: 'FLEX',
@@ -168,7 +169,18 @@ describe('defaults', () => {
     });
     const job = Object.values(template.findResources('AWS::Glue::Job'))[0];
     expect(JSON.stringify(job.Properties.DefaultArguments['--conf'])).toMatch(/IcebergSparkSessionExtensions.*GlueCatalog.*S3FileIO/);
-    template.hasResourceProperties('AWS::Glue::Trigger', { Type: 'SCHEDULED', Schedule: 'cron(15 * * * ? *)', StartOnCreation: true });
+    expect(job.Properties.DefaultArguments['--metrics_namespace']).toBe('CdkLakehouse/Merge');
+    expect(job.Properties.DefaultArguments['--pipeline_name']).toBe('streaming-events');
+    template.resourceCountIs('AWS::Glue::Trigger', 0);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(15 * * * ? *)',
+      Target: Match.objectLike({
+        Arn: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:glue:startJobRun']] },
+        Input: JSON.stringify({ JobName: construct.merge.jobName }),
+        RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: Match.anyValue() },
+      }),
+    });
     template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
       EncryptionConfiguration: Match.objectLike({ CloudWatchEncryption: Match.objectLike({ CloudWatchEncryptionMode: 'SSE-KMS' }) }),
     });
@@ -186,16 +198,22 @@ describe('defaults', () => {
   test('the pipeline contract', () => {
     expect(construct.pipelineName).toBe('streaming-events');
     expect(construct.pipelineKind).toBe(PipelineKind.STREAMING);
-    expect(construct.deadLetterQueues).toEqual([construct.onFailureQueue]);
+    // The merge schedule's dead-letter queue and its alarm joined the contract with MergeJob.
+    expect(construct.deadLetterQueues).toEqual([construct.onFailureQueue, construct.merge.scheduleDeadLetterQueue]);
     expect(construct.quarantines).toHaveLength(1);
     expect(construct.quarantines[0].prefix).toBe('_quarantine/events/malformed/');
-    expect(construct.pipelineAlarms).toHaveLength(2);
+    expect(construct.pipelineAlarms).toHaveLength(3);
     expect(construct.logGroups).toHaveLength(3);
     expect(construct.freshness[0].expectedInterval.toHours()).toBe(1);
+    // Freshness watches the curated table's commits (what people query), not Firehose's raw files.
+    expect(construct.freshness[0].dataset).toBe('lake_curated.events');
+    expect(stack.resolve((construct.freshness[0].arrivals as cloudwatch.Metric).toMetricConfig().metricStat)).toMatchObject({
+      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'streaming-events' }, { name: 'Table', value: 'events' }],
+    });
     expect(stack.resolve(construct.failureEvents)).toEqual([{
       source: ['aws.glue'],
       detailType: ['Glue Job State Change'],
-      detail: { jobName: [{ Ref: stack.getLogicalId(construct.mergeJob) }], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+      detail: { jobName: [stack.resolve(construct.merge.jobName)], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
     }]);
     const throughput = construct.pipelineMetrics.throughput as cloudwatch.Metric;
     expect(throughput.namespace).toBe('CdkLakehouse/Streaming');
@@ -278,7 +296,7 @@ describe('overrides', () => {
       bufferSize: Size.mebibytes(64),
       flexMerge: false,
       mergeWorkers: 4,
-      mergeSchedule: 'cron(0 */6 * * ? *)',
+      mergeSchedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '*/6' }),
       removalPolicy: RemovalPolicy.DESTROY,
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -311,7 +329,7 @@ describe('overrides', () => {
       }),
     });
     template.hasResourceProperties('AWS::Glue::Job', { ExecutionClass: 'STANDARD', NumberOfWorkers: 4, DefaultArguments: Match.objectLike({ '--curated_table': 'app_events' }) });
-    template.hasResourceProperties('AWS::Glue::Trigger', { Schedule: 'cron(0 */6 * * ? *)' });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 */6 * * ? *)' });
     template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete' });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
@@ -320,7 +338,10 @@ describe('overrides', () => {
     const { template, construct } = build({ deduplicate: false });
     template.resourceCountIs('AWS::DynamoDB::Table', 0);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
-    template.resourceCountIs('AWS::SQS::Queue', 0);
+    // The one queue left is the merge schedule's dead-letter queue.
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    expect(construct.onFailureQueue).toBeUndefined();
+    expect(construct.deadLetterQueues).toEqual([construct.merge.scheduleDeadLetterQueue]);
     expect(construct.dedupFunction).toBeUndefined();
     template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
       DeliveryStreamType: 'KinesisStreamAsSource',
@@ -347,7 +368,7 @@ describe('validation names the prop and the fix', () => {
     ['dedupWindow', { dedupWindow: Duration.seconds(10) }, /"dedupWindow"/],
     ['bufferSize', { bufferSize: Size.mebibytes(32) }, /"bufferSize".*64 to 128 MiB/],
     ['bufferInterval', { bufferInterval: Duration.minutes(20) }, /"bufferInterval"/],
-    ['mergeSchedule', { mergeSchedule: 'rate(1 hour)' }, /"mergeSchedule".*cron\(/],
+    ['mergeSchedule', { mergeSchedule: scheduler.ScheduleExpression.expression('rate(1 hours)') }, /"mergeSchedule".*does not parse/],
     ['mergeWorkers', { mergeWorkers: 1 }, /"mergeWorkers"/],
     ['dedup capacity', { dedupCapacity: DedupCapacity.provisioned({ minWriteCapacity: 100, maxWriteCapacity: 10 }) }, /"dedupCapacity.maxWriteCapacity"/],
     ['dedup-only prop without dedup', { deduplicate: false, batchSize: 100 }, /"batchSize".*deduplicate/],

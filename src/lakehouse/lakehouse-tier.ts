@@ -14,11 +14,12 @@ import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
+import { isDestroyOnRemoval } from '../core/removal';
 import { reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 
-/** Context key that makes every lake in the app destroyable (sandboxes, integ tests). */
-export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';
+// The context key lives in core/ (every construct reads it); exported here too, where it always was.
+export { DESTROY_ON_REMOVAL_CONTEXT } from '../core/removal';
 
 /** Lifecycle defaults per zone, in days; 0 means off. Raw is written once and read rarely. */
 const LIFECYCLE_DEFAULTS: Record<LakeZoneName, Required<Record<keyof ZoneLifecycle, number>>> = {
@@ -82,9 +83,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
     // Deliver access logs through a bucket policy, never through ACLs (ACLs stay disabled on
     // every lake bucket), whatever the app's feature flags say.
     this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-    const destroyContext = this.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
-    this.removalPolicy = props.removalPolicy
-      ?? (destroyContext === true || destroyContext === 'true' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    this.removalPolicy = props.removalPolicy ?? (isDestroyOnRemoval(this) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
     // Glue database names are unique per account and region: the default carries the stack name

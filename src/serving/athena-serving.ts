@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import {
   AthenaEngineVersion, AthenaServingProps, IcebergMaintenanceOptions, NamedQueryOptions, QueryAccess, ScheduledQueryOptions,
 } from './athena-serving-props';
-import { IcebergMaintenance, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
+import { IcebergMaintenance, IQueryServing, ScheduledQuery, ScheduledWorkflow } from './scheduled-query';
 import { MIN_BYTES_SCANNED_CUTOFF, normalizePrefix, validateSql, validateWorkGroupName } from './validation';
 import { LakehouseDeployRules } from '../core/deploy-rules';
 import { attachedPolicyOf, granteeForStatementsIn } from '../core/grants';
@@ -77,7 +77,7 @@ const RESULTS_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'
  *   schedule: 'cron(0 6 * * ? *)',
  * });
  */
-export class AthenaServing extends Construct implements IDataPipeline {
+export class AthenaServing extends Construct implements IDataPipeline, IQueryServing {
   /** The lake this workgroup queries. */
   public readonly lake: ILakehouse;
   /** The Athena workgroup (escape hatch). */

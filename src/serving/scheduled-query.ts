@@ -1,28 +1,61 @@
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { AthenaServing } from './athena-serving';
-import { IcebergMaintenanceOptions, ReportFormat, ScheduledQueryOptions } from './athena-serving-props';
+import { IcebergMaintenanceOptions, QueryAccess, ReportFormat, ScheduledQueryOptions } from './athena-serving-props';
 import { validateQueryName, validateScheduleExpression, validateSql } from './validation';
+import { ILakehouse } from '../core/lake';
 import { acknowledgeScheduleRole, suppressNag } from '../core/nag';
 import { propError, validateGlueName } from '../core/validation';
 import { RawTable } from '../lakehouse/raw-table';
 
+/**
+ * What a scheduled workflow uses of its serving layer: the workgroup, the results bucket and its
+ * key, the topic, the log group, the schedules' dead-letter queue and the query grant.
+ * `AthenaServing` implements it (declared here so that this file never imports athena-serving.ts).
+ */
+export interface IQueryServing {
+  /** The lake the workgroup queries. */
+  readonly lake: ILakehouse;
+  /** Name of the Athena workgroup. */
+  readonly workGroupName: string;
+  /** Bucket of query results and reports. */
+  readonly resultsBucket: s3.IBucket;
+  /** Key of the results. */
+  readonly resultsEncryptionKey: kms.IKey;
+  /** Prefix of the reports in the results bucket. */
+  readonly reportsPrefix: string;
+  /** Database a query runs in by default. */
+  readonly defaultDatabase: string;
+  /** Topic told about runs. */
+  readonly notificationTopic: sns.ITopic;
+  /** Where schedules put the runs they could not start. */
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** Log group of the workflows. */
+  readonly logGroup: logs.LogGroup;
+  /** Lets a principal run queries in the workgroup over what `access` names. */
+  grantQuery(grantee: iam.IGrantable, access?: QueryAccess): iam.Grant;
+}
+
 /** Props of a `ScheduledQuery`: its options and the serving layer whose workgroup it uses. */
 export interface ScheduledQueryProps extends ScheduledQueryOptions {
-  /** The workgroup, results bucket and topic the query uses. */
-  readonly serving: AthenaServing;
+  /** The workgroup, results bucket and topic the query uses (an `AthenaServing`). */
+  readonly serving: IQueryServing;
 }
 
 /** Props of an `IcebergMaintenance`. */
 export interface IcebergMaintenanceProps extends IcebergMaintenanceOptions {
-  /** The workgroup and topic the maintenance uses. */
-  readonly serving: AthenaServing;
+  /** The workgroup and topic the maintenance uses (an `AthenaServing`). */
+  readonly serving: IQueryServing;
 }
 
 /** One Athena statement of a workflow: literal SQL, or a JSONata expression building it. */
@@ -34,7 +67,7 @@ interface Statement {
 
 /** What `buildWorkflow` needs. */
 interface WorkflowSpec {
-  readonly serving: AthenaServing;
+  readonly serving: IQueryServing;
   readonly name: string;
   readonly kind: string;
   readonly schedule: string;

@@ -100,7 +100,7 @@ function edges(): Edge[] {
     { name: 'merge associates the job key with its log group', who: mergeRole, action: 'logs:AssociateKmsKey', resource: glueLogs, expect: 'allow', why: 'security configuration CloudWatch encryption' },
     { name: 'merge encrypts its bookmarks with the CDC key', who: mergeRole, action: 'kms:GenerateDataKey', resource: cdcKey, expect: 'allow', why: 'security configuration CSE-KMS bookmarks' },
     { name: 'CloudWatch Logs encrypts the merge logs with the CDC key', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: cdcKey, context: logsContext(glueLogs), expect: 'allow', why: 'a KMS-associated log group' },
-    { name: 'merge publishes its metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'cdk-lakehouse/Cdc' }, expect: 'allow', why: 'freshness and lag alarms' },
+    { name: 'merge publishes its metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'CdkLakehouse/Merge' }, expect: 'allow', why: 'freshness and lag alarms' },
     { name: 'merge cannot publish to another namespace', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Other' }, expect: 'deny', why: 'least privilege' },
     { name: 'merge reads the source secret (pulled tables)', who: mergeRole, action: 'secretsmanager:GetSecretValue', resource: secretArn, expect: 'allow', why: 'JDBC pull' },
     { name: 'merge creates its connection ENI', who: mergeRole, action: 'ec2:CreateNetworkInterface', resource: eni, expect: 'allow', why: 'Glue NETWORK connection' },

@@ -6,6 +6,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import {
   ACCOUNT, Edge, ENV, expectEdge, logsContext, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, scriptObjectArn, viaDynamoDb, viaKinesis, viaS3, viaSqs,
 } from './iam-harness';
+import { scheduleRole } from './schedules';
 import { LakehouseTier, StreamingDedupIngestion, StreamingDedupIngestionProps } from '../../src';
 
 function build(props: Partial<StreamingDedupIngestionProps> = {}) {
@@ -28,6 +29,9 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
   const deliveryRole = s(streaming.deliveryRole.roleArn);
   const replayRole = s(streaming.replayFunction.role!.roleArn);
   const mergeRole = s(streaming.mergeRole.roleArn);
+  const mergeSchedule = scheduleRole(p, streaming.mergeSchedule);
+  const mergeDlq = s(streaming.merge.scheduleDeadLetterQueue!.queueArn);
+  const mergeJob = `arn:aws:glue:${REGION}:${ACCOUNT}:job/${streaming.merge.jobName}`;
   const rawObject = `${raw}/events/event_type=click/event_subtype=none/year=2030/month=01/day=01/x.json.gz`;
   const deliveryLogStream = `${s(streaming.deliveryLogGroup.logGroupArn).replace(/:\*$/, '')}:log-stream:DestinationDelivery`;
   // With a security configuration, Glue names the job's groups /aws-glue/jobs/logs-v2-<configuration> (continuous
@@ -66,6 +70,14 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
     { name: 'merge cannot overwrite other curated tables', who: mergeRole, action: 's3:PutObject', resource: `${curated}/orders/x.parquet`, expect: 'deny', why: 'least privilege' },
     { name: 'merge reads its script', who: mergeRole, action: 's3:GetObject', resource: scriptObjectArn(p, streaming.mergeJob), expect: 'allow', why: 'job script asset' },
     { name: 'merge publishes Glue metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Glue' }, expect: 'allow', why: '--enable-metrics' },
+    // The merge schedule (EventBridge Scheduler, MergeJob) and its dead-letter queue under the lake key.
+    { name: 'merge schedule starts the merge job', who: mergeSchedule, action: 'glue:StartJobRun', resource: mergeJob, expect: 'allow', why: 'the schedule starts the merge' },
+    { name: 'merge schedule sends to its DLQ', who: mergeSchedule, action: 'sqs:SendMessage', resource: mergeDlq, expect: 'allow', why: 'an undelivered start lands in the DLQ' },
+    { name: 'merge schedule gets a data key of the DLQ key', who: mergeSchedule, action: 'kms:GenerateDataKey', resource: lakeKey, context: viaSqs(mergeDlq), expect: 'allow', why: 'SQS SSE-KMS: a sender needs GenerateDataKey on the queue key' },
+    { name: 'merge schedule decrypts with the DLQ key', who: mergeSchedule, action: 'kms:Decrypt', resource: lakeKey, context: viaSqs(mergeDlq), expect: 'allow', why: 'SQS SSE-KMS: a sender needs Decrypt on the queue key' },
+    { name: 'merge schedule starts no other job', who: mergeSchedule, action: 'glue:StartJobRun', resource: `arn:aws:glue:${REGION}:${ACCOUNT}:job/other`, expect: 'deny', why: 'least privilege' },
+    { name: 'merge reads the shared Glue module', who: mergeRole, action: 's3:GetObject', resource: `arn:aws:s3:::${s(streaming.merge.sharedModule.s3ObjectUrl).replace(/^s3:\/\//, '')}`, expect: 'allow', why: '--extra-py-files' },
+    { name: 'merge publishes the merge metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'CdkLakehouse/Merge' }, expect: 'allow', why: 'freshness is the curated table\'s commits' },
     { name: 'another account cannot read raw events', who: OTHER_ACCOUNT_ROLE, action: 's3:GetObject', resource: rawObject, expect: 'deny', why: 'no cross-account access' },
     { name: 'another account cannot put on the stream', who: OTHER_ACCOUNT_ROLE, action: 'kinesis:PutRecord', resource: stream, expect: 'deny', why: 'no cross-account access' },
   ];

@@ -8,7 +8,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -22,15 +21,16 @@ import { apiPullWorkflow } from './api-pull-workflow';
 import { PullerFunction } from './puller-function';
 import { CONFIG_ENV, EndpointConfig, JSON_PATH, PullerConfig, WatermarkFormatConfig } from './runtime/config';
 import { DEFAULT_NAMESPACE, METRIC_NAMES } from './runtime/metrics';
-import { withDeadLetterKey } from '../../core/access';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
+import { FailureEvents } from '../../core/failure-events';
 import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/freshness';
-import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
+import { MergeJob } from '../../core/merge-job';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
+import { parseRate, ScheduleDeadLetterQueue, validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 
@@ -91,14 +91,12 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
   public readonly stateMachine: sfn.StateMachine;
   /** Log group of the workflow. */
   public readonly stateMachineLogGroup: logs.LogGroup;
-  /** The transform job (Glue 5.0, PySpark, Iceberg). */
+  /** The transform: the Glue job the workflow runs, its role, key and merge metrics. */
+  public readonly transform: MergeJob;
+  /** The transform job (Glue 5.0, PySpark, Iceberg; `transform.job`). */
   public readonly transformJob: glue.CfnJob;
   /** Role of the transform job. */
   public readonly transformRole: iam.Role;
-  /** The transform script asset. */
-  public readonly transformScript: s3assets.Asset;
-  /** Encryption of the job's logs and bookmarks. */
-  public readonly transformSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** Key of the job's security configuration. */
   public readonly jobEncryptionKey: kms.IKey;
   /** Topic told about failed (and, if asked, successful) runs. */
@@ -132,7 +130,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const stack = Stack.of(this);
 
-    // ---- watermarks ------------------------------------------------------------------------
+    // Watermarks.
     this.watermarkTable = new dynamodb.Table(this, 'Watermarks', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -142,7 +140,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       removalPolicy,
     });
 
-    // ---- puller ----------------------------------------------------------------------------
+    // Puller.
     // What all endpoints share goes into the function's environment; each endpoint's own
     // configuration is set by the workflow definition and passed in the event (no 4 KiB limit).
     const endpointConfigs = endpoints.map((ep) => endpointConfig(this.pipelineName, ep));
@@ -197,44 +195,34 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     for (const ep of endpoints) if (ep.auth?.secret) secrets.set(ep.auth.secret.node.path, ep.auth);
     for (const auth of secrets.values()) auth.secret!.grantRead(this.puller);
 
-    // ---- transform -------------------------------------------------------------------------
-    this.transformScript = new s3assets.Asset(this, 'TransformScript', { path: path.join(__dirname, 'glue', 'api_pull_transform.py') });
+    // Transform.
     this.jobEncryptionKey = this.jobKey(props);
-    const jobName = `${this.pipelineName}-transform-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
-    this.transformSecurityConfiguration = glueJobSecurityConfiguration(this, 'TransformSecurity', `${jobName}-security`, lake.encryptionKey, this.jobEncryptionKey);
-    this.transformRole = new iam.Role(this, 'TransformRole', {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `ApiPullIngestion ${this.pipelineName}: transform job`,
-    });
-    this.transformScript.grantRead(this.transformRole);
-    lake.raw.grantRead(this.transformRole, this.rawPrefix);
-    lake.raw.grantReadWrite(this.transformRole, LakeLayout.quarantinePrefix(this.pipelineName));
-    for (const table of new Set(endpoints.map((e) => e.tableName))) {
-      lake.curated.grantReadWrite(this.transformRole, LakeLayout.dataPrefix(table));
-    }
-    this.jobEncryptionKey.grant(this.transformRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    grantGlueJobRuntime(this.transformRole, ['Glue']);
-
-    const warehouse = lake.curated.s3Url();
-    this.transformJob = new glue.CfnJob(this, 'TransformJob', {
-      name: jobName,
+    // Started by the workflow (one run per endpoint run), not on a schedule of its own.
+    this.transform = new MergeJob(this, 'TransformJob', {
+      lake,
+      pipelineName: this.pipelineName,
+      scriptPath: path.join(__dirname, 'glue', 'api_pull_transform.py'),
+      jobNamePrefix: `${this.pipelineName}-transform`,
       description: `ApiPullIngestion ${this.pipelineName}: raw pages → curated Iceberg (MERGE by record id)`,
-      role: this.transformRole.roleArn,
-      glueVersion: '5.0',
-      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.transformScript.s3ObjectUrl },
-      workerType: props.glueWorkerType ?? 'G.1X',
-      numberOfWorkers: props.glueNumberOfWorkers ?? 2,
-      timeout: (props.glueTimeout ?? Duration.hours(1)).toMinutes(),
+      jobEncryptionKey: this.jobEncryptionKey,
+      workerType: props.glueWorkerType,
+      numberOfWorkers: props.glueNumberOfWorkers,
+      timeout: props.glueTimeout ?? Duration.hours(1),
       maxRetries: 0, // the workflow retries
-      executionProperty: { maxConcurrentRuns: Math.max(10, endpoints.length * 2) },
-      securityConfiguration: this.transformSecurityConfiguration.ref,
-      defaultArguments: {
-        ...icebergJobArguments(warehouse),
+      maxConcurrentRuns: Math.max(10, endpoints.length * 2),
+      removalPolicy,
+      arguments: {
         '--database': lake.curated.databaseName,
         '--quarantine_url': lake.raw.s3Url(LakeLayout.quarantinePrefix(this.pipelineName)),
       },
     });
-    this.transformJob.node.addDependency(this.transformRole);
+    lake.raw.grantRead(this.transform.role, this.rawPrefix);
+    lake.raw.grantReadWrite(this.transform.role, LakeLayout.quarantinePrefix(this.pipelineName));
+    for (const table of new Set(endpoints.map((e) => e.tableName))) {
+      lake.curated.grantReadWrite(this.transform.role, LakeLayout.dataPrefix(table));
+    }
+    this.transformJob = this.transform.job;
+    this.transformRole = this.transform.role;
 
     this.tables = {};
     for (const ep of endpoints) {
@@ -246,14 +234,14 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       }
     }
 
-    // ---- notifications ---------------------------------------------------------------------
+    // Notifications.
     this.notificationTopic = props.notificationTopic ?? new sns.Topic(this, 'Notifications', {
       displayName: `ApiPullIngestion ${this.pipelineName}`,
       masterKey: lake.encryptionKey,
       enforceSSL: true,
     });
 
-    // ---- workflow --------------------------------------------------------------------------
+    // Workflow.
     const failuresPrefix = `${LakeLayout.opsPrefix('api-pull')}${this.pipelineName}/failures/`;
     this.stateMachineLogGroup = lakeLogGroup(this, 'WorkflowLogs', {
       ...this.logKeys(props),
@@ -284,25 +272,24 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     const topicKey = this.notificationTopic.masterKey;
     if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
-    // ---- schedules -------------------------------------------------------------------------
-    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: lake.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    // Schedules.
+    const deadLetter = new ScheduleDeadLetterQueue(this, 'ScheduleDlq', {
+      encryptionKey: lake.encryptionKey,
+      what: 'the workflow',
+      owner: `ApiPullIngestion ${this.pipelineName}`,
       removalPolicy,
     });
+    this.scheduleDeadLetterQueue = deadLetter.queue;
+    this.scheduleDeadLetterAlarm = deadLetter.alarm;
     this.schedules = {};
     for (const ep of endpoints) {
       this.schedules[ep.name] = new scheduler.Schedule(this, `Schedule-${ep.name}`, {
         schedule: ep.schedule,
         description: `ApiPullIngestion ${this.pipelineName}: pull ${ep.name}`,
-        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: deadLetter.target(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ endpoint: ep.name, scheduledTime: scheduler.ContextAttribute.scheduledTime }),
-          deadLetterQueue: this.scheduleDeadLetterQueue,
-          retryAttempts: 10,
-          maxEventAge: Duration.hours(1),
-        }), this.scheduleDeadLetterQueue),
+          ...deadLetter.targetOptions,
+        })),
       });
     }
 
@@ -310,16 +297,14 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       this.uploadSchedule = new scheduler.Schedule(this, 'Schedule-uploads', {
         schedule: props.uploadDrop.schedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(15)),
         description: `ApiPullIngestion ${this.pipelineName}: merge files of the upload drop`,
-        target: withDeadLetterKey(new targets.StepFunctionsStartExecution(this.stateMachine, {
+        target: deadLetter.target(new targets.StepFunctionsStartExecution(this.stateMachine, {
           input: scheduler.ScheduleTargetInput.fromObject({ mode: 'uploads' }),
-          deadLetterQueue: this.scheduleDeadLetterQueue,
-          retryAttempts: 10,
-          maxEventAge: Duration.hours(1),
-        }), this.scheduleDeadLetterQueue),
+          ...deadLetter.targetOptions,
+        })),
       });
     }
 
-    // ---- the pipeline contract -------------------------------------------------------------
+    // The pipeline contract.
     const metric = (name: string, statistic: string, endpoint?: string) => new cloudwatch.Metric({
       namespace: DEFAULT_NAMESPACE,
       metricName: name,
@@ -344,6 +329,9 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       { label: 'Bytes pulled', metric: metric(METRIC_NAMES.bytes, 'Sum') },
       { label: 'Pages quarantined', metric: metric(METRIC_NAMES.quarantined, 'Sum') },
       { label: 'Watermarks advanced', metric: metric(METRIC_NAMES.watermarkAdvanced, 'Sum') },
+      { label: 'Rows merged into curated', metric: this.transform.metricRowsMerged() },
+      { label: 'Rows quarantined by the transform', metric: this.transform.metricQuarantined() },
+      { label: 'Transform run time (s)', metric: this.transform.metricRunTime() },
     ];
     this.pipelineMetrics = {
       throughput: metric(METRIC_NAMES.records, 'Sum'),
@@ -351,9 +339,10 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       lagMillis: metric(METRIC_NAMES.watermarkAge, 'Maximum'),
       additional,
     };
+    // Freshness on the curated table's commits (what people query); tables shared by endpoints count once per commit.
     this.freshness = endpoints.map((ep) => ({
       dataset: ep.tableName,
-      arrivals: metric(METRIC_NAMES.watermarkAdvanced, 'Sum', ep.name),
+      arrivals: this.transform.metricTableCommits({ dimensionsMap: { Table: ep.tableName } }),
       expectedInterval: ep.expectedInterval,
     }));
     this.quarantines = endpoints.map((ep) => ({
@@ -370,27 +359,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.scheduleDeadLetterAlarm = new cloudwatch.Alarm(this, 'ScheduleDlqAlarm', {
-      alarmDescription: `ApiPullIngestion ${this.pipelineName}: a schedule could not start the workflow (see the schedule DLQ)`,
-      metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
     this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm];
-    this.failureEvents = [
-      {
-        source: ['aws.states'],
-        detailType: ['Step Functions Execution Status Change'],
-        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
-      },
-      {
-        source: ['aws.glue'],
-        detailType: ['Glue Job State Change'],
-        detail: { jobName: [jobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
-      },
-    ];
+    this.failureEvents = [FailureEvents.stateMachine([this.stateMachine.stateMachineArn]), this.transform.failureEvent];
     this.logGroups = [this.pullerLogGroup, this.stateMachineLogGroup];
 
     this.suppressJustifiedFindings(failuresPrefix);
@@ -450,24 +420,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
         ],
       },
     ]);
-    suppressNag(this.transformRole.node.findChild('DefaultPolicy'), [
-      {
-        id: 'AwsSolutions-IAM5',
-        reason: 'The transform reads the run\'s pages under the pipeline\'s raw prefix, writes the quarantine of that prefix and '
-          + 'the data files of its curated tables (file names are chosen by Iceberg at run time); Glue writes its logs under '
-          + '/aws-glue/*; the script asset is one object of the CDK asset bucket; PutMetricData is limited to the Glue namespace.',
-        appliesTo: [
-          '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
-          '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-          '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
-          '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
-          'Action::s3:GetBucket*',
-          'Action::s3:GetObject*',
-          'Action::s3:List*',
-          'Resource::*',
-        ],
-      },
-    ]);
     const workflowPolicy = this.stateMachine.role.node.findChild('DefaultPolicy');
     suppressNag(workflowPolicy, [
       {
@@ -481,12 +433,6 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
         ],
       },
     ]);
-    // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
-    // recognises SQS redrive as "used as a DLQ".
-    suppressNag(this.scheduleDeadLetterQueue, [{
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the pipeline\'s EventBridge Scheduler schedules; it is alarmed on (ScheduleDlqAlarm).',
-    }]);
   }
 }
 
@@ -515,7 +461,7 @@ function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: I
     if (names.has(ep.name)) throw propError(NAME, `${at}.name`, `"${ep.name}" is used by another endpoint`, 'give every endpoint a unique name');
     names.add(ep.name);
     validateUrl(at, ep.url);
-    validateSchedule(`${at}.schedule`, ep.schedule);
+    validateScheduleExpression(NAME, `${at}.schedule`, ep.schedule);
     const tableName = ep.tableName ?? ep.name;
     validateGlueName(NAME, `${at}.tableName`, tableName);
     const recordsPath = ep.recordsPath ?? '$';
@@ -578,28 +524,6 @@ function validateUrl(at: string, url: string) {
   }
 }
 
-const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
-const CRON = /^cron\((\S+ ){5}\S+\)$/;
-const AT = /^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$/;
-
-function validateSchedule(prop: string, schedule: scheduler.ScheduleExpression) {
-  if (!schedule) throw propError(NAME, prop, 'it is missing', 'give a schedule, e.g. ScheduleExpression.rate(Duration.hours(1))');
-  const text = schedule.expressionString;
-  if (Token.isUnresolved(text)) return;
-  const rate = RATE.exec(text);
-  if (rate) {
-    const n = Number(rate[1]);
-    const singular = !rate[2].endsWith('s');
-    if (n < 1 || (n === 1) !== singular) {
-      throw propError(NAME, prop, `"${text}" does not parse (EventBridge Scheduler wants "rate(1 hour)" or "rate(2 hours)")`, 'use ScheduleExpression.rate(Duration.hours(n))');
-    }
-    return;
-  }
-  if (CRON.test(text) || AT.test(text)) return;
-  throw propError(NAME, prop, `"${text}" does not parse as rate(...), cron(6 fields) or at(yyyy-mm-ddThh:mm:ss)`,
-    'use ScheduleExpression.rate(Duration.hours(1)) or ScheduleExpression.cron({ minute: "0", hour: "2" })');
-}
-
 /**
  * Twice the schedule's rate (at least 10 minutes), at most the 7 days a freshness alarm can
  * watch; a cron that names days of the week or month runs about weekly: 7 days; other schedules
@@ -607,15 +531,13 @@ function validateSchedule(prop: string, schedule: scheduler.ScheduleExpression) 
  */
 function defaultInterval(schedule: scheduler.ScheduleExpression): Duration {
   const text = schedule.expressionString;
-  const rate = RATE.exec(text);
+  const rate = parseRate(text);
   if (!rate) {
     const cron = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(text);
     const wildcard = (field: string) => field === '*' || field === '?';
     return cron && (!wildcard(cron[3]) || !wildcard(cron[5])) ? Duration.days(MAX_FRESHNESS_SECONDS / 86400) : Duration.days(1);
   }
-  const n = Number(rate[1]) * 2;
-  const unit = rate[2].startsWith('minute') ? 60 : rate[2].startsWith('hour') ? 3600 : 86400;
-  const seconds = Math.min(Math.max(n * unit, 600), MAX_FRESHNESS_SECONDS);
+  const seconds = Math.min(Math.max(rate.count * 2 * rate.unitSeconds, 600), MAX_FRESHNESS_SECONDS);
   if (seconds % 86400 === 0) return Duration.days(seconds / 86400);
   return seconds % 3600 === 0 ? Duration.hours(seconds / 3600) : Duration.minutes(seconds / 60);
 }

@@ -9,37 +9,34 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
-  CdcIngestionProps, CdcTableMode, DmsAccountRoles, DmsCapacityMode, PostgresCdcPlugin, PostgresSslMode,
+  CdcIngestionProps, CdcTableMode, DmsAccountRoles, PostgresSslMode,
 } from './cdc-ingestion-props';
 import {
-  CdcTableSpec, COMMIT_TS_COLUMN, curatedTableName, dmsTableMappings, jobTableEntry, resolveTables,
+  CdcTableSpec, curatedTableName, jobTableEntry, resolveTables,
 } from './cdc-table-spec';
+import { DmsReplication, dmsIdentifier, LOB_MAX_SIZE_KB } from './dms-replication';
 import { PREFLIGHT_CONFIG_ENV, PreflightFunctionConfig } from './preflight/config';
 import { PreflightFunction } from './preflight-function';
-import { addToKeyPolicy, grantLambdaVpcAccess, serviceKeyUse, withDeadLetterKey } from '../../core/access';
+import { grantLambdaVpcAccess } from '../../core/access';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
-import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from '../../core/glue-job';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
-import { acknowledgeAwsCustomResourceProvider, acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
+import { MERGE_METRICS_NAMESPACE, MergeJob } from '../../core/merge-job';
+import { validateMergeSettings } from '../../core/merge-job-settings';
+import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { validateScheduleExpression } from '../../core/schedule';
 import { propError } from '../../core/validation';
 
 const NAME = 'CdcIngestion';
-/** Namespace of the metrics the merge job publishes (`glue/cdc_merge.py`). */
-const CDC_METRICS_NAMESPACE = 'cdk-lakehouse/Cdc';
 const SERVERLESS_CAPACITY = [1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384];
-/** DMS limited LOB mode: text/json/bytea values above this many KB are cut (the preflight warns). */
-const LOB_MAX_SIZE_KB = 64;
 
 /**
  * PostgreSQL changes into upsertable lakehouse tables.
@@ -77,8 +74,11 @@ const LOB_MAX_SIZE_KB = 64;
  * });
  */
 export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConnectable {
-  /** CloudWatch namespace of the merge job's metrics (`ChangesMerged`, `FilesMerged`, `ChangesQuarantined`, `CommitAgeSeconds`). */
-  public static readonly METRICS_NAMESPACE = CDC_METRICS_NAMESPACE;
+  /**
+   * CloudWatch namespace of the merge job's metrics: the one every merge of the library publishes
+   * (`MERGE_METRICS_NAMESPACE`), plus CDC's own `FilesMerged`.
+   */
+  public static readonly METRICS_NAMESPACE = MERGE_METRICS_NAMESPACE;
 
   /**
    * Name of the curated table the merge job keeps for source table `schema.table`:
@@ -128,16 +128,14 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly dmsCloudWatchLogsRole?: iam.Role;
   /** Starts the replication on first deploy; undefined when `startReplication` is off. */
   public readonly replicationStarter?: cr.AwsCustomResource;
-  /** The merge job (Glue 5.0, PySpark, Iceberg). */
+  /** The merge: job, role, schedules with their dead-letter queue, merge metrics. */
+  public readonly merge: MergeJob;
+  /** The merge job (Glue 5.0, PySpark, Iceberg; `merge.job`). */
   public readonly mergeJob: glue.CfnJob;
   /** Name of the merge job (start a run by hand: `aws glue start-job-run --job-name <name>`). */
   public readonly mergeJobName: string;
   /** Role of the merge job. */
   public readonly mergeRole: iam.Role;
-  /** The merge script asset. */
-  public readonly mergeScript: s3assets.Asset;
-  /** Encryption of the job's logs and bookmarks. */
-  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
   /** Key of the job's logs, DMS storage and the schedule DLQ. */
   public readonly encryptionKey: kms.IKey;
   /** Schedule of the merge (CDC tables). */
@@ -145,7 +143,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** Schedules of pulled tables that have their own `pullSchedule`, by table name. */
   public readonly pullSchedules: { [table: string]: scheduler.Schedule };
   /** Where schedules put the job starts they could not deliver. */
-  public readonly scheduleDeadLetterQueue: sqs.Queue;
+  public readonly scheduleDeadLetterQueue: sqs.IQueue;
   /** The JDBC connection pulled tables are read through; undefined without pulled tables. */
   public readonly pullConnection?: glue.CfnConnection;
   /** Security group of the pull connection; undefined without pulled tables. */
@@ -155,7 +153,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** Log group of the preflight function. */
   public readonly preflightLogGroup?: logs.LogGroup;
   /** Alarm on a schedule that could not start the merge job. */
-  public readonly scheduleDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly scheduleDeadLetterAlarm: cloudwatch.IAlarm;
   /** Alarm on changes the merge quarantined. */
   public readonly quarantineAlarm: cloudwatch.Alarm;
   /** Prefix of the change files in the raw zone (`<pipelineName>/`). */
@@ -170,6 +168,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   public readonly curatedTableNames: string[];
 
   private readonly specs: CdcTableSpec[];
+  private readonly replication?: DmsReplication;
 
   constructor(scope: Construct, id: string, props: CdcIngestionProps) {
     super(scope, id);
@@ -189,9 +188,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     const port = props.source.port ?? 5432;
     const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
     const useDms = cdcSpecs.length > 0;
-    const sslMode = props.source.sslMode ?? PostgresSslMode.REQUIRE;
     const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
-    const serverless = (props.capacityMode ?? DmsCapacityMode.SERVERLESS) === DmsCapacityMode.SERVERLESS;
     const identifier = dmsIdentifier(this);
 
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
@@ -200,343 +197,106 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       removalPolicy,
     });
 
-    // ---- network ---------------------------------------------------------------------------
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
     this.connections = new ec2.Connections();
     // DMS only replicates CDC tables: a source whose tables are all pulled deploys no DMS resource at all
     // (no security group, subnet group, endpoints, roles, replication or starter).
     if (useDms) {
-      this.replicationSecurityGroup = new ec2.SecurityGroup(this, 'ReplicationSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: DMS replication`,
-        allowAllOutbound: true,
+      // id "Default": the DMS resources keep the logical ids they had before this split (a new id
+      // would make CloudFormation replace the replication, which restarts the full load).
+      const replication = new DmsReplication(this, 'Default', {
+        cdc: props,
+        owner: this,
+        pipelineName: this.pipelineName,
+        lake,
+        rawPrefix: this.rawPrefix,
+        encryptionKey: this.encryptionKey,
+        specs: this.specs,
+        identifier,
+        subnets,
+        minCapacityUnits: resolved.minCapacityUnits,
+        maxCapacityUnits: resolved.maxCapacityUnits,
+        allocatedStorage: resolved.allocatedStorage,
       });
-      this.connections.addSecurityGroup(this.replicationSecurityGroup);
-
-      // ---- account-level DMS roles -----------------------------------------------------------
-      if ((props.dmsAccountRoles ?? DmsAccountRoles.USE_EXISTING) === DmsAccountRoles.CREATE) {
-      // The roles have fixed names, one per account: every CdcIngestion of a stack shares one pair
-      // (kept on the stack); two stacks (or stages) creating them are a clash the deploy rules report.
-        const roles = dmsAccountRoles(this);
-        this.dmsVpcRole = roles.vpcRole;
-        this.dmsCloudWatchLogsRole = roles.logsRole;
-      }
-
-      this.replicationSubnetGroup = new dms.CfnReplicationSubnetGroup(this, 'SubnetGroup', {
-        replicationSubnetGroupDescription: `CdcIngestion ${this.pipelineName}`,
-        subnetIds: subnets.subnetIds,
-      });
-      if (this.dmsVpcRole) this.replicationSubnetGroup.node.addDependency(this.dmsVpcRole);
-
-      // ---- source endpoint -------------------------------------------------------------------
-      this.sourceAccessRole = new iam.Role(this, 'SourceAccessRole', {
-        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-        description: `CdcIngestion ${this.pipelineName}: DMS reads the source secret`,
-      });
-      props.source.secret.grantRead(this.sourceAccessRole);
-      this.sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
-        endpointType: 'source',
-        engineName: 'postgres',
-        databaseName: props.source.databaseName,
-        sslMode,
-        certificateArn: props.source.certificateArn,
-        postgreSqlSettings: {
-          secretsManagerSecretId: props.source.secret.secretArn,
-          secretsManagerAccessRoleArn: this.sourceAccessRole.roleArn,
-          pluginName: props.source.cdcPlugin ?? PostgresCdcPlugin.TEST_DECODING,
-          slotName: props.source.slotName,
-          heartbeatEnable: props.source.heartbeat ?? true,
-          heartbeatFrequency: (props.source.heartbeat ?? true) ? 5 : undefined, // minutes
-          // DDL capture creates event triggers and an artifacts table in the source: not wanted.
-          captureDdls: false,
-          mapBooleanAsBoolean: true,
-        },
-      });
-      this.sourceEndpoint.node.addDependency(this.sourceAccessRole);
-
-      // ---- target endpoint -------------------------------------------------------------------
-      this.targetAccessRole = new iam.Role(this, 'TargetAccessRole', {
-        assumedBy: new iam.ServicePrincipal(`dms.${stack.region}.amazonaws.com`),
-        description: `CdcIngestion ${this.pipelineName}: DMS writes change files into the raw zone`,
-      });
-      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-        actions: ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:GetObject'],
-        resources: [lake.raw.bucket.arnForObjects(`${this.rawPrefix}*`)],
-      }));
-      this.targetAccessRole.addToPolicy(new iam.PolicyStatement({
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [lake.raw.bucket.bucketArn],
-      }));
-      lake.encryptionKey.grant(this.targetAccessRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*', 'kms:DescribeKey');
-      this.targetEndpoint = new dms.CfnEndpoint(this, 'TargetEndpoint', {
-        endpointType: 'target',
-        engineName: 's3',
-        s3Settings: {
-          bucketName: lake.raw.bucket.bucketName,
-          bucketFolder: this.pipelineName,
-          serviceAccessRoleArn: this.targetAccessRole.roleArn,
-          dataFormat: 'parquet',
-          parquetVersion: 'parquet-2-0',
-          parquetTimestampInMillisecond: false,
-          enableStatistics: true,
-          compressionType: 'NONE', // Parquet pages are compressed (snappy) regardless
-          // Op on full-load rows too, so every row says what it is.
-          includeOpForFullLoad: true,
-          cdcInsertsOnly: false,
-          cdcInsertsAndUpdates: false,
-          timestampColumnName: COMMIT_TS_COLUMN,
-          datePartitionEnabled: true,
-          datePartitionSequence: 'YYYYMMDD',
-          datePartitionDelimiter: 'SLASH',
-          datePartitionTimezone: 'UTC',
-          encryptionMode: 'SSE_KMS',
-          serverSideEncryptionKmsKeyId: lake.encryptionKey.keyArn,
-          // A change file at least every minute, or at 32 MB, whichever comes first.
-          cdcMaxBatchInterval: 60,
-          cdcMinFileSize: 32000,
-          expectedBucketOwner: stack.account,
-        },
-      });
-      this.targetEndpoint.node.addDependency(this.targetAccessRole);
-
-      // ---- replication -----------------------------------------------------------------------
-      const tableMappings = dmsTableMappings(this.specs);
-      const settings = {
-        Logging: { EnableLogging: true },
-        // Restarting must never delete what is already in the raw zone.
-        FullLoadSettings: { TargetTablePrepMode: 'DO_NOTHING' },
-        TargetMetadata: { SupportLobs: true, FullLobMode: false, LimitedSizeLobMode: true, LobMaxSize: LOB_MAX_SIZE_KB },
-        ChangeProcessingTuning: { BatchApplyEnabled: false },
-      };
-      if (serverless) {
-        this.replicationConfig = new dms.CfnReplicationConfig(this, 'Replication', {
-          replicationConfigIdentifier: identifier,
-          resourceIdentifier: identifier,
-          replicationType: 'full-load-and-cdc',
-          sourceEndpointArn: this.sourceEndpoint.ref,
-          targetEndpointArn: this.targetEndpoint.ref,
-          tableMappings,
-          replicationSettings: settings,
-          computeConfig: {
-            minCapacityUnits: resolved.minCapacityUnits,
-            maxCapacityUnits: resolved.maxCapacityUnits,
-            multiAz: props.multiAz ?? false,
-            replicationSubnetGroupId: this.replicationSubnetGroup.ref,
-            vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-            kmsKeyId: this.encryptionKey.keyArn,
-          },
-        });
-        this.replicationArn = this.replicationConfig.attrReplicationConfigArn;
-      } else {
-        this.replicationInstance = new dms.CfnReplicationInstance(this, 'ReplicationInstance', {
-          replicationInstanceClass: props.replicationInstanceClass ?? 'dms.t3.medium',
-          allocatedStorage: resolved.allocatedStorage,
-          multiAz: props.multiAz ?? false,
-          publiclyAccessible: false,
-          autoMinorVersionUpgrade: true,
-          replicationSubnetGroupIdentifier: this.replicationSubnetGroup.ref,
-          vpcSecurityGroupIds: [this.replicationSecurityGroup.securityGroupId],
-          kmsKeyId: this.encryptionKey.keyArn,
-        });
-        this.replicationTask = new dms.CfnReplicationTask(this, 'ReplicationTask', {
-          replicationTaskIdentifier: identifier,
-          resourceIdentifier: identifier,
-          migrationType: 'full-load-and-cdc',
-          replicationInstanceArn: this.replicationInstance.ref,
-          sourceEndpointArn: this.sourceEndpoint.ref,
-          targetEndpointArn: this.targetEndpoint.ref,
-          tableMappings: stack.toJsonString(tableMappings),
-          replicationTaskSettings: stack.toJsonString(settings),
-        });
-        this.replicationArn = this.replicationTask.ref;
-      }
-      const replication = this.replicationConfig ?? this.replicationTask!;
-      if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
-      addToKeyPolicy(this, this.encryptionKey, serviceKeyUse('dms.amazonaws.com', 'DmsUsesCdcKey'), 'DMS cannot encrypt the replication\'s storage with it');
-
-      if (props.startReplication ?? true) {
-        this.replicationStarter = this.startOnCreate(serverless, this.replicationArn);
-      }
+      this.replication = replication;
+      this.connections.addSecurityGroup(replication.replicationSecurityGroup);
+      this.replicationSecurityGroup = replication.replicationSecurityGroup;
+      this.replicationSubnetGroup = replication.replicationSubnetGroup;
+      this.sourceEndpoint = replication.sourceEndpoint;
+      this.targetEndpoint = replication.targetEndpoint;
+      this.sourceAccessRole = replication.sourceAccessRole;
+      this.targetAccessRole = replication.targetAccessRole;
+      this.replicationConfig = replication.replicationConfig;
+      this.replicationInstance = replication.replicationInstance;
+      this.replicationTask = replication.replicationTask;
+      this.replicationArn = replication.replicationArn;
+      this.dmsVpcRole = replication.dmsVpcRole;
+      this.dmsCloudWatchLogsRole = replication.dmsCloudWatchLogsRole;
+      this.replicationStarter = replication.replicationStarter;
     }
 
-    // ---- merge job -------------------------------------------------------------------------
-    this.mergeScript = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'cdc_merge.py') });
-    this.mergeJobName = `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}`.slice(0, 255);
-    this.mergeSecurityConfiguration = glueJobSecurityConfiguration(this, 'MergeSecurity', `${this.mergeJobName}-security`, lake.encryptionKey, this.encryptionKey);
-    this.mergeRole = new iam.Role(this, 'MergeRole', {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `CdcIngestion ${this.pipelineName}: merge job`,
-    });
-    this.mergeScript.grantRead(this.mergeRole);
-    // Raw: change files (read; pulled rows are written there too), the ledger, the quarantine.
-    lake.raw.grantReadWrite(this.mergeRole, this.rawPrefix);
-    lake.raw.grantReadWrite(this.mergeRole, this.statePrefix);
-    lake.raw.grantReadWrite(this.mergeRole, this.quarantinePrefix);
-    // Curated: the job creates and evolves the tables it owns (`<prefix>*`).
-    lake.curated.grantReadWrite(this.mergeRole, this.tableNamePrefix);
-    this.encryptionKey.grant(this.mergeRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    grantGlueJobRuntime(this.mergeRole, ['Glue', CDC_METRICS_NAMESPACE]);
-
-    const connections: string[] = [];
+    // The merge job: DMS change files and pulled tables → curated Iceberg.
     if (pullSpecs.length > 0) {
-      this.pullSecurityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: Glue pull connection`,
-        allowAllOutbound: true,
-      });
-      // Glue's workers talk to each other: a JDBC connection's group must admit itself.
-      this.pullSecurityGroup.addIngressRule(this.pullSecurityGroup, ec2.Port.allTcp(), 'Glue workers of the pull connection');
-      this.connections.addSecurityGroup(this.pullSecurityGroup);
-      const subnet = subnets.subnets[0];
-      this.pullConnection = new glue.CfnConnection(this, 'PullConnection', {
-        catalogId: stack.account,
-        connectionInput: {
-          name: `${this.mergeJobName}-pull`,
-          description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
-          connectionType: 'NETWORK',
-          physicalConnectionRequirements: {
-            subnetId: subnet.subnetId,
-            availabilityZone: subnet.availabilityZone,
-            securityGroupIdList: [this.pullSecurityGroup.securityGroupId],
-          },
-        },
-      });
-      connections.push(this.pullConnection.ref);
-      props.source.secret.grantRead(this.mergeRole);
-      this.mergeRole.addToPolicy(new iam.PolicyStatement({
-        // Glue attaches the job's network interfaces in the connection's subnet.
-        actions: ['ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcEndpoints', 'ec2:DescribeRouteTables',
-          'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcAttribute', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface',
-          'ec2:CreateTags', 'ec2:DeleteTags'],
-        resources: ['*'],
-      }));
+      const pull = this.pullNetwork(props, subnets);
+      this.pullSecurityGroup = pull.securityGroup;
+      this.pullConnection = pull.connection;
     }
-
-    const warehouse = lake.curated.s3Url();
-    const allTables = stack.toJsonString(this.specs.map(jobTableEntry));
-    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
-      name: this.mergeJobName,
+    this.merge = new MergeJob(this, 'Merge', {
+      lake,
+      pipelineName: this.pipelineName,
+      scriptPath: path.join(__dirname, 'glue', 'cdc_merge.py'),
+      jobNamePrefix: `${this.pipelineName}-cdc-merge`,
       description: `CdcIngestion ${this.pipelineName}: DMS change files → curated Iceberg (last change per key wins)`,
-      role: this.mergeRole.roleArn,
-      glueVersion: '5.0',
-      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: this.mergeScript.s3ObjectUrl },
-      workerType: props.glueWorkerType ?? 'G.1X',
+      jobEncryptionKey: this.encryptionKey,
+      workerType: props.glueWorkerType,
       numberOfWorkers: resolved.workers,
-      timeout: (props.glueTimeout ?? Duration.hours(2)).toMinutes(),
-      maxRetries: 0, // the next scheduled run picks up whatever this one did not merge
-      // One run at a time (the ledger of a table has one writer); a run started while another
-      // is going (a schedule, a pull, a start by hand) waits in Glue's queue instead of failing.
-      executionProperty: { maxConcurrentRuns: 1 },
-      jobRunQueuingEnabled: true,
-      securityConfiguration: this.mergeSecurityConfiguration.ref,
-      connections: connections.length > 0 ? { connections } : undefined,
-      defaultArguments: {
-        ...icebergJobArguments(warehouse),
+      timeout: props.glueTimeout,
+      connections: this.pullConnection ? [this.pullConnection.ref] : undefined,
+      // The merge schedule runs every table except the pulled ones that have a schedule of their
+      // own (`ownSchedule` in the job's table list).
+      schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      removalPolicy,
+      arguments: {
         '--source_name': this.pipelineName,
         '--raw_bucket': lake.raw.bucket.bucketName,
         '--raw_prefix': this.rawPrefix,
         '--database': lake.curated.databaseName,
         '--table_prefix': this.tableNamePrefix,
-        '--tables': allTables,
+        '--tables': stack.toJsonString(this.specs.map(jobTableEntry)),
         '--state_prefix': this.statePrefix,
         '--quarantine_prefix': this.quarantinePrefix,
-        '--metrics_namespace': CDC_METRICS_NAMESPACE,
         '--maintenance': String(props.maintenance ?? true),
         '--snapshot_retention_hours': String(resolved.retentionHours),
-        ...(pullSpecs.length > 0 ? {
-          '--jdbc_secret_id': props.source.secret.secretArn,
-          '--jdbc_database': props.source.databaseName,
-        } : {}),
+        ...(pullSpecs.length > 0 ? { '--jdbc_secret_id': props.source.secret.secretArn, '--jdbc_database': props.source.databaseName } : {}),
       },
     });
-    this.mergeJob.node.addDependency(this.mergeRole);
-
-    // ---- schedules -------------------------------------------------------------------------
-    this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDlq', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      removalPolicy,
-    });
-    const jobArn = stack.formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName });
-    // Schedules send only the job name (and the table of a pull): the table list lives in the
-    // job's arguments, which take 260 KB, not in a schedule's input.
-    const startJob = (onlyTable?: string) => withDeadLetterKey(new targets.Universal({
-      service: 'glue',
-      action: 'startJobRun',
-      input: scheduler.ScheduleTargetInput.fromObject({
-        JobName: this.mergeJobName,
-        ...(onlyTable ? { Arguments: { '--only_table': onlyTable } } : {}),
-      }),
-      policyStatements: [new iam.PolicyStatement({ actions: ['glue:StartJobRun'], resources: [jobArn] })],
-      deadLetterQueue: this.scheduleDeadLetterQueue,
-      retryAttempts: 10,
-      maxEventAge: Duration.hours(1),
-    }), this.scheduleDeadLetterQueue);
-    // The merge schedule runs every table except the pulled ones that have a schedule of their own
-    // (`ownSchedule` in the job's table list).
-    this.mergeSchedule = new scheduler.Schedule(this, 'MergeSchedule', {
-      schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
-      description: `CdcIngestion ${this.pipelineName}: merge new changes into the curated tables`,
-      target: startJob(),
-    });
+    // Raw: change files (read; pulled rows are written there too), the ledger, the quarantine.
+    for (const prefix of [this.rawPrefix, this.statePrefix, this.quarantinePrefix]) lake.raw.grantReadWrite(this.merge.role, prefix);
+    // Curated: the job creates and evolves the tables it owns (`<prefix>*`).
+    lake.curated.grantReadWrite(this.merge.role, this.tableNamePrefix);
+    if (pullSpecs.length > 0) props.source.secret.grantRead(this.merge.role);
+    this.mergeJob = this.merge.job;
+    this.mergeJobName = this.merge.jobName;
+    this.mergeRole = this.merge.role;
+    this.mergeSchedule = this.merge.schedules[0];
+    this.scheduleDeadLetterQueue = this.merge.scheduleDeadLetterQueue!;
+    this.scheduleDeadLetterAlarm = this.merge.scheduleDeadLetterAlarm!;
+    // Schedules send only the table of a pull: the table list lives in the job's arguments.
     this.pullSchedules = {};
     pullSpecs.filter((s) => s.pullSchedule).forEach((s, i) => {
-      this.pullSchedules[s.name] = new scheduler.Schedule(this, `PullSchedule${i}`, {
+      this.pullSchedules[s.name] = this.merge.addSchedule(`PullSchedule${i}`, {
         schedule: s.pullSchedule!,
         description: `CdcIngestion ${this.pipelineName}: pull ${s.name}`,
-        target: startJob(s.name),
+        arguments: { '--only_table': s.name },
       });
     });
 
-    // ---- preflight -------------------------------------------------------------------------
     if (props.preflightFunction ?? useDms) {
-      this.preflightLogGroup = lakeLogGroup(this, 'PreflightLogs', {
-        userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
-      });
-      const role = new iam.Role(this, 'PreflightRole', {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `CdcIngestion ${this.pipelineName}: preflight check`,
-      });
-      role.addToPolicy(new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.preflightLogGroup.logGroupArn],
-      }));
-      // A VPC function: Lambda checks at create time that the role can manage its network interfaces
-      // (Lambda guide, "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses it without.
-      grantLambdaVpcAccess(role);
-      const preflightGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
-        vpc: props.vpc,
-        description: `CdcIngestion ${this.pipelineName}: preflight check`,
-        allowAllOutbound: true,
-      });
-      this.connections.addSecurityGroup(preflightGroup);
-      this.preflight = new PreflightFunction(this, 'Preflight', {
-        role,
-        description: `CdcIngestion ${this.pipelineName}: reports what CDC from the source would trip on`,
-        timeout: Duration.minutes(1),
-        memorySize: 256,
-        logGroup: this.preflightLogGroup,
-        tracing: lambda.Tracing.ACTIVE,
-        vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        securityGroups: [preflightGroup],
-        environment: {
-          [PREFLIGHT_CONFIG_ENV]: stack.toJsonString(<PreflightFunctionConfig>{
-            secretArn: props.source.secret.secretArn,
-            databaseName: props.source.databaseName,
-            sslMode,
-            tables: cdcSpecs.map((s) => ({ name: s.name, primaryKey: s.primaryKey })),
-            // What the replication's LOB settings are, so LOB warnings match the task.
-            fullLobMode: false,
-            lobMaxSizeKb: LOB_MAX_SIZE_KB,
-          }),
-        },
-      });
-      props.source.secret.grantRead(role);
+      const preflight = this.preflightCheck(props, cdcSpecs, removalPolicy);
+      this.preflight = preflight.fn;
+      this.preflightLogGroup = preflight.logGroup;
     }
-    // ---- network rules into the source: DMS, the preflight function, the pull connection --
+    // Network rules into the source: DMS, the preflight function, the pull connection.
     // `remoteRule: true` is what `Connections.allowTo` passes: when the database's group lives in
     // another stack (a network stack), the rule is created in this construct's stack, next to the
     // group it admits, so the network stack never depends on this one (aws-ec2 `determineRuleScope`).
@@ -550,56 +310,112 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       }
     }
 
-    // ---- the pipeline contract -------------------------------------------------------------
-    const metric = (name: string, statistic: string, table?: string) => new cloudwatch.Metric({
-      namespace: CDC_METRICS_NAMESPACE,
-      metricName: name,
-      dimensionsMap: table ? { Pipeline: this.pipelineName, Table: table } : { Pipeline: this.pipelineName },
-      statistic,
-      period: Duration.minutes(5),
+    const contract = this.contract();
+    this.pipelineMetrics = contract.pipelineMetrics;
+    this.freshness = contract.freshness;
+    this.quarantines = contract.quarantines;
+    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
+    this.quarantineAlarm = contract.quarantineAlarm;
+    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
+    this.failureEvents = contract.failureEvents;
+    this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
+
+    this.suppressJustifiedFindings();
+    this.acknowledgeNistFindings();
+  }
+
+  /** The Glue NETWORK connection pulled tables are read through, and its security group. */
+  private pullNetwork(props: CdcIngestionProps, subnets: ec2.SelectedSubnets) {
+    const securityGroup = new ec2.SecurityGroup(this, 'PullSecurityGroup', {
+      vpc: props.vpc,
+      description: `CdcIngestion ${this.pipelineName}: Glue pull connection`,
+      allowAllOutbound: true,
     });
-    const quarantined = metric('ChangesQuarantined', 'Sum');
+    // Glue's workers talk to each other: a JDBC connection's group must admit itself.
+    securityGroup.addIngressRule(securityGroup, ec2.Port.allTcp(), 'Glue workers of the pull connection');
+    this.connections.addSecurityGroup(securityGroup);
+    const subnet = subnets.subnets[0];
+    const connection = new glue.CfnConnection(this, 'PullConnection', {
+      catalogId: Stack.of(this).account,
+      connectionInput: {
+        // The name the connection had before MergeJob (the merge job's old name + "-pull").
+        name: `${this.pipelineName}-cdc-merge-${Names.uniqueResourceName(this, { maxLength: 20 })}-pull`.slice(0, 255),
+        description: `CdcIngestion ${this.pipelineName}: network path to the source for pulled tables`,
+        connectionType: 'NETWORK',
+        physicalConnectionRequirements: {
+          subnetId: subnet.subnetId,
+          availabilityZone: subnet.availabilityZone,
+          securityGroupIdList: [securityGroup.securityGroupId],
+        },
+      },
+    });
+    return { securityGroup, connection };
+  }
+
+  /** The preflight function (in the VPC, reads the source secret) that reports what CDC would trip on. */
+  private preflightCheck(props: CdcIngestionProps, cdcSpecs: CdcTableSpec[], removalPolicy: RemovalPolicy) {
+    const logGroup = lakeLogGroup(this, 'PreflightLogs', {
+      userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
+    });
+    const role = new iam.Role(this, 'PreflightRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `CdcIngestion ${this.pipelineName}: preflight check`,
+    });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    // A VPC function: Lambda checks at create time that the role can manage its network interfaces
+    // (Lambda guide, "Giving Lambda functions access to a VPC"); LakehouseDeployRules refuses it without.
+    grantLambdaVpcAccess(role);
+    const securityGroup = new ec2.SecurityGroup(this, 'PreflightSecurityGroup', {
+      vpc: props.vpc,
+      description: `CdcIngestion ${this.pipelineName}: preflight check`,
+      allowAllOutbound: true,
+    });
+    this.connections.addSecurityGroup(securityGroup);
+    const fn = new PreflightFunction(this, 'Preflight', {
+      role,
+      description: `CdcIngestion ${this.pipelineName}: reports what CDC from the source would trip on`,
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [securityGroup],
+      environment: {
+        [PREFLIGHT_CONFIG_ENV]: Stack.of(this).toJsonString(<PreflightFunctionConfig>{
+          secretArn: props.source.secret.secretArn,
+          databaseName: props.source.databaseName,
+          sslMode: props.source.sslMode ?? PostgresSslMode.REQUIRE,
+          tables: cdcSpecs.map((s) => ({ name: s.name, primaryKey: s.primaryKey })),
+          // What the replication's LOB settings are, so LOB warnings match the task.
+          fullLobMode: false,
+          lobMaxSizeKb: LOB_MAX_SIZE_KB,
+        }),
+      },
+    });
+    props.source.secret.grantRead(role);
+    return { fn, logGroup };
+  }
+
+  /** Metrics, freshness, quarantine, dead-letter queues, alarms and failure events of the pipeline contract. */
+  private contract() {
+    const quarantined = this.merge.metricQuarantined();
     // Tables the merge job could not merge this run (a type change Iceberg cannot widen, a name
     // clash of wildcard tables): the job merges the others, then fails naming these.
-    const tablesFailed = metric('TablesFailed', 'Sum');
-    const glueMetric = (name: string, statistic: string, label: string) => new cloudwatch.Metric({
-      namespace: 'Glue',
-      metricName: name,
-      dimensionsMap: { JobName: this.mergeJobName, JobRunId: 'ALL', Type: 'count' },
-      statistic,
-      period: Duration.minutes(5),
-      label,
-    });
-    const dmsLatency = (name: string, label: string): cloudwatch.IMetric => (this.replicationTask
-      ? new cloudwatch.Metric({
-        namespace: 'AWS/DMS',
-        metricName: name,
-        dimensionsMap: { ReplicationInstanceIdentifier: this.replicationInstance!.ref, ReplicationTaskIdentifier: identifier },
-        statistic: 'Maximum',
-        period: Duration.minutes(5),
-        label,
-      })
-      // The serverless replication's metrics carry its identifier; a search finds them whatever
-      // the dimension is called (dashboards only: alarms use the merge job's own lag).
-      : new cloudwatch.MathExpression({
-        expression: `SEARCH('{AWS/DMS} MetricName="${name}" "${identifier}"', 'Maximum', 300)`,
-        usingMetrics: {},
-        label,
-        period: Duration.minutes(5),
-      }));
+    const tablesFailed = this.merge.metricTablesFailed();
     const additional: LabeledMetric[] = [
       // DMS's latency only where DMS runs (a pull-only source has none).
-      ...(useDms ? [
-        { label: 'CDC latency, source (s)', metric: dmsLatency('CDCLatencySource', 'CDC latency source') },
-        { label: 'CDC latency, target (s)', metric: dmsLatency('CDCLatencyTarget', 'CDC latency target') },
+      ...(this.replication ? [
+        { label: 'CDC latency, source (s)', metric: this.replication.metricLatency('CDCLatencySource', 'CDC latency source') },
+        { label: 'CDC latency, target (s)', metric: this.replication.metricLatency('CDCLatencyTarget', 'CDC latency target') },
       ] : []),
-      { label: 'Change files merged', metric: metric('FilesMerged', 'Sum') },
+      { label: 'Change files merged', metric: this.merge.metric('FilesMerged') },
       { label: 'Changes quarantined', metric: quarantined },
       { label: 'Tables that failed to merge', metric: tablesFailed },
-      { label: 'Merge run time (ms)', metric: glueMetric('glue.driver.aggregate.elapsedTime', 'Maximum', 'Merge run time') },
+      { label: 'Merge run time (s)', metric: this.merge.metricRunTime() },
     ];
-    this.pipelineMetrics = {
-      throughput: metric('ChangesMerged', 'Sum'),
+    const pipelineMetrics: PipelineMetrics = {
+      throughput: this.merge.metricRowsMerged(),
       // A quarantined change or a table that failed to merge each needs a look.
       errors: new cloudwatch.MathExpression({
         expression: 'FILL(quarantined, 0) + FILL(tablesFailed, 0)',
@@ -610,28 +426,21 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       // How old the newest change of a run was when it reached the curated table.
       lagMillis: new cloudwatch.MathExpression({
         expression: 'age * 1000',
-        usingMetrics: { age: metric('CommitAgeSeconds', 'Maximum') },
+        usingMetrics: { age: this.merge.metricCommitAge() },
         label: 'Change age at merge (ms)',
         period: Duration.minutes(5),
       }),
       additional,
     };
-    this.freshness = this.specs.map((s) => ({
+    // Freshness on the curated table's commits. A pattern names its tables at run time: its
+    // signal counts the commits of every table of the pipeline.
+    const freshness: FreshnessSignal[] = this.specs.map((s) => ({
       dataset: s.curatedTable ?? `${this.tableNamePrefix}${s.name}`,
-      arrivals: metric('ChangesMerged', 'Sum', s.name),
+      arrivals: this.merge.metricTableCommits(s.curatedTable ? { dimensionsMap: { Table: s.curatedTable } } : undefined),
       expectedInterval: s.expectedInterval,
     }));
-    this.quarantines = [{ bucket: lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
-    this.deadLetterQueues = [this.scheduleDeadLetterQueue];
-    this.scheduleDeadLetterAlarm = new cloudwatch.Alarm(this, 'ScheduleDlqAlarm', {
-      alarmDescription: `CdcIngestion ${this.pipelineName}: a schedule could not start the merge job (see the schedule DLQ)`,
-      metric: this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 0,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
+    const quarantines: QuarantineLocation[] = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+    const quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
       alarmDescription: `CdcIngestion ${this.pipelineName}: the merge quarantined changes (see ${this.quarantinePrefix} in the raw zone)`,
       metric: quarantined,
       threshold: 0,
@@ -639,77 +448,18 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
-    this.failureEvents = [
-      {
-        source: ['aws.glue'],
-        detailType: ['Glue Job State Change'],
-        detail: { jobName: [this.mergeJobName], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
-      },
-    ];
-    if (this.replicationArn) {
-      this.failureEvents.push(this.replicationTask
-        ? {
-          source: ['aws.dms'],
-          detailType: ['DMS Replication Task State Change'],
-          resources: [this.replicationArn],
-          detail: { eventType: ['REPLICATION_TASK_FAILED', 'REPLICATION_TASK_STOPPED'] },
-        }
-        : {
-          source: ['aws.dms'],
-          resources: [this.replicationArn],
-          detail: { eventType: [{ wildcard: '*FAIL*' }, { wildcard: '*STOPPED*' }] },
-        });
-    }
-    this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
-
-    this.suppressJustifiedFindings();
-    this.acknowledgeNistFindings();
+    const failureEvents: events.EventPattern[] = [this.merge.failureEvent, ...(this.replication ? [this.replication.failureEvent] : [])];
+    return { pipelineMetrics, freshness, quarantines, quarantineAlarm, failureEvents };
   }
 
   /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
   public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['glue:StartJobRun', 'glue:GetJobRun', 'glue:GetJobRuns'],
-      resourceArns: [Stack.of(this).formatArn({ service: 'glue', resource: 'job', resourceName: this.mergeJobName })],
-    });
-  }
-
-  /** Starts the replication once, when the stack is created; stops it before it is deleted. */
-  private startOnCreate(serverless: boolean, arn: string): cr.AwsCustomResource {
-    const call = (action: string, parameters: Record<string, string>): cr.AwsSdkCall => ({
-      service: 'DatabaseMigrationService',
-      action,
-      parameters,
-      physicalResourceId: cr.PhysicalResourceId.of(`${this.pipelineName}-replication-start`),
-    });
-    const starter = new cr.AwsCustomResource(this, 'StartReplication', {
-      onCreate: serverless
-        ? call('startReplication', { ReplicationConfigArn: arn, StartReplicationType: 'start-replication' })
-        : call('startReplicationTask', { ReplicationTaskArn: arn, StartReplicationTaskType: 'start-replication' }),
-      onDelete: {
-        ...(serverless ? call('stopReplication', { ReplicationConfigArn: arn }) : call('stopReplicationTask', { ReplicationTaskArn: arn })),
-        // Already stopped (or never started) is fine on delete.
-        ignoreErrorCodesMatching: '.*',
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({
-        actions: serverless ? ['dms:StartReplication', 'dms:StopReplication'] : ['dms:StartReplicationTask', 'dms:StopReplicationTask'],
-        resources: [arn],
-      })]),
-      installLatestAwsSdk: false,
-      timeout: Duration.minutes(5),
-    });
-    starter.node.addDependency(this.replicationConfig ?? this.replicationTask!);
-    return starter;
+    return this.merge.grantStartRun(grantee);
   }
 
   /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
   private acknowledgeNistFindings(): void {
     acknowledgeInlinePolicies(this, 'CdcIngestion');
-    for (const schedule of [this.mergeSchedule, ...Object.values(this.pullSchedules)]) {
-      acknowledgeScheduleRole(schedule, `CdcIngestion ${this.pipelineName} schedule`);
-    }
     if (this.preflight) {
       suppressNag(this.preflight, [
         {
@@ -725,50 +475,6 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   }
 
   private suppressJustifiedFindings(): void {
-    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: `The merge job reads and writes object prefixes of the lake: the change files (${this.rawPrefix}), its ledger `
-        + `(${this.statePrefix}), the quarantine (${this.quarantinePrefix}) and the curated tables it creates (${this.tableNamePrefix}*), `
-        + 'whose file names Iceberg picks at run time; Glue logs under /aws-glue/*; the script is one object of the CDK asset bucket; '
-        + 'PutMetricData is limited to the Glue and cdk-lakehouse/Cdc namespaces; Glue manages the network interfaces of a connection (ec2 needs "*").',
-      appliesTo: [
-        '/^Resource::<.*(Raw|Curated)Bucket[A-Za-z0-9]*\\.Arn>/.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/\\*$/',
-        '/^Resource::arn:<AWS::Partition>:glue:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):table/.*\\*$/',
-        'Action::s3:GetBucket*',
-        'Action::s3:GetObject*',
-        'Action::s3:List*',
-        'Action::s3:DeleteObject*',
-        'Action::s3:Abort*',
-        'Action::kms:GenerateDataKey*',
-        'Action::kms:ReEncrypt*',
-        'Resource::*',
-      ],
-    }]);
-    if (this.targetAccessRole) {
-      suppressNag(this.targetAccessRole.node.findChild('DefaultPolicy'), [{
-        id: 'AwsSolutions-IAM5',
-        reason: `DMS writes change files (names chosen by DMS) under the pipeline's raw prefix ${this.rawPrefix} with the lake key.`,
-        appliesTo: [`/^Resource::<.*RawBucket[A-Za-z0-9]*\\.Arn>/${escapeRegex(this.rawPrefix)}\\*$/`, 'Action::kms:ReEncrypt*'],
-      }]);
-    }
-    // The scheduler's DLQ is itself the dead-letter queue of the schedules; cdk-nag only
-    // recognises SQS redrive as "used as a DLQ".
-    suppressNag(this.scheduleDeadLetterQueue, [{
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the merge and pull schedules; it is alarmed on (ScheduleDlqAlarm).',
-    }]);
-    if (this.replicationStarter) acknowledgeAwsCustomResourceProvider(this, this.replicationStarter);
-    if (this.dmsVpcRole) {
-      for (const role of [this.dmsVpcRole, this.dmsCloudWatchLogsRole!]) {
-        suppressNag(role, [{
-          id: 'AwsSolutions-IAM4',
-          reason: 'DMS requires these account-level roles by name, with exactly these AWS managed policies.',
-          appliesTo: ['/^Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonDMS.*$/'],
-        }]);
-      }
-    }
     if (this.preflight) {
       suppressNag(this.preflight.role!.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
@@ -846,50 +552,16 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
     throw propError(NAME, 'allocatedStorageGiB', `${allocatedStorage} is outside 5-6144 GiB`, 'give a whole number of GiB between 5 and 6144');
   }
   const workers = props.glueNumberOfWorkers ?? 2;
-  if (!Number.isInteger(workers) || workers < 2) throw propError(NAME, 'glueNumberOfWorkers', `${workers} is below 2`, 'give at least 2 workers (Glue\'s minimum)');
   const retention = props.snapshotRetention ?? Duration.days(7);
   const retentionHours = retention.toHours({ integral: false });
   if (!Number.isInteger(retentionHours) || retentionHours < 1) {
     throw propError(NAME, 'snapshotRetention', `${retention.toHumanString()} is not a whole number of hours (at least 1)`, 'use e.g. Duration.days(7)');
   }
-  const timeout = props.glueTimeout ?? Duration.hours(2);
-  if (timeout.toMinutes({ integral: false }) < 1 || !Number.isInteger(timeout.toMinutes({ integral: false }))) {
-    throw propError(NAME, 'glueTimeout', `${timeout.toHumanString()} is not a whole number of minutes`, 'use e.g. Duration.hours(2)');
-  }
+  validateMergeSettings(NAME, { workerType: 'glueWorkerType', numberOfWorkers: 'glueNumberOfWorkers', timeout: 'glueTimeout', schedule: 'mergeSchedule' }, {
+    workerType: props.glueWorkerType, numberOfWorkers: workers, timeout: props.glueTimeout ?? Duration.hours(2), schedule: props.mergeSchedule,
+  });
+  props.tables.forEach((t, i) => {
+    if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
+  });
   return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours };
-}
-
-/** DMS identifiers: a letter first, letters, digits and single hyphens, no hyphen at the end. */
-function dmsIdentifier(scope: Construct): string {
-  return Names.uniqueResourceName(scope, { maxLength: 60, separator: '-' })
-    .toLowerCase()
-    .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^[^a-z]+/, '')
-    .replace(/-$/, '') || 'cdc';
-}
-
-/** The account-level DMS roles of this stack, created once by the first CdcIngestion that asks. */
-function dmsAccountRoles(scope: CdcIngestion): { vpcRole: iam.Role; logsRole: iam.Role } {
-  const stack = Stack.of(scope);
-  const id = 'CdkLakehouseDmsAccountRoles';
-  let holder = stack.node.tryFindChild(id) as Construct | undefined;
-  if (!holder) {
-    holder = new Construct(stack, id);
-    new iam.Role(holder, 'DmsVpcRole', {
-      roleName: 'dms-vpc-role',
-      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSVPCManagementRole')],
-      description: 'DMS: manage network interfaces in the VPC (account-level role DMS expects by name)',
-    });
-    new iam.Role(holder, 'DmsCloudWatchLogsRole', {
-      roleName: 'dms-cloudwatch-logs-role',
-      assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonDMSCloudWatchLogsRole')],
-      description: 'DMS: write task logs to CloudWatch Logs (account-level role DMS expects by name)',
-    });
-    LakehouseDeployRules._nameOwner(holder, scope, NAME, 'dmsAccountRoles');
-    LakehouseDeployRules._applyTo(holder);
-  }
-  return { vpcRole: holder.node.findChild('DmsVpcRole') as iam.Role, logsRole: holder.node.findChild('DmsCloudWatchLogsRole') as iam.Role };
 }

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { ILakehouse } from '../../core/lake';
 import { Column } from '../../lakehouse/table-props';
 
@@ -212,10 +213,11 @@ export interface StreamingDedupIngestionProps {
   readonly bufferSize?: Size;
 
   /**
-   * Schedule of the curated merge job (a Glue cron expression).
-   * @default 'cron(15 * * * ? *)' (hourly)
+   * When the curated merge job runs (EventBridge Scheduler, like every merge of the library; a
+   * start it cannot deliver goes to the merge's dead-letter queue, which has an alarm).
+   * @default ScheduleExpression.cron({ minute: '15' }) - hourly at :15 (UTC)
    */
-  readonly mergeSchedule?: string;
+  readonly mergeSchedule?: scheduler.ScheduleExpression;
 
   /**
    * Run the merge as Glue Flex (cheaper, may start later): right for an hourly schedule.

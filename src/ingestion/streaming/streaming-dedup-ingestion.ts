@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, Names, RemovalPolicy, Size, SizeRoundingBehavior, Stack, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +10,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
@@ -20,12 +20,14 @@ import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
+import { MergeJob } from '../../core/merge-job';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
-import { addOrReportStatement } from '../../core/resource-policy';
+import { RawDelivery } from '../../core/raw-delivery';
+import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
 import { PartitionProjection } from '../../lakehouse/partition-projection';
@@ -37,7 +39,6 @@ const NAME = 'StreamingDedupIngestion';
 const METRICS_NAMESPACE = 'CdkLakehouse/Streaming';
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
-const GLUE_CRON = /^cron\(\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*\)$/;
 
 /**
  * Kinesis events into the lake, each event once: a Kinesis stream (or yours), a dedup Lambda
@@ -75,7 +76,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly dedupFunction?: lambda.Function;
   /** Where the dedup Lambda's event source sends pointers to batches it gave up on. */
   public readonly onFailureQueue?: sqs.Queue;
-  /** The Firehose delivery stream into the raw zone. */
+  /** The Firehose delivery into the raw zone (grants, metrics). */
+  public readonly delivery: firehose.IDeliveryStream;
+  /** The Firehose delivery stream into the raw zone (CloudFormation resource). */
   public readonly deliveryStream: firehose.CfnDeliveryStream;
   /** The role Firehose assumes. */
   public readonly deliveryRole: iam.Role;
@@ -85,14 +88,14 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly rawTable: RawTable;
   /** The curated Iceberg table, one row per event id. */
   public readonly curatedTable: IcebergTable;
-  /** The Glue job that MERGEs raw into curated. */
+  /** The merge of raw into curated: job, role, schedule with its dead-letter queue, merge metrics. */
+  public readonly merge: MergeJob;
+  /** The Glue job that MERGEs raw into curated (`merge.job`). */
   public readonly mergeJob: glue.CfnJob;
-  /** The merge job's role. */
+  /** The merge job's role (`merge.role`). */
   public readonly mergeRole: iam.Role;
-  /** The merge job's schedule. */
-  public readonly mergeTrigger: glue.CfnTrigger;
-  /** Encryption settings of the merge job (logs, bookmarks, S3). */
-  public readonly mergeSecurityConfiguration: glue.CfnSecurityConfiguration;
+  /** The merge job's EventBridge Scheduler schedule (`merge.schedules[0]`). */
+  public readonly mergeSchedule: scheduler.Schedule;
   /** The replay function (operators invoke it with a time range and an event type). */
   public readonly replayFunction: lambda.Function;
   /** Prefix in the raw bucket where the handler quarantines malformed records. */
@@ -107,13 +110,11 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     super(scope, id);
     const p = resolveProps(props, id);
     LakehouseDeployRules._applyTo(this);
-    const stack = Stack.of(this);
     this.lake = props.lake;
     this.pipelineName = p.pipelineName;
     const raw = props.lake.raw;
     const key = props.lake.encryptionKey;
 
-    // ---- Stream ------------------------------------------------------------------------------
     this.stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
       streamMode: p.streamMode,
       shardCount: p.streamMode === kinesis.StreamMode.PROVISIONED ? p.shardCount : undefined,
@@ -131,7 +132,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    // ---- Raw and curated tables --------------------------------------------------------------
     this.quarantinePrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/malformed`);
     this.deliveryErrorPrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/delivery-errors`);
     this.rawTable = new RawTable(this, 'RawTable', {
@@ -163,97 +163,36 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     });
     for (const table of [this.rawTable, this.curatedTable]) LakehouseDeployRules._nameOwner(table, this, NAME, 'datasetName');
 
-    // ---- Firehose ------------------------------------------------------------------------------
-    this.deliveryLogGroup = lakeLogGroup(this, 'DeliveryLogs', {
-      constructKey: key,
-      userKey: props.logEncryptionKey,
-      keyProp: 'logEncryptionKey',
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const deliveryLogStream = new logs.LogStream(this, 'DeliveryLogStream', {
-      logGroup: this.deliveryLogGroup,
-      logStreamName: 'DestinationDelivery',
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.deliveryRole = new iam.Role(this, 'DeliveryRole', {
-      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
-        conditions: { StringEquals: { 'sts:ExternalId': stack.account } },
-      }),
-      description: `Firehose of ${p.pipelineName}: writes raw events and their delivery errors`,
-    });
-    // What Firehose's S3 destination needs, on the two prefixes it writes, and nothing else.
-    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
-      resources: [raw.bucket.arnForObjects(`${this.rawTable.prefix}*`), raw.bucket.arnForObjects(`${this.deliveryErrorPrefix}*`)],
-    }));
-    this.deliveryRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
-      resources: [raw.bucket.bucketArn],
-    }));
-    raw.encryptionKey.grant(this.deliveryRole, 'kms:GenerateDataKey', 'kms:Decrypt');
-    this.deliveryLogGroup.grantWrite(this.deliveryRole);
-    if (!p.deduplicate) this.stream.grantRead(this.deliveryRole);
-
     const fields = p.fields;
     const jq = (field: string) => `.${field}`;
-    const extraction = `{event_type: ${jq(fields.type)}, `
-      + `event_subtype: (if ((${jq(fields.subtype)} // "") | tostring) == "" then "none" else ${jq(fields.subtype)} end), `
-      + `year: ${jq(fields.time)}[0:4], month: ${jq(fields.time)}[5:7], day: ${jq(fields.time)}[8:10]}`;
-    const partitionPath = ['event_type', 'event_subtype', 'year', 'month', 'day']
-      .map((k) => `${k}=!{partitionKeyFromQuery:${k}}`).join('/');
-
-    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
-      deliveryStreamType: p.deduplicate ? 'DirectPut' : 'KinesisStreamAsSource',
-      kinesisStreamSourceConfiguration: p.deduplicate ? undefined : {
-        kinesisStreamArn: this.stream.streamArn,
-        roleArn: this.deliveryRole.roleArn,
+    // id "Default": the delivery's resources keep the logical ids they had before RawDelivery.
+    const delivery = new RawDelivery(this, 'Default', {
+      zone: raw,
+      prefix: this.rawTable.prefix,
+      errorPrefix: this.deliveryErrorPrefix,
+      description: p.pipelineName,
+      // With dedup, the handler puts records (Direct PUT, SSE with the lake key); without, Firehose reads the stream.
+      source: p.deduplicate ? undefined : this.stream,
+      directPutKey: key,
+      // The handler packs up to 500 events per record as JSON lines; they are split first.
+      deaggregateJsonLines: true,
+      partitioning: {
+        extractionQuery: `{event_type: ${jq(fields.type)}, `
+          + `event_subtype: (if ((${jq(fields.subtype)} // "") | tostring) == "" then "none" else ${jq(fields.subtype)} end), `
+          + `year: ${jq(fields.time)}[0:4], month: ${jq(fields.time)}[5:7], day: ${jq(fields.time)}[8:10]}`,
+        keys: ['event_type', 'event_subtype', 'year', 'month', 'day'],
       },
-      // Server-side encryption with the lake key (only possible for Direct PUT; a Kinesis source
-      // keeps the stream's own encryption).
-      deliveryStreamEncryptionConfigurationInput: p.deduplicate ? { keyType: 'CUSTOMER_MANAGED_CMK', keyArn: key.keyArn } : undefined,
-      extendedS3DestinationConfiguration: {
-        bucketArn: raw.bucket.bucketArn,
-        roleArn: this.deliveryRole.roleArn,
-        prefix: `${this.rawTable.prefix}${partitionPath}/`,
-        errorOutputPrefix: `${this.deliveryErrorPrefix}!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/`,
-        bufferingHints: { intervalInSeconds: p.bufferInterval.toSeconds(), sizeInMBs: p.bufferSize.toMebibytes() },
-        compressionFormat: 'GZIP',
-        fileExtension: '.json.gz',
-        encryptionConfiguration: { kmsEncryptionConfig: { awskmsKeyArn: raw.encryptionKey.keyArn } },
-        cloudWatchLoggingOptions: {
-          enabled: true,
-          logGroupName: this.deliveryLogGroup.logGroupName,
-          logStreamName: deliveryLogStream.logStreamName,
-        },
-        dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
-        processingConfiguration: {
-          enabled: true,
-          processors: [
-            // The handler packs up to 500 events per record as JSON lines; split them first.
-            { type: 'RecordDeAggregation', parameters: [{ parameterName: 'SubRecordType', parameterValue: 'JSON' }] },
-            {
-              type: 'MetadataExtraction',
-              parameters: [
-                { parameterName: 'MetadataExtractionQuery', parameterValue: extraction },
-                { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
-              ],
-            },
-            { type: 'AppendDelimiterToRecord', parameters: [{ parameterName: 'Delimiter', parameterValue: '\\n' }] },
-          ],
-        },
-      },
+      bufferInterval: p.bufferInterval,
+      bufferSize: p.bufferSize,
+      logKey: key,
+      userLogKey: props.logEncryptionKey,
     });
-    // The role's policy must exist before Firehose validates its access.
-    const deliveryPolicy = this.deliveryRole.node.tryFindChild('DefaultPolicy');
-    if (deliveryPolicy) this.deliveryStream.node.addDependency(deliveryPolicy);
-    if (p.deduplicate) {
-      // Firehose creates a KMS grant for server-side encryption with the lake key.
-      key.grant(this.deliveryRole, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
-    }
+    this.delivery = delivery.deliveryStream;
+    this.deliveryStream = delivery.cfnDeliveryStream;
+    this.deliveryRole = delivery.role;
+    this.deliveryLogGroup = delivery.logGroup;
     const deliveryStreamArn = this.deliveryStream.attrArn;
 
-    // ---- Dedup Lambda --------------------------------------------------------------------------
     const lambdaLogGroups: logs.LogGroup[] = [];
     if (p.deduplicate) {
       const provisioned = p.dedupCapacity.provisionedOptions;
@@ -336,7 +275,6 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    // ---- Replay ----------------------------------------------------------------------------------
     const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     lambdaLogGroups.push(replayLogGroup);
     const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
@@ -368,73 +306,20 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/', '/^Resource::arn:<AWS::Partition>:glue:.*$/'],
     }]);
 
-    // ---- Curated merge (Glue 5.0) ------------------------------------------------------------------
-    const script = new s3assets.Asset(this, 'MergeScript', { path: path.join(__dirname, 'glue', 'streaming_merge.py') });
-    this.mergeRole = new iam.Role(this, 'MergeRole', {
-      assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: `Glue merge job of ${p.pipelineName}: raw events into the curated Iceberg table`,
-    });
-    this.rawTable.grantRead(this.mergeRole);
-    this.curatedTable.grantReadWrite(this.mergeRole);
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['s3:GetObject'],
-      resources: [stack.formatArn({ service: 's3', region: '', account: '', resource: script.s3BucketName, resourceName: script.s3ObjectKey })],
-    }));
-    const jobLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws-glue/jobs/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-      resources: [jobLogs, `${jobLogs}:*`],
-    }));
-    this.mergeRole.addToPolicy(new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
-    }));
-    // On an imported key the statement cannot be added: its owner is told exactly what to add.
-    addOrReportStatement(this, key, 'lake key (KMS key policy)', new iam.PolicyStatement({
-      principals: [new iam.ServicePrincipal(`logs.${stack.region}.${stack.urlSuffix}`)],
-      actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': jobLogs } },
-    }), 'CloudWatch Logs cannot encrypt the log group of the merge job with it, and the merge job fails to write its logs');
-    const securityConfigurationName = `${Names.uniqueResourceName(this, { maxLength: 100, separator: '-' })}-merge`;
-    this.mergeSecurityConfiguration = new glue.CfnSecurityConfiguration(this, 'MergeSecurityConfiguration', {
-      name: securityConfigurationName,
-      encryptionConfiguration: {
-        s3Encryptions: [{ s3EncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn }],
-        cloudWatchEncryption: { cloudWatchEncryptionMode: 'SSE-KMS', kmsKeyArn: key.keyArn },
-        jobBookmarksEncryption: { jobBookmarksEncryptionMode: 'CSE-KMS', kmsKeyArn: key.keyArn },
-      },
-    });
-    const catalog = 'glue_catalog';
-    const sparkConf = [
-      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
-      `spark.sql.catalog.${catalog}=org.apache.iceberg.spark.SparkCatalog`,
-      `spark.sql.catalog.${catalog}.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog`,
-      `spark.sql.catalog.${catalog}.io-impl=org.apache.iceberg.aws.s3.S3FileIO`,
-      `spark.sql.catalog.${catalog}.warehouse=${props.lake.curated.s3Url()}`,
-    ].join(' --conf ');
-    this.mergeJob = new glue.CfnJob(this, 'MergeJob', {
-      role: this.mergeRole.roleArn,
+    this.merge = new MergeJob(this, 'Merge', {
+      lake: props.lake,
+      pipelineName: p.pipelineName,
+      scriptPath: path.join(__dirname, 'glue', 'streaming_merge.py'),
       description: `MERGEs new raw events of ${p.pipelineName} into the curated Iceberg table by event id`,
-      glueVersion: '5.0',
-      command: { name: 'glueetl', pythonVersion: '3', scriptLocation: script.s3ObjectUrl },
-      workerType: 'G.1X',
+      jobEncryptionKey: key,
       numberOfWorkers: p.mergeWorkers,
-      executionClass: p.flexMerge ? 'FLEX' : 'STANDARD',
-      timeout: 120,
+      flex: p.flexMerge,
+      timeout: Duration.hours(2),
       maxRetries: 1,
-      // Runs never overlap: each one reads from the watermark the previous one left.
-      executionProperty: { maxConcurrentRuns: 1 },
-      securityConfiguration: securityConfigurationName,
-      defaultArguments: {
-        '--job-language': 'python',
-        '--datalake-formats': 'iceberg',
-        '--conf': sparkConf,
-        '--enable-metrics': 'true',
-        '--enable-continuous-cloudwatch-log': 'true',
+      schedule: p.mergeSchedule,
+      removalPolicy: p.removalPolicy,
+      arguments: {
         '--raw_path': raw.s3Url(this.rawTable.prefix),
-        '--catalog': catalog,
         '--curated_database': props.lake.curated.databaseName,
         '--curated_table': this.curatedTable.tableName,
         '--id_field': fields.id,
@@ -444,53 +329,42 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         '--overlap_minutes': String(p.mergeOverlap.toMinutes()),
       },
     });
-    this.mergeJob.addDependency(this.mergeSecurityConfiguration);
-    const mergePolicy = this.mergeRole.node.tryFindChild('DefaultPolicy');
-    if (mergePolicy) this.mergeJob.node.addDependency(mergePolicy);
-    this.mergeJob.node.addDependency(this.curatedTable);
-    this.mergeTrigger = new glue.CfnTrigger(this, 'MergeSchedule', {
-      type: 'SCHEDULED',
-      schedule: p.mergeSchedule,
-      startOnCreation: true,
-      description: `Runs the merge of ${p.pipelineName}`,
-      actions: [{ jobName: this.mergeJob.ref }],
-    });
-    suppressNag(this.mergeRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'The merge job reads this dataset\'s raw prefix and writes its curated table\'s prefix only; the script '
-        + 'asset is one object; Glue names its job log groups /aws-glue/jobs/*; PutMetricData is limited to the Glue '
-        + 'namespace by condition (the action has no resource).',
-      appliesTo: [
-        '/^Resource::<.*\\.Arn>/.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:s3:::cdk-.*\\*$/',
-        '/^Resource::arn:<AWS::Partition>:logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):log-group:/aws-glue/jobs/\\*(:\\*)?$/',
-        'Resource::*',
-      ],
-    }]);
-    suppressNag(this.deliveryRole.node.findChild('DefaultPolicy'), [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Firehose writes objects it names itself under this dataset\'s raw prefix and its delivery-error prefix '
-        + 'only; log stream writes are limited to its own log group.',
-      appliesTo: ['/^Resource::<.*\\.Arn>/.*\\*$/'],
-    }]);
-    if (!p.deduplicate) {
-      suppressNag(this.deliveryStream, [{
-        id: 'AwsSolutions-KDF1',
-        reason:
-          'A delivery stream with a Kinesis source cannot have its own server-side encryption: the source stream '
-          + 'is encrypted with a customer managed key and Firehose writes SSE-KMS objects with the lake key.',
-      }]);
-    }
+    this.rawTable.grantRead(this.merge.role);
+    this.curatedTable.grantReadWrite(this.merge.role);
+    this.merge.job.node.addDependency(this.curatedTable);
+    this.mergeJob = this.merge.job;
+    this.mergeRole = this.merge.role;
+    this.mergeSchedule = this.merge.schedules[0];
+    const contract = this.contract(p.expectedArrivalInterval);
+    this.pipelineMetrics = contract.pipelineMetrics;
+    this.freshness = contract.freshness;
+    this.deadLetterQueues = contract.deadLetterQueues;
+    this.quarantines = contract.quarantines;
+    this.pipelineAlarms = contract.pipelineAlarms;
+    this.failureEvents = contract.failureEvents;
+    this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
+    this.acknowledgeNistFindings(p.parallelizationFactor);
+  }
 
-    // ---- Pipeline contract --------------------------------------------------------------------------
+  /** Metrics, freshness, dead-letter queues, quarantine, alarms and failure events of the pipeline contract. */
+  private contract(expectedArrivalInterval: Duration) {
     const period = Duration.minutes(5);
     const own = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: p.pipelineName }, statistic: 'Sum', period, label,
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.pipelineName }, statistic: 'Sum', period, label,
     });
     const firehoseMetric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
       namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
     });
     const delivered = firehoseMetric('DeliveryToS3.Records', 'Sum', 'Records delivered to S3');
+    const mergeMetrics = [
+      { label: 'Rows merged into curated', metric: this.merge.metricRowsMerged() },
+      { label: 'Curated table commits', metric: this.merge.metricTableCommits() },
+      { label: 'Merge run time (s)', metric: this.merge.metricRunTime() },
+    ];
+    let pipelineMetrics: PipelineMetrics;
+    let deadLetterQueues: sqs.IQueue[] = [];
+    let quarantines: QuarantineLocation[] = [];
+    let pipelineAlarms: cloudwatch.IAlarm[] = [];
     if (this.dedupFunction && this.onFailureQueue) {
       const received = own('RecordsReceived', 'Received');
       const duplicates = own('RecordsDuplicate', 'Duplicates');
@@ -498,7 +372,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       const forwardFailures = own('ForwardFailures', 'Forward failures');
       const claimFailures = own('ClaimFailures', 'Claim failures');
       const iteratorAge = this.dedupFunction.metric('IteratorAge', { statistic: 'Maximum', period });
-      this.pipelineMetrics = {
+      pipelineMetrics = {
         throughput: received,
         errors: new cloudwatch.MathExpression({
           expression: 'FILL(ff, 0) + FILL(cf, 0) + FILL(le, 0)',
@@ -520,16 +394,17 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           { label: 'Forward failures', metric: forwardFailures },
           { label: 'Delivered to S3', metric: delivered },
           { label: 'Delivery freshness (s)', metric: firehoseMetric('DeliveryToS3.DataFreshness', 'Maximum', 'Delivery freshness') },
+          ...mergeMetrics,
         ],
       };
-      this.deadLetterQueues = [this.onFailureQueue];
-      this.quarantines = [{ bucket: raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
-      this.pipelineAlarms = [
+      deadLetterQueues = [this.onFailureQueue];
+      quarantines = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
+      pipelineAlarms = [
         new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
           metric: iteratorAge,
           threshold: Duration.minutes(15).toMilliseconds(),
           evaluationPeriods: 3,
-          alarmDescription: `${p.pipelineName}: the dedup Lambda is more than 15 minutes behind the stream`,
+          alarmDescription: `${this.pipelineName}: the dedup Lambda is more than 15 minutes behind the stream`,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
         new cloudwatch.Alarm(this, 'OnFailureAlarm', {
@@ -537,30 +412,33 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
-          alarmDescription: `${p.pipelineName}: a batch exhausted its retries; its pointer is in the on-failure queue`,
+          alarmDescription: `${this.pipelineName}: a batch exhausted its retries; its pointer is in the on-failure queue`,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
       ];
     } else {
       const lag = firehoseMetric('DataReadFromKinesisStream.Records', 'Sum', 'Records read from Kinesis');
-      this.pipelineMetrics = {
+      pipelineMetrics = {
         throughput: lag,
         errors: firehoseMetric('ThrottledGetRecords', 'Sum', 'Throttled GetRecords'),
         lagMillis: firehoseMetric('KinesisMillisBehindLatest', 'Maximum', 'Milliseconds behind the stream'),
-        additional: [{ label: 'Delivered to S3', metric: delivered }],
+        additional: [{ label: 'Delivered to S3', metric: delivered }, ...mergeMetrics],
       };
-      this.deadLetterQueues = [];
-      this.quarantines = [];
-      this.pipelineAlarms = [];
     }
-    this.freshness = [{ dataset: `${raw.databaseName}.${p.datasetName}`, arrivals: delivered, expectedInterval: p.expectedArrivalInterval }];
-    this.failureEvents = [{
-      source: ['aws.glue'],
-      detailType: ['Glue Job State Change'],
-      detail: { jobName: [this.mergeJob.ref], state: ['FAILED', 'TIMEOUT', 'ERROR'] },
+    // Freshness is measured where people query: new snapshots of the curated table.
+    const freshness: FreshnessSignal[] = [{
+      dataset: `${this.lake.curated.databaseName}.${this.curatedTable.tableName}`,
+      arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
+      expectedInterval: expectedArrivalInterval,
     }];
-    this.logGroups = [...lambdaLogGroups, this.deliveryLogGroup];
-    this.acknowledgeNistFindings(p.parallelizationFactor);
+    return {
+      pipelineMetrics,
+      freshness,
+      deadLetterQueues: [...deadLetterQueues, this.merge.scheduleDeadLetterQueue!],
+      quarantines,
+      pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!],
+      failureEvents: [this.merge.failureEvent],
+    };
   }
 
   /** NIST 800-53 R5 findings on resources this construct creates, each with its reason. */
@@ -755,10 +633,8 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     throw propError(NAME, 'bufferSize', `${mib} MiB is outside 64-128 MiB`, 'Firehose dynamic partitioning needs a buffer of 64 to 128 MiB: use Size.mebibytes(64..128)');
   }
 
-  const mergeSchedule = props.mergeSchedule ?? 'cron(15 * * * ? *)';
-  if (!GLUE_CRON.test(mergeSchedule)) {
-    throw propError(NAME, 'mergeSchedule', `"${mergeSchedule}" is not a Glue cron expression`, 'use cron(minutes hours day-of-month month day-of-week year), e.g. "cron(15 * * * ? *)"');
-  }
+  const mergeSchedule = props.mergeSchedule ?? scheduler.ScheduleExpression.cron({ minute: '15' });
+  validateScheduleExpression(NAME, 'mergeSchedule', mergeSchedule);
   const mergeWorkers = props.mergeWorkers ?? 2;
   integerIn('mergeWorkers', mergeWorkers, 2, 299);
   const mergeOverlap = props.mergeOverlap ?? Duration.minutes(30);
