@@ -234,6 +234,34 @@ project.addTask('benchmark:cdc-merge', {
   exec: `${VENV}/bin/python benchmarks/cdc_merge.py`,
 });
 
+// ---------------------------------------------------------------------------------------------
+// Releasing (docs/releasing.md).
+
+// API compatibility with the previous release (build-tools/compat.sh): jsii-diff against the npm
+// package of the newest release tag (v*). Before the first release there is no tag and so nothing
+// to compare with: the task says so and succeeds. While the package is 0.x and its stability
+// `experimental`, breaking changes are reported, not fatal (--error-on prod); at 1.0 they fail.
+project.removeTask('compat');
+const compat = project.addTask('compat', {
+  description: 'API compatibility check (jsii-diff) against the previous release, once one exists',
+});
+compat.exec('sh build-tools/compat.sh');
+
+// The Go package is source (publib pushes dist/go to the Go module repository): generate it only.
+// It is compiled and used by the Go consumer check below, which can pin what the Go module proxy
+// really serves (docs/releasing.md says why jsii-pacmak's own Go build cannot here).
+project.tasks.tryFind('package:go')!.reset('jsii-pacmak -v --target go --code-only');
+
+// Java and Go packages proven as their users would use them: build the jar (Maven) and the Go
+// module with jsii-pacmak, then synthesize consumers/java (aws-cdk-lib from Maven Central) and
+// consumers/go (aws-cdk-go from the Go module proxy) and require their templates to equal the
+// TypeScript twin's (consumers/run.js). Needs the compiled .jsii (test:python compiles it).
+// Timings, cold and warm: docs/releasing.md.
+const testConsumers = project.addTask('test:consumers', {
+  description: 'Build the Java and Go packages and synthesize a small Java app and a small Go app with them',
+});
+testConsumers.exec('node consumers/run.js java go', { env: { CONSUMER_GO_SCHEMA: 'v53.25.0' } });
+
 // The test command: bundle Lambda code first (a fresh clone has none), jest, eslint, then the
 // integ snapshots and cfn-lint.
 const test = project.testTask;
@@ -244,6 +272,8 @@ test.prependExec('node build-tools/ensure-postgres.js');
 if (bundleTask) test.prependSpawn(bundleTask);
 test.spawn(integVerify);
 test.spawn(testPython);
+test.spawn(testConsumers);
+test.spawn(compat);
 test.spawn(cfnLint);
 
 project.synth();
