@@ -125,7 +125,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // The npm tarball (and so the wheel and the jar, which embed it) carries the compiled library,
 // its Lambda bundles and Glue scripts, and nothing of the workspace around it.
 for (const pattern of ['/.venv/', '/cdk.out/', '/integ/', '/examples/', '/benchmarks/', '/docs/', '/build-tools/',
-  '/rosetta/', '/requirements-dev.txt', '/.ci/', '__pycache__/', '/test-reports/', '/.jsii.tabl.json']) {
+  '/rosetta/', '/requirements-dev.txt', '/.ci/', '__pycache__/', '/test-reports/', '/.jsii.tabl.json',
+  '/consumers/', '/CONTRIBUTING.md', '/.compatignore']) {
   project.addPackageIgnore(pattern);
 }
 
