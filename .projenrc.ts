@@ -68,7 +68,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     moduleName: GO_MODULE,
   },
   // .NET is not published: no NuGet feed is reachable where the project is tested, so a .NET
-  // package could not be proven to work (README "Languages").
+  // package could not be proven to work (README "Install", docs/releasing.md).
 
   devDeps: [
     'cdk-nag@~2.38.2',

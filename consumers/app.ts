@@ -1,6 +1,7 @@
 // The TypeScript twin of consumers/go/main.go and consumers/java/src/main/java/consumer/App.java:
-// the same constructs and props. consumers/run.js synthesizes all three and requires the Java and
-// Go templates to equal this one (asset hashes included).
+// the same constructs and props. consumers/run.js runs it against the npm tarball (the import
+// becomes 'cdk-lakehouse'), synthesizes all three and requires the Java and Go templates to equal
+// this one (asset hashes included).
 import { App, Stack } from 'aws-cdk-lib';
 import { AthenaServing, LakehouseTier } from '../src';
 
