@@ -4,13 +4,24 @@ import { awscdk, javascript, JsonFile } from 'projen';
 // newer aws-cdk-lib writes a cloud-assembly schema integ-runner 2.197.x cannot read.
 const CDK_VERSION = '2.257.0';
 
+// THE repository: set it here, once. Everything else derives from it: package.json's repository,
+// the Go module path (published by publib into a sibling `<repo>-go` repository), and the absolute
+// links to the guides in README.md (test/packaging/readme-links.test.ts fails until README.md's
+// links match this value). The owner below is a placeholder until the project has a home.
+const REPOSITORY = 'https://github.com/cdk-lakehouse/cdk-lakehouse';
+const GO_MODULE = `${REPOSITORY.replace(/^https:\/\//, '')}-go`;
+
+// How every bundle (Lambda handlers and the CDC preflight CLI) is built by esbuild.
+// (projen passes sourcesContent only when true, hence the explicit esbuild flag.)
+const BUNDLING = { externals: [], minify: true, sourcemap: true, esbuildArgs: { '--sources-content': 'false' } };
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-lakehouse',
   description:
     'Composable AWS CDK L3 constructs for data lakes: S3 + Glue + Iceberg zones, CDC, streaming and API ingestion, Athena serving and pipeline observability.',
   author: 'cdk-lakehouse maintainers',
   authorAddress: 'maintainers@cdk-lakehouse.dev',
-  repositoryUrl: 'https://example.invalid/cdk-lakehouse.git',
+  repositoryUrl: `${REPOSITORY}.git`,
   license: 'Apache-2.0',
   keywords: ['aws-cdk', 'cdk', 'data-lake', 'lakehouse', 'iceberg', 'glue', 'athena', 'awscdk'],
 
@@ -21,29 +32,43 @@ const project = new awscdk.AwsCdkConstructLibrary({
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
 
-  // CI here is `.ci/run`, not GitHub.
-  github: false,
-  release: false,
+  // The check that runs here is `.ci/run`; GitHub gets only the release workflow (versions from
+  // conventional commits, CHANGELOG, publib jobs per registry). docs/releasing.md says how.
+  github: true,
+  release: true,
   buildWorkflow: false,
   depsUpgrade: false,
   pullRequestTemplate: false,
+  // 0.x until the API has been used by real stacks: breaking changes bump the minor version and
+  // a 1.0 needs an explicit decision (change majorVersion), never an accident of a commit message.
+  majorVersion: 0,
+  stability: 'experimental',
+  releaseToNpm: true,
 
   // Handlers run on a current, explicit Node runtime (a region-dependent "latest" trips cdk-nag
   // in environment-agnostic stacks); the AWS SDK v3 ships with it and stays external.
   // The AWS SDK is bundled too (not left to the runtime's copy): handlers run the SDK version
   // their tests ran, and libraries such as @aws-sdk/lib-storage are there for sure.
-  lambdaOptions: { runtime: awscdk.LambdaRuntime.NODEJS_24_X, bundlingOptions: { externals: [] } },
+  // Bundles are minified (a smaller package and a faster cold start) with an external source map
+  // beside each one (`index.js.map`, no sources inlined), so a stack trace can be mapped back to
+  // the TypeScript: at run time with NODE_OPTIONS=--enable-source-maps, or offline.
+  lambdaOptions: { runtime: awscdk.LambdaRuntime.NODEJS_24_X, bundlingOptions: BUNDLING },
 
   publishToPypi: {
     distName: 'cdk-lakehouse',
     module: 'cdk_lakehouse',
   },
-  // Built on demand (`npx projen package:java`), not by the test command.
+  // Java and Go packages are built and used by a small app each in `npx projen test:consumers`.
   publishToMaven: {
     javaPackage: 'dev.cdklakehouse',
     mavenGroupId: 'dev.cdk-lakehouse',
     mavenArtifactId: 'cdk-lakehouse',
   },
+  publishToGo: {
+    moduleName: GO_MODULE,
+  },
+  // .NET is not published: no NuGet feed is reachable where the project is tested, so a .NET
+  // package could not be proven to work (README "Install", docs/releasing.md).
 
   devDeps: [
     'cdk-nag@~2.38.2',
@@ -100,7 +125,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // The npm tarball (and so the wheel and the jar, which embed it) carries the compiled library,
 // its Lambda bundles and Glue scripts, and nothing of the workspace around it.
 for (const pattern of ['/.venv/', '/cdk.out/', '/integ/', '/examples/', '/benchmarks/', '/docs/', '/build-tools/',
-  '/rosetta/', '/requirements-dev.txt', '/.ci/', '__pycache__/', '/test-reports/', '/.jsii.tabl.json']) {
+  '/rosetta/', '/requirements-dev.txt', '/.ci/', '__pycache__/', '/test-reports/', '/.jsii.tabl.json',
+  '/consumers/', '/CONTRIBUTING.md', '/.compatignore']) {
   project.addPackageIgnore(pattern);
 }
 
@@ -115,14 +141,19 @@ for (const dir of ['examples', 'integ', 'benchmarks']) {
 // The CDC preflight CLI: one self-contained file (pg bundled), run with
 // `npx cdk-lakehouse-cdc-preflight` from the installed package.
 project.bundler.addBundle('./src/ingestion/cdc/preflight/cli.ts', {
+  ...BUNDLING,
   platform: 'node',
   target: 'node20',
-  externals: [],
   outfile: 'index.js',
   banner: '#!/usr/bin/env node',
   executable: true,
 });
 project.addBins({ 'cdk-lakehouse-cdc-preflight': 'assets/ingestion/cdc/preflight/cli/index.js' });
+
+// Third-party licence notices: beside each bundle, a THIRD_PARTY_NOTICES.txt with the name,
+// version, licence and licence text of every npm package esbuild put into it (the AWS SDK, pg,
+// @streamparser/json, Powertools...). It ships in the asset, so a deployed function carries it.
+project.tasks.tryFind('bundle')!.exec('node build-tools/third-party-notices.js');
 
 // Glue scripts (src/**/glue/*.py) ship beside the compiled constructs that deploy them.
 project.postCompileTask.exec('node build-tools/copy-glue-scripts.js');
@@ -204,6 +235,34 @@ project.addTask('benchmark:cdc-merge', {
   exec: `${VENV}/bin/python benchmarks/cdc_merge.py`,
 });
 
+// ---------------------------------------------------------------------------------------------
+// Releasing (docs/releasing.md).
+
+// API compatibility with the previous release (build-tools/compat.sh): jsii-diff against the npm
+// package of the newest release tag (v*). Before the first release there is no tag and so nothing
+// to compare with: the task says so and succeeds. While the package is 0.x and its stability
+// `experimental`, breaking changes are reported, not fatal (--error-on prod); at 1.0 they fail.
+project.removeTask('compat');
+const compat = project.addTask('compat', {
+  description: 'API compatibility check (jsii-diff) against the previous release, once one exists',
+});
+compat.exec('sh build-tools/compat.sh');
+
+// The Go package is source (publib pushes dist/go to the Go module repository): generate it only.
+// It is compiled and used by the Go consumer check below, which can pin what the Go module proxy
+// really serves (docs/releasing.md says why jsii-pacmak's own Go build cannot here).
+project.tasks.tryFind('package:go')!.reset('jsii-pacmak -v --target go --code-only');
+
+// Java and Go packages proven as their users would use them: build the jar (Maven) and the Go
+// module with jsii-pacmak, then synthesize consumers/java (aws-cdk-lib from Maven Central) and
+// consumers/go (aws-cdk-go from the Go module proxy) and require their templates to equal the
+// TypeScript twin's (consumers/run.js). Needs the compiled .jsii (test:python compiles it).
+// Timings, cold and warm: docs/releasing.md.
+const testConsumers = project.addTask('test:consumers', {
+  description: 'Build the Java and Go packages and synthesize a small Java app and a small Go app with them',
+});
+testConsumers.exec('node consumers/run.js java go', { env: { CONSUMER_GO_SCHEMA: 'v53.25.0' } });
+
 // The test command: bundle Lambda code first (a fresh clone has none), jest, eslint, then the
 // integ snapshots and cfn-lint.
 const test = project.testTask;
@@ -214,6 +273,8 @@ test.prependExec('node build-tools/ensure-postgres.js');
 if (bundleTask) test.prependSpawn(bundleTask);
 test.spawn(integVerify);
 test.spawn(testPython);
+test.spawn(testConsumers);
+test.spawn(compat);
 test.spawn(cfnLint);
 
 project.synth();

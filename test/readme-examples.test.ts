@@ -17,6 +17,17 @@ describe('README examples are real code', () => {
     expect(readme).toContain('```python\n' + file + '```');
   });
 
+  // consumers/run.js (npx projen test:consumers) builds and synthesizes these two apps against the
+  // jar and Go module jsii builds; the README shows them without their header comments.
+  test.each([
+    ['java', 'consumers/java/src/main/java/consumer/App.java'],
+    ['go', 'consumers/go/main.go'],
+  ])('the %s quick start is %s, the app the consumer check builds', (lang, file) => {
+    const lines = fs.readFileSync(path.join(ROOT, file), 'utf-8').split('\n');
+    const code = lines.slice(lines.findIndex((l) => !l.startsWith('//'))).join('\n').trimEnd();
+    expect(readme).toContain('```' + lang + '\n' + code + '\n```');
+  });
+
   test('examples/quickstart.ts synthesizes', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'quickstart-'));
     execFileSync(path.join(ROOT, 'node_modules/.bin/ts-node'), ['--project', 'test/tsconfig.json', 'examples/quickstart.ts'], {
