@@ -195,6 +195,63 @@ def naive_run(spark, table, batch_folder, run):
     return {}
 
 
+# --------------------------------------------------------------------------- storage requests
+
+#: Median latency assumed for one small S3 request (HEAD, GET, PUT, LIST page) from Glue in the
+#: bucket's Region: AWS's S3 performance guide speaks of "tens of milliseconds" for requests
+#: under 512 KB (whitepaper "Best Practices Design Patterns: Optimizing Amazon S3 Performance",
+#: "Timeouts and Retries for Latency-Sensitive Applications").
+S3_REQUEST_SECONDS = 0.03
+
+
+class CountingFS:
+    """A Hadoop FileSystem (py4j) that counts the calls that are storage requests on S3: exists,
+    getFileStatus (HEAD), open (GET), create (PUT), listStatus (one LIST) and listFiles (one LIST
+    page per 1,000 entries, S3A's and EMRFS's flat listing)."""
+
+    SINGLE = ("exists", "getFileStatus", "open", "create", "listStatus", "delete", "rename", "mkdirs")
+
+    def __init__(self, fs, counter):
+        self._fs, self._counter = fs, counter
+
+    def __getattr__(self, name):
+        attr = getattr(self._fs, name)
+        if name in self.SINGLE:
+            def call(*a):
+                self._counter["requests"] += 1
+                return attr(*a)
+            return call
+        if name == "listFiles":
+            def listing(*a):
+                return CountingIterator(attr(*a), self._counter)
+            return listing
+        return attr
+
+
+class CountingIterator:
+    def __init__(self, it, counter):
+        self._it, self._counter, self._n = it, counter, 0
+        counter["requests"] += 1
+
+    def hasNext(self):
+        return self._it.hasNext()
+
+    def next(self):
+        self._n += 1
+        if self._n % 1000 == 1 and self._n > 1:
+            self._counter["requests"] += 1
+        return self._it.next()
+
+
+def count_requests(module, counter):
+    original = module._path
+
+    def _path(spark, url):
+        fs, path = original(spark, url)
+        return CountingFS(fs, counter), path
+    module._path = _path
+
+
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -246,78 +303,109 @@ def scaling(spark, work, modules, args):
 
 
 def idle_tables(spark, work, modules, args):
-    """``--tables`` tables with 10 rows each: merged once (one file each), then a run with no
-    new files, for before (serial) and after (default parallelism)."""
+    """``--tables`` tables, each with ``--idle-days`` day folders of 4 raw files, all listed in
+    their ledgers: runs with no new files, before (one table after another) and after (default
+    parallelism), twice each, interleaved. Counts the storage requests each run makes per table
+    and estimates the run's time on S3 at ``S3_REQUEST_SECONDS`` a request (requests of one
+    table are sequential; ``after`` runs ``DEFAULT_PARALLELISM`` tables at once)."""
     from pyspark.sql import functions as F
 
     raw = work / "raw-many"
-    count = args.tables
-    rows = spark.range(0, 10 * count).select(
+    count, days = args.tables, args.idle_days
+    rows = spark.range(0, 10).select(
         F.lit("I").alias("Op"), F.lit(T0).cast("timestamp").alias("_dms_commit_ts"),
         F.concat(F.lit("2026010100000000"), F.lpad(F.col("id").cast("string"), 19, "0")).alias("_dms_change_seq"),
-        (F.col("id") % 10).alias("id"), (F.col("id") / 10).cast("int").alias("t"), F.lit("x").alias("name"))
+        F.col("id"), F.lit("x").alias("name"))
     staging = work / "many-staging"
-    rows.repartition(1, "t").write.partitionBy("t").parquet(str(staging))
+    rows.coalesce(1).write.parquet(str(staging))
+    one = next(staging.glob("part-*.parquet"))
+    # Each table: a DMS folder per day (yyyy/mm/dd) with 4 files a day, hard links of one file.
     for t in range(count):
-        part = next((staging / f"t={t}").glob("part-*.parquet"))
-        target = raw / "shop" / "many" / f"t{t:03d}" / "2026" / "01" / "02" / "20260102-000000000.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(part, target)
+        for day in range(days):
+            moment = T0 + dt.timedelta(days=day)
+            folder = raw / "shop" / "many" / f"t{t:03d}" / moment.strftime("%Y/%m/%d")
+            folder.mkdir(parents=True, exist_ok=True)
+            for h in range(4):
+                os.link(one, folder / (moment.strftime("%Y%m%d-") + f"{h * 6:02d}0000000.parquet"))
     tables = [{"name": "many.*", "schema": "many", "table": "*", "primaryKey": ["id"], "mode": "cdc"}]
-    out = {}
+    database = "many"
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{database}")
+
+    def timed(module):
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        start = time.perf_counter()
+        results = module.run(spark, "shop", raw.as_uri() + "/", "shop/", CATALOG, database, "shop_", tables,
+                             "_ops/cdc/shop/", "_quarantine/shop/", now, maintenance=True)
+        assert len(results) == count
+        return round(time.perf_counter() - start, 2), sum(r["filesMerged"] for r in results)
+
+    # A run with no new files reads each table's ledger and lists its raw folder, nothing else:
+    # the ledgers are written directly (every file listed as merged), as a first run leaves them.
+    after = modules["after"]
+    state = raw.as_uri() + "/_ops/cdc/shop/"
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    for t in range(count):
+        files = {rel: "setup" for rel, _ in after.list_parquet_files(spark, raw.as_uri() + f"/shop/many/t{t:03d}/")}
+        after.save_ledger(spark, state, "many", f"t{t:03d}", {"version": 1, "files": files, "maxOrder": None,
+                                                            "lastCommitTs": None, "tombstoneHorizon": None}, now)
+    out = {"filesPerTable": 4 * days, "dayFolders": days}
+    counters = {}
     for approach in ("before", "after"):
-        module = modules.get(approach)
-        if module is None:
-            continue
-        database = f"many_{approach}"
-        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{database}")
-        timings = []
-        for _ in range(2):  # the first run merges one file per table, the second finds none
-            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-            start = time.perf_counter()
-            results = module.run(spark, "shop", raw.as_uri() + "/", "shop/", CATALOG, database, "shop_", tables,
-                                 f"_ops/{approach}/", f"_quarantine/{approach}/", now, maintenance=True)
-            timings.append(round(time.perf_counter() - start, 2))
-            assert len(results) == count
-        out[approach] = {"firstRunSeconds": timings[0], "idleRunSeconds": timings[1]}
-        print(json.dumps({"scenario": "idle", "approach": approach, **out[approach]}), file=sys.stderr, flush=True)
+        counters[approach] = {"requests": 0}
+        count_requests(modules[approach], counters[approach])
+    for approach in ("before", "after") * 2:
+        counters[approach]["requests"] = 0
+        seconds, files = timed(modules[approach])
+        assert files == 0
+        out.setdefault(f"idleRunSeconds ({approach})", []).append(seconds)
+        out[f"requestsPerTable ({approach})"] = counters[approach]["requests"] / count
+    par = modules["after"].DEFAULT_PARALLELISM
+    out["parallelism (after)"] = par
+    out["estimatedS3Seconds (before)"] = round(count * out["requestsPerTable (before)"] * S3_REQUEST_SECONDS, 1)
+    out["estimatedS3Seconds (after)"] = round(count * out["requestsPerTable (after)"] * S3_REQUEST_SECONDS / par, 1)
+    print(json.dumps({"scenario": "idle", **out}), file=sys.stderr, flush=True)
     return out
 
 
 def report(figures, idle, changes, args):
-    lines = [f"CDC merge scale benchmark: N = {args.keys:,} keys, {changes:,} changes a run ({args.change_rate:.0%} of N), "
-             f"{args.runs} runs, maintenance on (defaults); local[2] Spark 3.5 + Iceberg 1.7"]
-    lines.append(f"\n{'approach/size':<14}{'full load s':>12}{'mean run s':>12}{'changes/s':>11}{'MiB/run':>10}"
-                 f"{'compactions':>13}{'table MiB':>11}{'rows':>10}  per-run seconds")
-    for key, e in figures.items():
-        if not isinstance(e, dict):
-            continue
-        lines.append(f"{key:<14}{e['fullLoadSeconds']:>12.1f}{e['meanSeconds']:>12.2f}{e['changesPerSecond']:>11,}"
-                     f"{e['meanBytes'] / 2 ** 20:>10.2f}{e['compactions']:>13}{e['tableBytes'] / 2 ** 20:>11.1f}{e['rows']:>10,}  "
-                     + " ".join(f"{s:.1f}" for s in e["seconds"]))
-    ratios = {}
-    for size in ("N", "2N"):
-        rw = figures[f"rewrite/{size}"]
-        for approach in ("before", "after"):
-            e = figures.get(f"{approach}/{size}")
-            if e:
-                ratios[f"{approach}/{size} throughput vs rewrite"] = round(rw["meanSeconds"] / e["meanSeconds"], 2)
-                ratios[f"{approach}/{size} bytes vs rewrite"] = round(e["meanBytes"] / max(rw["meanBytes"], 1), 3)
-    for approach in APPROACHES:
-        ratios[f"{approach} seconds 2N / N"] = round(figures[f"{approach}/2N"]["meanSeconds"] / figures[f"{approach}/N"]["meanSeconds"], 2)
-        ratios[f"{approach} bytes 2N / N"] = round(figures[f"{approach}/2N"]["meanBytes"] / max(figures[f"{approach}/N"]["meanBytes"], 1), 2)
-    if figures.get("after/N") and figures.get("before/N"):
-        ratios["after vs before throughput (N)"] = round(figures["before/N"]["meanSeconds"] / figures["after/N"]["meanSeconds"], 2)
-    lines.append("")
-    lines += [f"{k:<40}{v:>8}" for k, v in ratios.items()]
-    for size in ("N", "2N"):
-        same = len({(figures[f"{a}/{size}"]["rows"], figures[f"{a}/{size}"]["checksum"]) for a in APPROACHES if f"{a}/{size}" in figures}) == 1
-        lines.append(f"final tables identical at {size}: {same}")
-    if figures.get("orderColumnShare") is not None:
-        lines.append(f"_cdc_order share of the curated table's column bytes (after/N): {figures['orderColumnShare']:.0%}")
+    lines, ratios = [], {}
+    if figures:
+        lines += [f"CDC merge scale benchmark: N = {args.keys:,} keys, {changes:,} changes a run ({args.change_rate:.0%} of N), "
+                 f"{args.runs} runs, maintenance on (defaults); local[2] Spark 3.5 + Iceberg 1.7"]
+        lines.append(f"\n{'approach/size':<14}{'full load s':>12}{'mean run s':>12}{'changes/s':>11}{'MiB/run':>10}"
+                     f"{'compactions':>13}{'table MiB':>11}{'rows':>10}  per-run seconds")
+        for key, e in figures.items():
+            if not isinstance(e, dict):
+                continue
+            lines.append(f"{key:<14}{e['fullLoadSeconds']:>12.1f}{e['meanSeconds']:>12.2f}{e['changesPerSecond']:>11,}"
+                         f"{e['meanBytes'] / 2 ** 20:>10.2f}{e['compactions']:>13}{e['tableBytes'] / 2 ** 20:>11.1f}{e['rows']:>10,}  "
+                         + " ".join(f"{s:.1f}" for s in e["seconds"]))
+        for size in ("N", "2N"):
+            rw = figures[f"rewrite/{size}"]
+            for approach in ("before", "after"):
+                e = figures.get(f"{approach}/{size}")
+                if e:
+                    ratios[f"{approach}/{size} throughput vs rewrite"] = round(rw["meanSeconds"] / e["meanSeconds"], 2)
+                    ratios[f"{approach}/{size} bytes vs rewrite"] = round(e["meanBytes"] / max(rw["meanBytes"], 1), 3)
+        for approach in APPROACHES:
+            ratios[f"{approach} seconds 2N / N"] = round(figures[f"{approach}/2N"]["meanSeconds"] / figures[f"{approach}/N"]["meanSeconds"], 2)
+            ratios[f"{approach} bytes 2N / N"] = round(figures[f"{approach}/2N"]["meanBytes"] / max(figures[f"{approach}/N"]["meanBytes"], 1), 2)
+        if figures.get("after/N") and figures.get("before/N"):
+            ratios["after vs before throughput (N)"] = round(figures["before/N"]["meanSeconds"] / figures["after/N"]["meanSeconds"], 2)
+        lines.append("")
+        lines += [f"{k:<40}{v:>8}" for k, v in ratios.items()]
+        for size in ("N", "2N"):
+            same = len({(figures[f"{a}/{size}"]["rows"], figures[f"{a}/{size}"]["checksum"]) for a in APPROACHES if f"{a}/{size}" in figures}) == 1
+            lines.append(f"final tables identical at {size}: {same}")
+        if figures.get("orderColumnShare") is not None:
+            lines.append(f"_cdc_order share of the curated table's column bytes (after/N): {figures['orderColumnShare']:.0%}")
     if idle:
-        lines.append(f"\n{args.tables} tables, 10 rows each: " + "; ".join(
-            f"{a}: first run {v['firstRunSeconds']:.1f} s, run with no new files {v['idleRunSeconds']:.1f} s" for a, v in idle.items()))
+        lines.append(f"\n{args.tables} tables x {idle['filesPerTable']} files in {idle['dayFolders']} day folders, every file merged; "
+                     "a run with no new files:")
+        for approach in ("before", "after"):
+            lines.append(f"  {approach:<7} local {' / '.join(f'{x:.1f}' for x in idle[f'idleRunSeconds ({approach})'])} s, "
+                         f"{idle[f'requestsPerTable ({approach})']:.0f} storage requests a table, "
+                         f"on S3 at {S3_REQUEST_SECONDS * 1000:.0f} ms a request about {idle[f'estimatedS3Seconds ({approach})']:.0f} s")
     return "\n".join(lines), ratios
 
 
@@ -330,6 +418,8 @@ def main():
     parser.add_argument("--baseline-rev", default="5c1803e", help="git revision of the 'before' script (default 5c1803e)")
     parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--out", help="also write the figures as JSON to this file")
+    parser.add_argument("--idle-days", type=int, default=30, help="day folders of each idle table (default 30)")
+    parser.add_argument("--scenarios", default="scale,idle", help="scale (a, b, d) and/or idle (c); default both")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="cdc-scale-"))
     try:
@@ -337,8 +427,12 @@ def main():
         modules = {"before": load_module(baseline_script(args.baseline_rev, work), "cdc_merge_before"),
                    "after": load_module(ROOT / SCRIPT_REL, "cdc_merge_after")}
         started = time.perf_counter()
-        figures, changes = scaling(spark, work, modules, args)
-        idle = idle_tables(spark, work, modules, args) if args.tables else {}
+        wanted = args.scenarios.split(",")
+        idle = idle_tables(spark, work, modules, args) if args.tables and "idle" in wanted else {}
+        figures, changes = scaling(spark, work, modules, args) if "scale" in wanted else ({}, 0)
+        if args.out:  # the raw figures first, whatever the report below does
+            pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            pathlib.Path(args.out).write_text(json.dumps({"args": vars(args), "figures": figures, "idleTables": idle}, indent=1))
         text, ratios = report(figures, idle, changes, args)
         print(text)
         print(f"\n(total {time.perf_counter() - started:.0f} s)")

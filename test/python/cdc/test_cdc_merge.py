@@ -212,17 +212,18 @@ def test_maintenance_compacts_on_thresholds_and_expires_without_changing_content
     ident = lake.ident("shop_public_orders")
     files_before = lake.spark.sql(f"SELECT * FROM {ident}.files").count()
     # Under both thresholds (deleted rows 3 of 12 = 25 % < 50 %, few files): no compaction, so a
-    # run writes only its changes; snapshots older than the retention are expired all the same.
+    # run writes only its changes; 4 snapshots, none beyond the 5 kept: nothing to expire.
     lake.write("public", "orders", {cdc_path(8): [change("U", 98, 12, name="z", qty=8)]}, COLS)
     [quiet] = lake.run(ORDERS, now=dt.datetime.now(), maintenance=True, snapshot_retention_hours=0,
                        compact_deleted_ratio=0.5)
-    assert quiet["maintenance"] == {"compacted": None, "expired": True}
+    assert quiet["maintenance"] == {"compacted": None, "expired": False}
     assert lake.spark.sql(f"SELECT * FROM {ident}.files").count() > files_before
     assert lake.snapshots("shop_public_orders") <= cdc.RETAIN_LAST_SNAPSHOTS
     # Over the deleted-row threshold: compaction rewrites the files with deletes, content unchanged.
     lake.write("public", "orders", {cdc_path(9): [change("U", 99, 10, name="y", qty=9)]}, COLS)
     [busy] = lake.run(ORDERS, now=dt.datetime.now(), maintenance=True, snapshot_retention_hours=0)
-    assert busy["maintenance"]["compacted"].startswith("deleted rows are 3")
+    assert busy["maintenance"]["compacted"].startswith("deleted rows are 3")  # 4 of 13
+    assert busy["maintenance"]["expired"]  # the merge and the compaction made more than 5 snapshots
     expected = [dict(r, name="y", qty=9, _cdc_op="U", _cdc_change_seq=seq(99), _cdc_commit_ts=ts(99),
                      _cdc_order=r["_cdc_order"]) if r["id"] == 10 else
                 dict(r, name="z", qty=8, _cdc_op="U", _cdc_change_seq=seq(98), _cdc_commit_ts=ts(98),

@@ -26,6 +26,20 @@ the key's row or tombstone, so the curated table equals the source whatever orde
 (a late insert of a never-seen key is applied, a late insert of a key deleted later is not).
 Readers query the curated table, which holds only live rows. Pull mode cannot see deletes.
 
+How a batch is merged (``merge_table``): when its smallest ``_cdc_order`` is above the ledger's
+``maxOrder`` (changes arrive in order: the normal case) every change is newer than the table, so
+one MERGE guarded by the order applies each key's last change, then one MERGE records the
+deletes' tombstones, without classifying the changes against the table first (``one-pass``).
+Late or re-delivered files, or a lost ledger, take the classify path below (``classify``); both
+paths give the same tables (``test_cdc_one_pass.py``).
+
+Maintenance (``maintenance``, on by default): compaction (``rewrite_data_files``: data files with
+deletes rewritten, small files binned, dangling delete files dropped) runs only when deleted rows
+reach ``COMPACT_DELETED_RATIO`` of the table's rows or the table has ``COMPACT_SMALL_FILES``
+small files (``compaction_reason``), not after every merge; snapshots are expired when some are
+older than the retention. Tables are merged ``DEFAULT_PARALLELISM`` at a time (threads of one
+Spark session); a table without new files costs a ledger read and one flat listing.
+
 Column types: a source column widened as Iceberg allows (int to long, float to double, decimal
 precision) widens the curated column; any other type change fails the table, naming it, the
 column, the old and new type and the file, before anything is written. A failing table never
@@ -748,10 +762,11 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     if missing:
         raise CdcError(f"{schema}.{table}: the primary key column(s) {missing} are not in the DMS files; "
                        "fix primaryKey of the table spec")
-    fresh = not table_exists(spark, ident) and not table_exists(spark, tomb_ident)
     target = ensure_table(spark, ident, changes.schema, location, label, origin)
     ensure_tombstones(spark, tomb_ident, target, keys, tomb_location)
     before_id, _ = current_snapshot(spark, ident)
+    # Tables without a snapshot hold nothing (created by this run, or by a run of empty files).
+    fresh = before_id is None and current_snapshot(spark, tomb_ident)[0] is None
     changes = changes.withColumn("_cdc_order", order_key()) \
         .withColumn("_cdc_op", F.col(DMS_OP)) \
         .withColumn("_cdc_commit_ts", F.col(DMS_COMMIT_TS).cast("timestamp")) \
@@ -775,7 +790,7 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
         quarantined += write_quarantine(bad, quarantine_url)
     # One pass when every change is newer than all merged so far (a ledger's maxOrder is the
     # largest order of every change merged, so of every row and tombstone too), or when both
-    # tables were created by this run. A lost or rewritten ledger with existing tables classifies.
+    # tables are empty (no snapshot yet). A lost ledger with tables that hold rows classifies.
     newer_than_table = stats["min_order"] is not None and (
         (max_order is not None and stats["min_order"] > max_order) or (max_order is None and fresh))
     if one_pass and newer_than_table:
