@@ -321,3 +321,21 @@ def test_jdbc_url_from_the_source_secret():
         cdc.jdbc_url_from_secret({"username": "u"}, "erp")
     with pytest.raises(cdc.CdcError, match="no database name"):
         cdc.jdbc_url_from_secret({"host": "h"}, None)
+
+
+def test_flat_listing_and_folder_walk_list_the_same_files(lake):
+    # The flat listing (object stores) and the folder walk (local file system) see the same
+    # Parquet files, hidden files and folders left out, with the same relative paths.
+    lake.write("public", "orders", {load_path(1): [full_load(1, name="a", qty=1)], cdc_path(1): [change("I", 1, 2, name="b", qty=1)],
+                                    cdc_path(2, day=3): [change("I", 2, 3, name="c", qty=1)]}, COLS)
+    folder = lake.table_dir("public", "orders")
+    (folder / "_staging").mkdir()
+    (folder / "_staging" / "x.parquet").write_bytes(b"")
+    (folder / "2026" / ".hidden.parquet").write_bytes(b"")
+    (folder / "2026" / "notes.txt").write_text("x")
+    url = folder.as_uri() + "/"
+    walk = cdc.list_parquet_files(lake.spark, url, flat=False)
+    assert [rel for rel, _ in walk] == sorted([load_path(1), cdc_path(1), cdc_path(2, day=3)])
+    assert cdc.list_parquet_files(lake.spark, url, flat=True) == walk
+    assert cdc.list_parquet_files(lake.spark, url) == walk
+    assert cdc.list_parquet_files(lake.spark, (folder / "nope").as_uri() + "/", flat=True) == []
