@@ -203,7 +203,7 @@ def test_wildcards_composite_keys_and_only_table(lake):
     assert [r["spec"] for r in lake.run(tables)] == ["sales.*", "sales.*", "public.orders"]
 
 
-def test_maintenance_compacts_and_expires_without_changing_content(lake):
+def test_maintenance_compacts_on_thresholds_and_expires_without_changing_content(lake):
     for n in range(1, 4):
         lake.write("public", "orders", {cdc_path(n): [change("I", 10 * n + k, 10 * n + k, name="x", qty=k)
                                                       for k in range(3)] + [change("U", 10 * n + 5, 11, qty=n)]}, COLS)
@@ -211,40 +211,98 @@ def test_maintenance_compacts_and_expires_without_changing_content(lake):
     before = lake.rows("shop_public_orders")
     ident = lake.ident("shop_public_orders")
     files_before = lake.spark.sql(f"SELECT * FROM {ident}.files").count()
+    before_files = {r[0] for r in lake.spark.sql(f"SELECT file_path FROM {ident}.data_files").collect()}
+    # Under both thresholds (deleted rows 3 of 12 = 25 % < 50 %, few files): no compaction, so a
+    # run writes only its changes; 4 snapshots, none beyond the 5 kept: nothing to expire.
+    lake.write("public", "orders", {cdc_path(8): [change("U", 98, 12, name="z", qty=8)]}, COLS)
+    [quiet] = lake.run(ORDERS, now=dt.datetime.now(), maintenance=True, snapshot_retention_hours=0,
+                       compact_deleted_ratio=0.5)
+    assert quiet["maintenance"] == {"compacted": None, "expired": False}
+    assert lake.spark.sql(f"SELECT * FROM {ident}.files").count() > files_before
+    assert lake.snapshots("shop_public_orders") <= cdc.RETAIN_LAST_SNAPSHOTS
+    # Over the deleted-row threshold: compaction rewrites the files with deletes, content unchanged.
     lake.write("public", "orders", {cdc_path(9): [change("U", 99, 10, name="y", qty=9)]}, COLS)
-    lake.run(ORDERS, now=dt.datetime.now(), maintenance=True, snapshot_retention_hours=0)
+    [busy] = lake.run(ORDERS, now=dt.datetime.now(), maintenance=True, snapshot_retention_hours=0)
+    assert busy["maintenance"]["compacted"].startswith("deleted rows are 3")  # 4 of 13
+    assert busy["maintenance"]["expired"]  # the merge and the compaction made more than 5 snapshots
     expected = [dict(r, name="y", qty=9, _cdc_op="U", _cdc_change_seq=seq(99), _cdc_commit_ts=ts(99),
-                     _cdc_order=r["_cdc_order"]) if r["id"] == 10 else r for r in before]
+                     _cdc_order=r["_cdc_order"]) if r["id"] == 10 else
+                dict(r, name="z", qty=8, _cdc_op="U", _cdc_change_seq=seq(98), _cdc_commit_ts=ts(98),
+                     _cdc_order=r["_cdc_order"]) if r["id"] == 12 else r for r in before]
     after = lake.rows("shop_public_orders")
     assert [{k: v for k, v in r.items() if k != "_cdc_order"} for r in after] == \
         [{k: v for k, v in r.items() if k != "_cdc_order"} for r in expected]
     assert lake.spark.sql(f"SELECT * FROM {ident}.files").count() < files_before
+    # Every data file with deletes was rewritten: the data files of the 3 merges and the quiet run
+    # are gone (the last merge's delete file may stay listed, see docs/cdc-merge-performance.md).
+    live = {r[0] for r in lake.spark.sql(f"SELECT file_path FROM {ident}.data_files").collect()}
+    assert not live & before_files
     assert lake.snapshots("shop_public_orders") <= cdc.RETAIN_LAST_SNAPSHOTS
 
 
-def test_metric_data():
+def test_compaction_reason_thresholds():
+    assert cdc.compaction_reason({}) is None
+    summary = {"total-records": "100", "total-position-deletes": "24", "total-data-files": "3", "total-files-size": "9000"}
+    assert cdc.compaction_reason(summary) is None
+    assert cdc.compaction_reason(dict(summary, **{"total-position-deletes": "25"})).startswith("deleted rows are 25%")
+    assert cdc.compaction_reason(dict(summary, **{"total-equality-deletes": "1"})) is not None
+    small = dict(summary, **{"total-data-files": "64", "total-files-size": str(64 * cdc.SMALL_FILE_BYTES - 1)})
+    assert cdc.compaction_reason(small).startswith("64 data files")
+    assert cdc.compaction_reason(dict(small, **{"total-files-size": str(64 * cdc.SMALL_FILE_BYTES)})) is None
+
+
+def test_metric_data_is_the_shared_merge_contract():
     now = dt.datetime(2026, 2, 1, 0, 0, 0)
-    base = {"filesMerged": 2, "changesApplied": 5, "changesQuarantined": 1}
+    base = {"filesMerged": 2, "changesApplied": 5, "changesQuarantined": 1, "committed": True}
     results = [
-        dict(base, spec="sales.*", lastCommitTs="2026-01-31T23:59:00"),
-        dict(base, spec="sales.*", lastCommitTs="2026-01-31T23:00:00"),
-        dict(base, spec="public.orders", filesMerged=0, changesApplied=0, changesQuarantined=0, lastCommitTs=None),
+        dict(base, spec="sales.*", curatedName="shop_sales_a", lastCommitTs="2026-01-31T23:59:00"),
+        dict(base, spec="sales.*", curatedName="shop_sales_b", lastCommitTs="2026-01-31T23:00:00", committed=False,
+             changesApplied=0),
+        dict(base, spec="public.orders", curatedName="shop_public_orders", filesMerged=0, changesApplied=0,
+             changesQuarantined=0, lastCommitTs=None, committed=False),
+        # A spec whose wildcard could not be expanded: no curated table, counted in the total only.
+        {"spec": "x.*", "schema": "x", "table": "*", "failed": True, "filesMerged": 0, "changesApplied": 0,
+         "changesQuarantined": 0, "lastCommitTs": None},
     ]
-    data = cdc.build_metric_data("shop", results, now)
+    data = cdc.build_metric_data("shop", results, now, run_seconds=42.5)
     by = {(d["MetricName"], tuple(x["Value"] for x in d["Dimensions"])): d for d in data}
-    assert by[("FilesMerged", ("shop", "sales.*"))]["Value"] == 4
-    assert by[("ChangesMerged", ("shop", "sales.*"))]["Value"] == 10
-    assert by[("ChangesQuarantined", ("shop", "sales.*"))]["Value"] == 2
-    assert by[("CommitAgeSeconds", ("shop", "sales.*"))]["Value"] == 3600  # the stalest table
-    assert by[("CommitAgeSeconds", ("shop", "sales.*"))]["Unit"] == "Seconds"
-    assert by[("FilesMerged", ("shop", "public.orders"))]["Value"] == 0
-    assert ("CommitAgeSeconds", ("shop", "public.orders")) not in by
+    assert cdc.MERGE_METRICS_NAMESPACE == "CdkLakehouse/Merge"
+    assert by[("RowsMerged", ("shop", "shop_sales_a"))]["Value"] == 5
+    assert by[("RowsQuarantined", ("shop", "shop_sales_b"))]["Value"] == 1
+    assert by[("TableCommits", ("shop", "shop_sales_a"))]["Value"] == 1
+    assert by[("TableCommits", ("shop", "shop_sales_b"))]["Value"] == 0
+    assert by[("FilesMerged", ("shop", "shop_public_orders"))]["Value"] == 0
+    assert by[("CommitAgeSeconds", ("shop", "shop_sales_b"))]["Value"] == 3600
+    assert by[("CommitAgeSeconds", ("shop", "shop_sales_b"))]["Unit"] == "Seconds"
+    assert ("CommitAgeSeconds", ("shop", "shop_public_orders")) not in by
+    # Run totals: sums, the stalest table's age, the failed spec, the run's wall time.
+    assert by[("RowsMerged", ("shop",))]["Value"] == 5
+    assert by[("RowsQuarantined", ("shop",))]["Value"] == 2
     assert by[("FilesMerged", ("shop",))]["Value"] == 4
-    assert by[("ChangesMerged", ("shop",))]["Value"] == 10
+    assert by[("TableCommits", ("shop",))]["Value"] == 1
+    assert by[("TablesFailed", ("shop",))]["Value"] == 1 and by[("TablesFailed", ("shop", "shop_sales_a"))]["Value"] == 0
     assert by[("CommitAgeSeconds", ("shop",))]["Value"] == 3600
-    assert [x["Name"] for x in by[("FilesMerged", ("shop", "sales.*"))]["Dimensions"]] == ["Pipeline", "Table"]
-    assert by[("TablesFailed", ("shop", "sales.*"))]["Value"] == 0 and by[("TablesFailed", ("shop",))]["Value"] == 0
-    assert all(d["Timestamp"] == now for d in data) and len(data) == 14
+    assert by[("RunSeconds", ("shop",))] == {"MetricName": "RunSeconds", "Dimensions": [{"Name": "Pipeline", "Value": "shop"}],
+                                             "Timestamp": now, "Value": 42.5, "Unit": "Seconds"}
+    assert not any(d["MetricName"] == "RunSeconds" and len(d["Dimensions"]) == 2 for d in data)
+    assert {d["MetricName"] for d in data} == {"RowsMerged", "RowsQuarantined", "TablesFailed", "TableCommits", "FilesMerged",
+                                              "CommitAgeSeconds", "RunSeconds"}
+    assert all(d["Unit"] == ("Seconds" if d["MetricName"] in ("CommitAgeSeconds", "RunSeconds") else "Count") for d in data)
+    assert [x["Name"] for x in by[("RowsMerged", ("shop", "shop_sales_a"))]["Dimensions"]] == ["Pipeline", "Table"]
+    # 3 tables x 5 counts + 2 ages, the total's 5 counts + its age + RunSeconds
+    assert all(d["Timestamp"] == now for d in data) and len(data) == 3 * 5 + 2 + 5 + 1 + 1
+
+
+def test_a_run_reports_commits_and_metrics_of_real_merges(lake):
+    lake.write("public", "orders", {cdc_path(1): [change("I", 1, 1, name="a", qty=1)]}, COLS)
+    [first] = lake.run(ORDERS)
+    [idle] = lake.run(ORDERS)
+    lake.write("public", "orders", {cdc_path(2): [change("I", 1, 1, name="a", qty=1)]}, COLS)  # re-delivered
+    [dup] = lake.run(ORDERS)
+    assert first["committed"] and not idle["committed"] and not dup["committed"]
+    data = cdc.build_metric_data("shop", [first], dt.datetime(2026, 2, 1))
+    commits = {tuple(x["Value"] for x in d["Dimensions"]): d["Value"] for d in data if d["MetricName"] == "TableCommits"}
+    assert commits == {("shop", "shop_public_orders"): 1, ("shop",): 1}
 
 
 def test_a_run_for_every_table_leaves_out_tables_pulled_on_their_own_schedule(lake):
@@ -267,3 +325,21 @@ def test_jdbc_url_from_the_source_secret():
         cdc.jdbc_url_from_secret({"username": "u"}, "erp")
     with pytest.raises(cdc.CdcError, match="no database name"):
         cdc.jdbc_url_from_secret({"host": "h"}, None)
+
+
+def test_flat_listing_and_folder_walk_list_the_same_files(lake):
+    # The flat listing (object stores) and the folder walk (local file system) see the same
+    # Parquet files, hidden files and folders left out, with the same relative paths.
+    lake.write("public", "orders", {load_path(1): [full_load(1, name="a", qty=1)], cdc_path(1): [change("I", 1, 2, name="b", qty=1)],
+                                    cdc_path(2, day=3): [change("I", 2, 3, name="c", qty=1)]}, COLS)
+    folder = lake.table_dir("public", "orders")
+    (folder / "_staging").mkdir()
+    (folder / "_staging" / "x.parquet").write_bytes(b"")
+    (folder / "2026" / ".hidden.parquet").write_bytes(b"")
+    (folder / "2026" / "notes.txt").write_text("x")
+    url = folder.as_uri() + "/"
+    walk = cdc.list_parquet_files(lake.spark, url, flat=False)
+    assert [rel for rel, _ in walk] == sorted([load_path(1), cdc_path(1), cdc_path(2, day=3)])
+    assert cdc.list_parquet_files(lake.spark, url, flat=True) == walk
+    assert cdc.list_parquet_files(lake.spark, url) == walk
+    assert cdc.list_parquet_files(lake.spark, (folder / "nope").as_uri() + "/", flat=True) == []

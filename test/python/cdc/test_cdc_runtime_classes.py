@@ -79,17 +79,20 @@ def test_type_rules_match_iceberg_promotions():
     assert cdc.fits(T.DecimalType(10, 2), T.DecimalType(12, 4)) and not cdc.fits(T.DecimalType(12, 4), T.DecimalType(12, 2))
 
 
-def test_one_bad_table_stops_the_others(lake):
+@pytest.mark.parametrize("parallelism", [1, 3])
+def test_one_bad_table_stops_the_others(lake, parallelism):
     # The failing table is listed first; the healthy one after it is merged all the same, the
-    # run fails at the end naming every failed table, and TablesFailed counts them.
+    # run fails at the end naming every failed table, and TablesFailed counts them. Merged one
+    # after another or three at once (threads of one Spark session), the outcome is the same.
     lake.write("public", "broken", {cdc_path(1): [change("I", 1, 1, name="a", qty=1)]}, COLS)
     lake.write("public", "orders", {cdc_path(1): [change("I", 1, 7, name="ok", qty=1)]}, COLS)
     tables = [spec("public.broken", key=("order_id",)), spec("public.nope_missing", key=("id",)), spec("public.orders")]
     lake.write("public", "nope_missing", {cdc_path(1): [change("I", 1, 1, name="a", qty=1)]}, "id int, name string, qty int")
     lake.write("public", "nope_missing", {cdc_path(2): [change("I", 2, 2, name="b", qty="x")]}, "id int, name string, qty string")
     with pytest.raises(cdc.CdcRunFailed) as err:
-        lake.run(tables)
+        lake.run(tables, parallelism=parallelism)
     message = str(err.value)
+    assert [r["table"] for r in err.value.results] == ["broken", "nope_missing", "orders"]  # the specs' order
     assert "2 of 3 tables failed" in message and "public.broken" in message and "order_id" in message
     assert "public.nope_missing" in message and "'qty'" in message
     assert lake.rows(CURATED, ["id", "name"]) == [{"id": 7, "name": "ok"}]
@@ -98,7 +101,8 @@ def test_one_bad_table_stops_the_others(lake):
     assert results["orders"]["rowsUpserted"] == 1
     data = cdc.build_metric_data("shop", err.value.results, cdc.dt.datetime(2026, 2, 1))
     failed = {tuple(x["Value"] for x in d["Dimensions"]): d["Value"] for d in data if d["MetricName"] == "TablesFailed"}
-    assert failed == {("shop", "public.broken"): 1, ("shop", "public.nope_missing"): 1, ("shop", "public.orders"): 0, ("shop",): 2}
+    assert failed == {("shop", "shop_public_broken"): 1, ("shop", "shop_public_nope_missing"): 1, ("shop", CURATED): 0,
+                      ("shop",): 2}
     # The failed tables' files stay unmerged; the healthy table's are in its ledger.
     assert ledger_files(lake, "public", "broken") == [] and ledger_files(lake, "public", "orders") == [cdc_path(1)]
 

@@ -26,6 +26,20 @@ the key's row or tombstone, so the curated table equals the source whatever orde
 (a late insert of a never-seen key is applied, a late insert of a key deleted later is not).
 Readers query the curated table, which holds only live rows. Pull mode cannot see deletes.
 
+How a batch is merged (``merge_table``): when its smallest ``_cdc_order`` is above the ledger's
+``maxOrder`` (changes arrive in order: the normal case) every change is newer than the table, so
+one MERGE guarded by the order applies each key's last change, then one MERGE records the
+deletes' tombstones, without classifying the changes against the table first (``one-pass``).
+Late or re-delivered files, or a lost ledger, take the classify path below (``classify``); both
+paths give the same tables (``test_cdc_one_pass.py``).
+
+Maintenance (``maintenance``, on by default): compaction (``rewrite_data_files``: data files with
+deletes rewritten, small files binned, dangling delete files dropped) runs only when deleted rows
+reach ``COMPACT_DELETED_RATIO`` of the table's rows or the table has ``COMPACT_SMALL_FILES``
+small files (``compaction_reason``), not after every merge; snapshots are expired when some are
+older than the retention. Tables are merged ``DEFAULT_PARALLELISM`` at a time (threads of one
+Spark session); a table without new files costs a ledger read and one flat listing on S3.
+
 Column types: a source column widened as Iceberg allows (int to long, float to double, decimal
 precision) widens the curated column; any other type change fails the table, naming it, the
 column, the old and new type and the file, before anything is written. A failing table never
@@ -55,6 +69,9 @@ import fnmatch
 import json
 import re
 import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple
 
 from pyspark import StorageLevel
@@ -180,24 +197,43 @@ def list_folders(spark: SparkSession, url: str) -> List[str]:
     return sorted(n for n in names if not _hidden(n))
 
 
-def list_parquet_files(spark: SparkSession, table_url: str) -> List[Tuple[str, str]]:
+def list_parquet_files(spark: SparkSession, table_url: str, flat: Optional[bool] = None) -> List[Tuple[str, str]]:
     """``(path relative to the table folder, URL)`` of every Parquet file below ``table_url``,
-    recursively, skipping hidden (``_``/``.``) files and folders; sorted by relative path."""
+    recursively, skipping hidden (``_``/``.``) files and folders; sorted by relative path.
+
+    On an object store (``flat``, the default for any scheme but ``file``) one recursive
+    ``listFiles`` call: on S3 (S3A, EMRFS) a flat, paginated listing of the prefix, one LIST
+    request per 1,000 objects, instead of one request per date folder. On the local file system
+    the folders are walked with ``listStatus``: there a LIST costs nothing, while ``listFiles``
+    builds a ``LocatedFileStatus`` per file, for which Hadoop's local file system runs a shell
+    command to read the file's owner and permissions (about 10x slower, measured)."""
     fs, root = _path(spark, table_url)
     if not fs.exists(root):
         return []
+    if flat is None:
+        flat = fs.getScheme() != "file"
     out = []
-    stack = [(root, "")]
-    while stack:
-        folder, rel = stack.pop()
-        for status in fs.listStatus(folder):
-            name = status.getPath().getName()
-            if _hidden(name):
-                continue
-            if status.isDirectory():
-                stack.append((status.getPath(), rel + name + "/"))
-            elif name.endswith(".parquet"):
-                out.append((rel + name, status.getPath().toString()))
+    if not flat:
+        stack = [(root, "")]
+        while stack:
+            folder, rel = stack.pop()
+            for status in fs.listStatus(folder):
+                name = status.getPath().getName()
+                if _hidden(name):
+                    continue
+                if status.isDirectory():
+                    stack.append((status.getPath(), rel + name + "/"))
+                elif name.endswith(".parquet"):
+                    out.append((rel + name, status.getPath().toString()))
+        return sorted(out)
+    base = fs.makeQualified(root).toUri().getPath().rstrip("/") + "/"
+    found = fs.listFiles(root, True)
+    while found.hasNext():
+        path = found.next().getPath()
+        decoded = path.toUri().getPath()
+        rel = decoded[len(base):] if decoded.startswith(base) else path.getName()
+        if rel.endswith(".parquet") and not any(_hidden(part) for part in rel.split("/")):
+            out.append((rel, path.toString()))
     return sorted(out)
 
 
@@ -574,7 +610,8 @@ def classify(spark: SparkSession, winners: DataFrame, ident: str, tomb_ident: st
     return joined.withColumn("_cdc_tomb", tomb).withColumn("_cdc_tomb_ref", ref).drop("_cdc_current", "_cdc_tombo")
 
 
-def _aligned(actions: DataFrame, target: T.StructType, label: str) -> DataFrame:
+def _aligned(actions: DataFrame, target: T.StructType, label: str,
+             extra: Tuple[str, ...] = ("_cdc_action", "_cdc_tomb", "_cdc_tomb_ref")) -> DataFrame:
     """``actions`` in the target's columns; each source type fits its column (checked here
     again: a cast that could change a value is refused, never written)."""
     src = {f.name.lower(): f for f in actions.schema.fields}
@@ -588,7 +625,7 @@ def _aligned(actions: DataFrame, target: T.StructType, label: str) -> DataFrame:
             raise CdcTypeError(f"{label}: column {f.name!r} is {_type_name(f.dataType)} in the table but "
                                f"{_type_name(have.dataType)} in the changes; {WIDENING_RULE}")
         out.append(F.col(quote(have.name)).cast(f.dataType).alias(f.name))
-    return actions.select(*out, *[F.col(c) for c in ("_cdc_action", "_cdc_tomb", "_cdc_tomb_ref") if c in actions.columns])
+    return actions.select(*out, *[F.col(c) for c in extra if c in actions.columns])
 
 
 def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType,
@@ -597,7 +634,7 @@ def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[s
     change never overwrites a newer one even if the table moved meanwhile."""
     cols = list(target.fields)
     aligned = _aligned(actions, target, label or ident)
-    view = f"cdc_merge_src_{abs(hash(ident)) % 10 ** 8}"
+    view = f"cdc_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
     sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in cols)
@@ -619,7 +656,7 @@ def merge_tombstones(spark: SparkSession, tomb_ident: str, actions: DataFrame, k
     removes tombstones superseded by a row (``drop``, only if older than that row)."""
     target = spark.table(tomb_ident).schema
     aligned = _aligned(actions, target, tomb_ident)
-    view = f"cdc_tomb_src_{abs(hash(tomb_ident)) % 10 ** 8}"
+    view = f"cdc_tomb_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
     sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in target.fields)
@@ -636,6 +673,72 @@ def merge_tombstones(spark: SparkSession, tomb_ident: str, actions: DataFrame, k
     spark.catalog.dropTempView(view)
 
 
+def iceberg_table(spark: SparkSession, ident: str):
+    """The Iceberg ``Table`` (Java) behind ``ident``, refreshed: its metadata without a Spark job."""
+    table = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, ident)
+    table.refresh()
+    return table
+
+
+def current_snapshot(spark: SparkSession, ident: str) -> Tuple[Optional[int], Dict[str, str]]:
+    """``(id, summary)`` of the table's current snapshot, ``(None, {})`` when it has none."""
+    snap = iceberg_table(spark, ident).currentSnapshot()
+    if snap is None:
+        return None, {}
+    return snap.snapshotId(), dict(snap.summary())
+
+
+def merge_one_pass(spark: SparkSession, ident: str, tomb_ident: str, winners: DataFrame, keys: List[str],
+                   target: T.StructType, label: str) -> None:
+    """The normal case: every change of the batch is newer than anything merged before (its
+    smallest ``_cdc_order`` is above the ledger's ``maxOrder``), so each key's last change
+    applies without looking at the table first. One MERGE on the curated table (still guarded by
+    the order, so a re-run after a crash changes nothing), then one on the tombstones."""
+    aligned = _aligned(winners, target, label)
+    view = f"cdc_merge_src_{uuid.uuid4().hex}"
+    aligned.createOrReplaceTempView(view)
+    cols = list(target.fields)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in cols)
+    names = ", ".join(quote(f.name) for f in cols)
+    values = ", ".join(f"s.{quote(f.name)}" for f in cols)
+    try:
+        spark.sql(
+            f"""
+            MERGE INTO {ident} t USING {view} s ON {on}
+            WHEN MATCHED AND s._cdc_op = 'D' AND s._cdc_order > t._cdc_order THEN DELETE
+            WHEN MATCHED AND s._cdc_op <> 'D' AND s._cdc_order > t._cdc_order THEN UPDATE SET {sets}
+            WHEN NOT MATCHED AND s._cdc_op <> 'D' THEN INSERT ({names}) VALUES ({values})
+            """
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def merge_tombstones_one_pass(spark: SparkSession, tomb_ident: str, winners: DataFrame, keys: List[str]) -> None:
+    """Tombstones of the one-pass path: a delete records (or renews) its key's tombstone; an
+    insert or update removes an older one. Equal to what ``classify`` + ``merge_tombstones`` do
+    when every change is newer than the table."""
+    target = spark.table(tomb_ident).schema
+    view = f"cdc_tomb_src_{uuid.uuid4().hex}"
+    _aligned(winners, target, tomb_ident, extra=("_cdc_op",)).createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in target.fields)
+    names = ", ".join(quote(f.name) for f in target.fields)
+    values = ", ".join(f"s.{quote(f.name)}" for f in target.fields)
+    try:
+        spark.sql(
+            f"""
+            MERGE INTO {tomb_ident} t USING {view} s ON {on}
+            WHEN MATCHED AND s._cdc_op = 'D' AND s._cdc_order > t._cdc_order THEN UPDATE SET {sets}
+            WHEN MATCHED AND s._cdc_op <> 'D' AND t._cdc_order < s._cdc_order THEN DELETE
+            WHEN NOT MATCHED AND s._cdc_op = 'D' THEN INSERT ({names}) VALUES ({values})
+            """
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
 def write_quarantine(rows: DataFrame, url: str) -> int:
     """Writes rows that cannot be merged (with ``_reason``, ``_source_file``) as Parquet;
     returns how many."""
@@ -647,20 +750,28 @@ def write_quarantine(rows: DataFrame, url: str) -> int:
 def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str, table: str, keys: List[str],
                 ident: str, state_root: str, quarantine_root: str, now: dt.datetime,
                 location: Optional[str] = None, tomb_ident: Optional[str] = None,
-                tomb_location: Optional[str] = None) -> dict:
+                tomb_location: Optional[str] = None, one_pass: bool = True, ledger: Optional[dict] = None) -> dict:
     """Merges the files of one source table that its ledger does not list yet; returns counts.
     ``tomb_ident`` is the table of deleted keys (default: the curated identifier plus
-    ``TOMBSTONE_SUFFIX``)."""
+    ``TOMBSTONE_SUFFIX``).
+
+    Two paths give the same tables (``test_cdc_one_pass.py``): when the batch's smallest
+    ``_cdc_order`` is above the ledger's ``maxOrder`` (the normal case: changes arrive in order)
+    every change is newer than the table, so one guarded MERGE applies each key's last change
+    without reading the table first (``path: one-pass``); otherwise (late or re-delivered files,
+    a lost ledger) each change is first classified against the table and its tombstones
+    (``path: classify``). ``one_pass=False`` forces the second path."""
     tomb_ident = tomb_ident or (ident[:-1] + TOMBSTONE_SUFFIX + "`" if ident.endswith("`") else ident + TOMBSTONE_SUFFIX)
     label = f"{schema}.{table} (curated table {ident})"
     table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
-    ledger = load_ledger(spark, state_root, schema, table)
+    ledger = ledger if ledger is not None else load_ledger(spark, state_root, schema, table)
     listed = list_parquet_files(spark, table_url)
     merged = ledger["files"]
     new_files = [(rel, url) for rel, url in listed if rel not in merged]
     result = {"schema": schema, "table": table, "curatedTable": ident, "filesMerged": 0, "changesRead": 0,
               "changesApplied": 0, "rowsUpserted": 0, "rowsDeleted": 0, "changesQuarantined": 0,
-              "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": ledger.get("lastCommitTs")}
+              "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": ledger.get("lastCommitTs"),
+              "committed": False, "path": None}
     if not new_files:
         return result
     run_id = run_id_of(now)
@@ -671,44 +782,46 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
                        "fix primaryKey of the table spec")
     target = ensure_table(spark, ident, changes.schema, location, label, origin)
     ensure_tombstones(spark, tomb_ident, target, keys, tomb_location)
+    before_id, _ = current_snapshot(spark, ident)
+    # Tables without a snapshot hold nothing (created by this run, or by a run of empty files).
+    fresh = before_id is None and current_snapshot(spark, tomb_ident)[0] is None
     changes = changes.withColumn("_cdc_order", order_key()) \
         .withColumn("_cdc_op", F.col(DMS_OP)) \
         .withColumn("_cdc_commit_ts", F.col(DMS_COMMIT_TS).cast("timestamp")) \
         .withColumn("_cdc_change_seq", F.when(F.length(F.col(DMS_CHANGE_SEQ)) > 0, F.col(DMS_CHANGE_SEQ)))
     # The files are immutable, so reading them again for the counts, the quarantine and the
-    # MERGE gives the same rows; the classification below is cached.
+    # MERGE gives the same rows.
     changes = tag_bad_rows(changes, keys)
     good_row = F.col("_reason").isNull()
     stats = changes.agg(
         F.count(F.when(good_row, 1)).alias("n"), F.count(F.when(~good_row, 1)).alias("bad"),
         F.max(F.when(good_row, F.col("_cdc_commit_ts"))).alias("ts"),
         F.max(F.when(good_row, F.col("_cdc_order"))).alias("order"),
+        F.min(F.when(good_row, F.col("_cdc_order"))).alias("min_order"),
     ).collect()[0]
     good, bad = changes.where(good_row).drop("_reason"), changes.where(~good_row)
     max_order = ledger.get("maxOrder")
     horizon = ledger.get("tombstoneHorizon")
-    actions = classify(spark, latest_per_key(good, keys), ident, tomb_ident, keys, horizon)
-    # Cached for the counts, the quarantine and the MERGEs. All of them run before the first
-    # MERGE commits, except the tombstone MERGE, whose rows do not depend on the curated table's
-    # new state (the job is the tables' only writer: one run at a time).
-    actions = actions.persist(StorageLevel.MEMORY_AND_DISK)
-    counts = {r["_cdc_action"]: r["n"] for r in actions.groupBy("_cdc_action").agg(F.count(F.lit(1)).alias("n")).collect()}
-    tomb_changes = actions.where(F.col("_cdc_tomb").isNotNull()).limit(1).count()
     quarantine_url = join_url(quarantine_root, schema, "/", table, "/", run_id, "/")
     quarantined = 0
     if stats["bad"]:
         quarantined += write_quarantine(bad, quarantine_url)
-    if counts.get("late"):
-        late = actions.where("_cdc_action = 'late'").withColumn("_reason", F.lit("late_change_for_absent_key"))
-        quarantined += write_quarantine(late.select(*bad.columns), quarantine_url)
-    # The curated table first, then the tombstones: a crash in between re-merges the same files
-    # (the ledger is not written yet); a delete already applied then finds the key absent and
-    # records its tombstone, and a row already inserted is newer than its old tombstone.
-    if counts.get("upsert") or counts.get("delete"):
-        merge_into(spark, ident, actions.where(F.col("_cdc_action").isin("upsert", "delete")), keys, target, label)
-    if tomb_changes:
-        merge_tombstones(spark, tomb_ident, actions.where(F.col("_cdc_tomb").isNotNull()), keys)
-    actions.unpersist()
+    # One pass when every change is newer than all merged so far (a ledger's maxOrder is the
+    # largest order of every change merged, so of every row and tombstone too), or when both
+    # tables are empty (no snapshot yet). A lost ledger with tables that hold rows classifies.
+    newer_than_table = stats["min_order"] is not None and (
+        (max_order is not None and stats["min_order"] > max_order) or (max_order is None and fresh))
+    if one_pass and newer_than_table:
+        counts = _merge_newer(spark, ident, tomb_ident, good, keys, target, label, before_id)
+        result["path"] = "one-pass"
+    elif stats["n"]:
+        counts, late = _merge_classified(spark, ident, tomb_ident, good, keys, target, label, horizon, bad.columns,
+                                         quarantine_url)
+        quarantined += late
+        result["path"] = "classify"
+    else:
+        counts = {}
+    after_id, _ = current_snapshot(spark, ident)
     # The ledger is written after the commits: a crash in between re-merges the same files,
     # which the order guard makes a no-op.
     files = {rel: merged[rel] for rel, _ in listed if rel in merged}
@@ -726,9 +839,73 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
         rowsDeleted=counts.get("delete", 0), changesQuarantined=quarantined,
         changesSkipped=counts.get("skip", 0) + counts.get("tombstone", 0),
         maxCommitTs=max_ts.isoformat() if max_ts is not None else None, lastCommitTs=last_ts,
+        committed=after_id is not None and after_id != before_id,
     )
     result["changesApplied"] = result["rowsUpserted"] + result["rowsDeleted"]
     return result
+
+
+#: Above this many deletes in a batch, the present-key count of the one-pass path is left to
+#: Spark's join planning instead of a broadcast of the deleted keys.
+BROADCAST_DELETES_MAX = 2_000_000
+
+
+def _merge_newer(spark: SparkSession, ident: str, tomb_ident: str, good: DataFrame, keys: List[str],
+                 target: T.StructType, label: str, before_id: Optional[int]) -> Dict[str, int]:
+    """The one-pass path (see ``merge_table``); returns the counts ``classify`` would give:
+    ``upsert`` (rows written: the MERGE commit's ``added-records``), ``delete`` (deletes of keys
+    with a row), ``tombstone`` (deletes of absent keys) and ``skip`` (winners the order guard
+    refused: only after a crash, when the table already holds them)."""
+    winners = latest_per_key(good, keys).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        by_op = {r["d"]: r["n"] for r in winners.groupBy((F.col("_cdc_op") == "D").alias("d"))
+                 .agg(F.count(F.lit(1)).alias("n")).collect()}
+        upserts, deletes = by_op.get(False, 0), by_op.get(True, 0)
+        present_deletes = 0
+        if deletes:
+            # Which deleted keys have a row: the key column of the table against the (small)
+            # set of deleted keys, broadcast. Only the counts need it; the MERGE does not.
+            doomed = winners.where(F.col("_cdc_op") == "D").select(*[F.col(quote(k)) for k in keys])
+            doomed = F.broadcast(doomed) if deletes <= BROADCAST_DELETES_MAX else doomed
+            present_deletes = spark.table(ident).select(*[F.col(quote(k)) for k in keys]) \
+                .join(doomed, keys, "left_semi").count()
+        merge_one_pass(spark, ident, tomb_ident, winners, keys, target, label)
+        after_id, summary = current_snapshot(spark, ident)
+        written = int(summary.get("added-records", 0)) if after_id != before_id else 0
+        tomb_rows = int(current_snapshot(spark, tomb_ident)[1].get("total-records", 0))
+        if deletes or tomb_rows:
+            merge_tombstones_one_pass(spark, tomb_ident, winners, keys)
+    finally:
+        winners.unpersist()
+    return {"upsert": written, "delete": present_deletes, "tombstone": deletes - present_deletes,
+            "skip": upserts - written}
+
+
+def _merge_classified(spark: SparkSession, ident: str, tomb_ident: str, good: DataFrame, keys: List[str],
+                      target: T.StructType, label: str, horizon: Optional[str],
+                      quarantine_columns: List[str], quarantine_url: str) -> Tuple[Dict[str, int], int]:
+    """The classify path (see ``classify``); returns the counts per action and how many late
+    changes it quarantined."""
+    actions = classify(spark, latest_per_key(good, keys), ident, tomb_ident, keys, horizon)
+    # Cached for the counts, the quarantine and the MERGEs. All of them run before the first
+    # MERGE commits, except the tombstone MERGE, whose rows do not depend on the curated table's
+    # new state (the job is the tables' only writer: one run at a time).
+    actions = actions.persist(StorageLevel.MEMORY_AND_DISK)
+    counts = {r["_cdc_action"]: r["n"] for r in actions.groupBy("_cdc_action").agg(F.count(F.lit(1)).alias("n")).collect()}
+    tomb_changes = actions.where(F.col("_cdc_tomb").isNotNull()).limit(1).count()
+    late = 0
+    if counts.get("late"):
+        late_rows = actions.where("_cdc_action = 'late'").withColumn("_reason", F.lit("late_change_for_absent_key"))
+        late = write_quarantine(late_rows.select(*quarantine_columns), quarantine_url)
+    # The curated table first, then the tombstones: a crash in between re-merges the same files
+    # (the ledger is not written yet); a delete already applied then finds the key absent and
+    # records its tombstone, and a row already inserted is newer than its old tombstone.
+    if counts.get("upsert") or counts.get("delete"):
+        merge_into(spark, ident, actions.where(F.col("_cdc_action").isin("upsert", "delete")), keys, target, label)
+    if tomb_changes:
+        merge_tombstones(spark, tomb_ident, actions.where(F.col("_cdc_tomb").isNotNull()), keys)
+    actions.unpersist()
+    return counts, late
 
 
 # --------------------------------------------------------------------------- pull mode
@@ -799,17 +976,63 @@ def pull_table(spark: SparkSession, jdbc_url: str, user: str, password: str, raw
 
 # --------------------------------------------------------------------------- maintenance
 
+#: Compaction starts when deleted rows (position and equality deletes not yet applied) reach this
+#: share of the rows in the table's data files ...
+COMPACT_DELETED_RATIO = 0.25
+#: ... or when the table has at least this many data files averaging under SMALL_FILE_BYTES.
+COMPACT_SMALL_FILES = 64
+SMALL_FILE_BYTES = 32 * 1024 * 1024
+
+
+def compaction_reason(summary: Dict[str, str], deleted_ratio: float = COMPACT_DELETED_RATIO,
+                      small_files: int = COMPACT_SMALL_FILES) -> Optional[str]:
+    """Why the table (its current snapshot's ``summary``) needs compaction now, or None.
+
+    A MERGE on a merge-on-read table writes the changed rows and position deletes, never the
+    rest of the table; compaction (which rewrites the data files that have deletes, and bins
+    small files) is what costs a table's size. Run after every merge it rewrote the whole table
+    each run when the changed keys are spread out, so it runs only on these thresholds: readers
+    skip at most ``deleted_ratio`` of the rows they read, and the table keeps fewer than
+    ``small_files`` small files."""
+    records = int(summary.get("total-records", 0) or 0)
+    deleted = int(summary.get("total-position-deletes", 0) or 0) + int(summary.get("total-equality-deletes", 0) or 0)
+    data_files = int(summary.get("total-data-files", 0) or 0)
+    size = int(summary.get("total-files-size", 0) or 0)
+    if records and deleted >= deleted_ratio * records:
+        return f"deleted rows are {deleted / records:.0%} of the rows (threshold {deleted_ratio:.0%})"
+    if data_files >= small_files and size < data_files * SMALL_FILE_BYTES:
+        return f"{data_files} data files averaging {size // max(data_files, 1):,} bytes"
+    return None
+
 
 def maintain_table(spark: SparkSession, catalog: str, database: str, name: str, now: dt.datetime,
-                   retention_hours: float, retain_last: int = RETAIN_LAST_SNAPSHOTS) -> None:
-    """Compacts small files (and files with deletes) and expires snapshots older than the
-    retention, keeping at least the last ``retain_last``."""
+                   retention_hours: float, retain_last: int = RETAIN_LAST_SNAPSHOTS,
+                   deleted_ratio: float = COMPACT_DELETED_RATIO, small_files: int = COMPACT_SMALL_FILES) -> dict:
+    """Compacts the table when ``compaction_reason`` says so (data files with deletes are
+    rewritten without the deleted rows, small files binned, delete files no longer needed
+    dropped), and expires snapshots older than the retention, keeping at least the last
+    ``retain_last``, when there are any. Returns what it did."""
     target = f"{database}.{name}"
-    spark.sql(f"CALL {quote(catalog)}.system.rewrite_data_files(table => '{target}', "
-              "options => map('delete-file-threshold', '1'))")
-    older = (now - dt.timedelta(hours=retention_hours)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    spark.sql(f"CALL {quote(catalog)}.system.expire_snapshots(table => '{target}', "
-              f"older_than => TIMESTAMP '{older}', retain_last => {int(retain_last)})")
+    ident = table_ident(catalog, database, name)
+    done = {"compacted": None, "expired": False}
+    _, summary = current_snapshot(spark, ident)
+    reason = compaction_reason(summary, deleted_ratio, small_files)
+    if reason:
+        spark.sql(f"CALL {quote(catalog)}.system.rewrite_data_files(table => '{target}', "
+                  "options => map('delete-file-threshold', '1', 'remove-dangling-deletes', 'true'))")
+        done["compacted"] = reason
+    cutoff = now - dt.timedelta(hours=retention_hours)
+    count, oldest = 0, None
+    snapshots = iceberg_table(spark, ident).snapshots().iterator()
+    while snapshots.hasNext():
+        millis = snapshots.next().timestampMillis()
+        count, oldest = count + 1, millis if oldest is None else min(oldest, millis)
+    if count > retain_last and oldest < (cutoff - dt.datetime(1970, 1, 1)).total_seconds() * 1000:
+        older = cutoff.strftime("%Y-%m-%d %H:%M:%S.%f")
+        spark.sql(f"CALL {quote(catalog)}.system.expire_snapshots(table => '{target}', "
+                  f"older_than => TIMESTAMP '{older}', retain_last => {int(retain_last)})")
+        done["expired"] = True
+    return done
 
 
 # --------------------------------------------------------------------------- the run
@@ -842,23 +1065,35 @@ def _failed(result: dict, err: Exception) -> dict:
     return dict(result, failed=True, error=f"{type(err).__name__}: {err}")
 
 
+#: Tables merged at once within one run (``--merge_parallelism``): each table's Spark jobs, S3
+#: listings and catalog commits overlap with the others'.
+DEFAULT_PARALLELISM = 4
+
+
 def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, catalog: str, database: str,
         table_prefix: str, tables: List[dict], state_prefix: str, quarantine_prefix: str,
         now: dt.datetime, maintenance: bool = False, snapshot_retention_hours: float = 168,
         warehouse: Optional[str] = None, jdbc_url: Optional[str] = None, jdbc_user: Optional[str] = None,
-        jdbc_password: Optional[str] = None, only_table: Optional[str] = None) -> List[dict]:
+        jdbc_password: Optional[str] = None, only_table: Optional[str] = None,
+        parallelism: int = DEFAULT_PARALLELISM, one_pass: bool = True,
+        compact_deleted_ratio: float = COMPACT_DELETED_RATIO, compact_small_files: int = COMPACT_SMALL_FILES) -> List[dict]:
     """One run over the table specs (or only the one named ``only_table``); returns one result
-    per source table (with ``spec``, the spec's name as declared). ``raw_root`` is the raw
-    bucket's URL (``s3://bucket/``); the state and quarantine prefixes are in it. ``now`` is the
-    run's time (naive UTC).
+    per source table (with ``spec``, the spec's name as declared), in the specs' order. ``raw_root``
+    is the raw bucket's URL (``s3://bucket/``); the state and quarantine prefixes are in it. ``now``
+    is the run's time (naive UTC).
 
-    Tables are isolated: a table that fails (a type change Iceberg cannot make, a missing key
-    column, a name collision, any error) is left as it was and the run goes on with the others;
-    at the end, ``CdcRunFailed`` names every failed table (its ``results`` hold every table's)."""
+    Up to ``parallelism`` tables are merged at once (threads submitting Spark jobs to the one
+    session; each table has its own ledger, curated and tombstone tables, so they share nothing
+    but the session). Tables are isolated: a table that fails (a type change Iceberg cannot make,
+    a missing key column, a name collision, any error) is left as it was and the run goes on
+    with the others; at the end, ``CdcRunFailed`` names every failed table (its ``results`` hold
+    every table's)."""
     # A run for every table leaves out the pulled tables that have a schedule of their own.
     specs = [s for s in tables if (s["name"] == only_table if only_table is not None else not s.get("ownSchedule"))]
     if not specs:
         raise CdcError(f"--only_table {only_table!r} names no table spec; declared: {[s['name'] for s in tables]}")
+    if int(parallelism) < 1:
+        raise CdcError(f"--merge_parallelism must be at least 1, not {parallelism!r}")
     state_url = join_url(raw_root, state_prefix)
     quarantine_url = join_url(raw_root, quarantine_prefix)
     raw_tables = join_url(raw_root, raw_prefix)
@@ -873,32 +1108,50 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
         except Exception as err:  # noqa: BLE001 - reported per spec below
             expanded[spec["name"]], expand_errors[spec["name"]] = [], err
     collisions = find_collisions([(s["name"], sc, t) for s in tables for sc, t in expanded[s["name"]]], table_prefix)
-    results = []
+
+    def one(job: Tuple[dict, str, str]) -> dict:
+        spec, schema, table = job
+        name = curated_table_name(table_prefix, schema, table)
+        ident = table_ident(catalog, database, name)
+        base = {"spec": spec["name"], "schema": schema, "table": table, "curatedTable": ident, "curatedName": name,
+                **_empty_counts()}
+        started = time.perf_counter()
+        try:
+            ledger = load_ledger(spark, state_url, schema, table)
+            base["lastCommitTs"] = ledger.get("lastCommitTs")
+            collision = collisions.get((spec["name"], schema, table))
+            if collision:
+                raise CdcError(collision)
+            if spec.get("mode") == "pull" and not jdbc_url:
+                raise CdcError(f"pull table spec {spec['name']} needs --jdbc_url and --jdbc_secret_id")
+            result = merge_one(spark, spec, list(spec["primaryKey"]), schema, table, name, ident,
+                               tombstone_table_name(name), catalog, database, raw_root, raw_prefix, state_url,
+                               quarantine_url, now, warehouse, jdbc_url, jdbc_user, jdbc_password, maintenance,
+                               snapshot_retention_hours, one_pass=one_pass, ledger=ledger,
+                               compact_deleted_ratio=compact_deleted_ratio, compact_small_files=compact_small_files)
+            result.update(spec=spec["name"], curatedName=name)
+        except Exception as err:  # noqa: BLE001 - isolate the table, report it at the end
+            result = _failed(base, err)
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        return result
+
+    jobs: List[Tuple[dict, str, str]] = []
+    results: List[Optional[dict]] = []
     for spec in specs:
-        keys = list(spec["primaryKey"])
         if spec["name"] in expand_errors:
             results.append(_failed({"spec": spec["name"], "schema": spec["schema"], "table": spec["table"],
                                     **_empty_counts()}, expand_errors[spec["name"]]))
             continue
         for schema, table in expanded[spec["name"]]:
-            name = curated_table_name(table_prefix, schema, table)
-            ident = table_ident(catalog, database, name)
-            tomb_name = tombstone_table_name(name)
-            base = {"spec": spec["name"], "schema": schema, "table": table, "curatedTable": ident, **_empty_counts()}
-            try:
-                base["lastCommitTs"] = load_ledger(spark, state_url, schema, table).get("lastCommitTs")
-                collision = collisions.get((spec["name"], schema, table))
-                if collision:
-                    raise CdcError(collision)
-                if spec.get("mode") == "pull" and not jdbc_url:
-                    raise CdcError(f"pull table spec {spec['name']} needs --jdbc_url and --jdbc_secret_id")
-                result = merge_one(spark, spec, keys, schema, table, name, ident, tomb_name, catalog, database,
-                                   raw_root, raw_prefix, state_url, quarantine_url, now, warehouse, jdbc_url, jdbc_user,
-                                   jdbc_password, maintenance, snapshot_retention_hours)
-                result["spec"] = spec["name"]
-            except Exception as err:  # noqa: BLE001 - isolate the table, report it at the end
-                result = _failed(base, err)
-            results.append(result)
+            jobs.append((spec, schema, table))
+            results.append(None)
+    if int(parallelism) == 1 or len(jobs) <= 1:
+        merged = [one(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=min(int(parallelism), len(jobs)), thread_name_prefix="cdc-merge") as pool:
+            merged = list(pool.map(one, jobs))
+    it = iter(merged)
+    results = [r if r is not None else next(it) for r in results]
     failed = [r for r in results if r.get("failed")]
     if failed:
         lines = "; ".join(f"{r['schema']}.{r['table']} (spec {r['spec']!r}): {r['error']}" for r in failed)
@@ -908,14 +1161,17 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
 
 def _empty_counts() -> dict:
     return {"filesMerged": 0, "changesRead": 0, "changesApplied": 0, "rowsUpserted": 0, "rowsDeleted": 0,
-            "changesQuarantined": 0, "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": None}
+            "changesQuarantined": 0, "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": None,
+            "committed": False}
 
 
 def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, table: str, name: str, ident: str,
               tomb_name: str, catalog: str, database: str, raw_root: str, raw_prefix: str, state_url: str,
               quarantine_url: str, now: dt.datetime, warehouse: Optional[str], jdbc_url: Optional[str],
               jdbc_user: Optional[str], jdbc_password: Optional[str], maintenance: bool,
-              snapshot_retention_hours: float) -> dict:
+              snapshot_retention_hours: float, one_pass: bool = True, ledger: Optional[dict] = None,
+              compact_deleted_ratio: float = COMPACT_DELETED_RATIO,
+              compact_small_files: int = COMPACT_SMALL_FILES) -> dict:
     """Pulls (pull mode), merges and maintains one source table."""
     location = join_url(warehouse, name) if warehouse else None
     tomb_ident = table_ident(catalog, database, tomb_name)
@@ -925,38 +1181,58 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
         last = load_watermark(spark, state_url, schema, table)
         pulled, watermark = pull_table(spark, jdbc_url, jdbc_user, jdbc_password, raw_root, raw_prefix,
                                        schema, table, spec["watermarkColumn"], last, now)
+        ledger = None  # the pull landed a file: list it afresh
     result = merge_table(spark, raw_root, raw_prefix, schema, table, keys, ident, state_url,
-                         quarantine_url, now, location, tomb_ident, tomb_location)
+                         quarantine_url, now, location, tomb_ident, tomb_location, one_pass=one_pass, ledger=ledger)
     if spec.get("mode") == "pull":
         result["rowsPulled"] = pulled
         if pulled:
             save_watermark(spark, state_url, schema, table, spec["watermarkColumn"], watermark, now)
     if maintenance and result["filesMerged"] and table_exists(spark, ident):
-        maintain_table(spark, catalog, database, name, now, snapshot_retention_hours)
+        result["maintenance"] = maintain_table(spark, catalog, database, name, now, snapshot_retention_hours,
+                                               deleted_ratio=compact_deleted_ratio, small_files=compact_small_files)
         if table_exists(spark, tomb_ident):
-            maintain_table(spark, catalog, database, tomb_name, now, snapshot_retention_hours)
+            maintain_table(spark, catalog, database, tomb_name, now, snapshot_retention_hours,
+                           deleted_ratio=compact_deleted_ratio, small_files=compact_small_files)
     return result
 
 
-def build_metric_data(source_name: str, results: List[dict], now: dt.datetime) -> List[dict]:
-    """CloudWatch MetricData for a run: per table spec ({Pipeline, Table=<spec name>}) and in
-    total ({Pipeline}). ``TablesFailed`` counts the source tables that failed (0 when none).
-    CommitAgeSeconds is now minus the newest commit time merged so far into the spec's stalest
-    table (the largest age); it is left out where nothing was merged yet."""
+#: The namespace of the merge metrics every ingestion publishes (``--metrics_namespace``).
+MERGE_METRICS_NAMESPACE = "CdkLakehouse/Merge"
+
+
+def build_metric_data(source_name: str, results: List[dict], now: dt.datetime,
+                      run_seconds: Optional[float] = None) -> List[dict]:
+    """CloudWatch MetricData for a run, the merge metrics every ingestion publishes: per curated
+    table ({Pipeline, Table=<curated table name>}) and in total ({Pipeline}).
+
+    - ``RowsMerged`` (Count): changes applied (rows upserted + rows deleted),
+    - ``RowsQuarantined`` (Count): changes written to the quarantine,
+    - ``TablesFailed`` (Count): source tables that failed (0 when none),
+    - ``TableCommits`` (Count): 1 for each curated table whose main branch got a new snapshot,
+    - ``FilesMerged`` (Count): raw files merged (CDC only),
+    - ``CommitAgeSeconds`` (Seconds): now minus the newest source commit time merged so far into
+      the stalest table (the largest age); left out where nothing was merged yet,
+    - ``RunSeconds`` (Seconds, {Pipeline} only): the run's wall time, when given.
+
+    A failed source table without a curated table name (a spec whose wildcard could not be
+    expanded) counts in the {Pipeline} total only."""
     groups: Dict[Optional[str], List[dict]] = {}
     for result in results:
-        groups.setdefault(result["spec"], []).append(result)
+        if result.get("curatedName"):
+            groups.setdefault(result["curatedName"], []).append(result)
     groups[None] = list(results)
     data = []
-    for spec, members in groups.items():
+    for table, members in groups.items():
         dims = [{"Name": "Pipeline", "Value": source_name}]
-        if spec is not None:
-            dims.append({"Name": "Table", "Value": spec})
+        if table is not None:
+            dims.append({"Name": "Table", "Value": table})
         sums = {
-            "FilesMerged": sum(r["filesMerged"] for r in members),
-            "ChangesMerged": sum(r["changesApplied"] for r in members),
-            "ChangesQuarantined": sum(r["changesQuarantined"] for r in members),
+            "RowsMerged": sum(r.get("changesApplied", 0) for r in members),
+            "RowsQuarantined": sum(r.get("changesQuarantined", 0) for r in members),
             "TablesFailed": sum(1 for r in members if r.get("failed")),
+            "TableCommits": sum(1 for r in members if r.get("committed")),
+            "FilesMerged": sum(r.get("filesMerged", 0) for r in members),
         }
         for metric, value in sums.items():
             data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": now, "Value": float(value), "Unit": "Count"})
@@ -964,6 +1240,9 @@ def build_metric_data(source_name: str, results: List[dict], now: dt.datetime) -
         if ages:
             data.append({"MetricName": "CommitAgeSeconds", "Dimensions": dims, "Timestamp": now,
                          "Value": max(0.0, max(ages)), "Unit": "Seconds"})
+        if table is None and run_seconds is not None:
+            data.append({"MetricName": "RunSeconds", "Dimensions": dims, "Timestamp": now,
+                         "Value": float(run_seconds), "Unit": "Seconds"})
     return data
 
 
@@ -985,7 +1264,8 @@ def main() -> None:  # pragma: no cover - runs in Glue
 
     names = ["source_name", "raw_bucket", "raw_prefix", "catalog", "database", "warehouse", "table_prefix", "tables",
              "state_prefix", "quarantine_prefix", "metrics_namespace", "maintenance", "snapshot_retention_hours"]
-    optional = [n for n in ("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table") if f"--{n}" in sys.argv]
+    optional = [n for n in ("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table", "merge_parallelism",
+                            "compaction_deleted_ratio", "compaction_small_files") if f"--{n}" in sys.argv]
     args = getResolvedOptions(sys.argv, names + optional)
     tables = parse_tables(args["tables"])
     user = password = None
@@ -997,6 +1277,7 @@ def main() -> None:  # pragma: no cover - runs in Glue
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    started = time.perf_counter()
     failure: Optional[CdcRunFailed] = None
     try:
         results = run(
@@ -1005,12 +1286,15 @@ def main() -> None:  # pragma: no cover - runs in Glue
             maintenance=args["maintenance"].lower() == "true",
             snapshot_retention_hours=float(args["snapshot_retention_hours"]), warehouse=args["warehouse"],
             jdbc_url=args.get("jdbc_url"), jdbc_user=user, jdbc_password=password, only_table=args.get("only_table") or None,
+            parallelism=int(args.get("merge_parallelism") or DEFAULT_PARALLELISM),
+            compact_deleted_ratio=float(args.get("compaction_deleted_ratio") or COMPACT_DELETED_RATIO),
+            compact_small_files=int(args.get("compaction_small_files") or COMPACT_SMALL_FILES),
         )
     except CdcRunFailed as err:  # every healthy table was merged: publish, then fail the run
         results, failure = err.results, err
     for result in results:
         print(json.dumps({"cdcMerge": args["source_name"], **result}, default=str))
-    data = build_metric_data(args["source_name"], results, now)
+    data = build_metric_data(args["source_name"], results, now, run_seconds=time.perf_counter() - started)
     cloudwatch = boto3.client("cloudwatch")
     for start in range(0, len(data), 20):
         cloudwatch.put_metric_data(Namespace=args["metrics_namespace"], MetricData=data[start:start + 20])
