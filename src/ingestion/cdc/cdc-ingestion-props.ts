@@ -216,8 +216,9 @@ export interface CdcIngestionProps {
    */
   readonly tableNamePrefix?: string;
   /**
-   * Let the merge job compact small files and expire old snapshots after each merge (instead
-   * of three Glue table optimizers per table, which would cost 3 resources a table).
+   * Let the merge job compact a curated table when it needs it (deleted rows at 25 % of its rows,
+   * or 64+ data files averaging under 32 MiB) and expire old snapshots, instead of three Glue
+   * table optimizers per table (3 resources a table). See docs/cdc-merge-performance.md.
    * @default true
    */
   readonly maintenance?: boolean;
