@@ -115,10 +115,11 @@ def fq_name(catalog: str, database: str, table: str) -> str:
 
 def table_exists(spark: SparkSession, catalog: str, database: str, table: str) -> bool:
     """Whether ``catalog.database.table`` resolves to a table (any other error is raised)."""
-    return _resolves(spark, fq_name(catalog, database, table))
+    return fq_table_exists(spark, fq_name(catalog, database, table))
 
 
-def _resolves(spark: SparkSession, fq_table: str) -> bool:
+def fq_table_exists(spark: SparkSession, fq_table: str) -> bool:
+    """``table_exists`` for an identifier already written as ``catalog.database.table``."""
     try:
         spark.table(fq_table).schema  # noqa: B018 (resolves the table)
         return True
@@ -190,7 +191,7 @@ def partition_fields(spark: SparkSession, fq_table: str) -> List[str]:
 
 def create_or_evolve_table(spark: SparkSession, fq_table: str, schema: T.StructType, partition_by: Sequence[str] = (),
                            sort_by: Sequence[str] = (), properties: Optional[Dict[str, str]] = None,
-                           location: Optional[str] = None) -> T.StructType:
+                           location: Optional[str] = None, keep_types: bool = False) -> T.StructType:
     """Makes ``fq_table`` hold every column of ``schema`` and returns its schema.
 
     On first use the table is created with the columns, ``PARTITIONED BY`` the ``partition_by``
@@ -199,9 +200,11 @@ def create_or_evolve_table(spark: SparkSession, fq_table: str, schema: T.StructT
     nullable), a column whose new type Iceberg can widen it to is widened, and a partition
     transform the table lacks is added (Iceberg partition evolution: files written before keep
     their old spec). A type that the column can hold already (``fits``) changes nothing; any other
-    type change raises ``SchemaEvolutionError`` naming every such column, before anything changes.
+    type change raises ``SchemaEvolutionError`` naming every such column, before anything changes,
+    unless ``keep_types`` (the column keeps its type; ``align_to_table(strict=False)`` then casts
+    the values as Spark does, for sources whose inferred types drift, such as JSON).
     Column names match case-insensitively, as in the Glue catalog."""
-    if not _resolves(spark, fq_table):
+    if not fq_table_exists(spark, fq_table):
         ddl = ", ".join(f"{quote(f.name)} {type_sql(f.dataType)}" for f in schema.fields)
         parts = f" PARTITIONED BY ({', '.join(partition_by)})" if partition_by else ""
         where = f" LOCATION '{location}'" if location else ""
@@ -219,7 +222,7 @@ def create_or_evolve_table(spark: SparkSession, fq_table: str, schema: T.StructT
             continue
         elif iceberg_can_widen(old.dataType, field.dataType):
             widen.append(T.StructField(old.name, _norm(field.dataType), True))
-        else:
+        elif not keep_types:
             errors.append(f"column {old.name!r} is {type_sql(old.dataType)} but the new rows have {type_sql(field.dataType)}")
     if errors:
         raise SchemaEvolutionError(
@@ -303,6 +306,32 @@ def merge_by_key(spark: SparkSession, source_df: DataFrame, fq_table: str, keys:
         spark.sql(f"MERGE INTO {fq_table} t USING {view} s ON {on} " + " ".join(clauses))
     finally:
         spark.catalog.dropTempView(view)
+
+
+def insert_new_by_key(spark: SparkSession, source_df: DataFrame, fq_table: str, keys: Sequence[str],
+                      target_filter: Optional[str] = None, strict: bool = True) -> int:
+    """Appends the rows whose key the table does not hold (within ``target_filter``, SQL over ``t.``
+    that Iceberg pushes into the scan of the target) and returns how many; rows whose key is
+    there are left alone. This is what an insert-only MERGE does (Spark plans one as a left anti
+    join and an append), except that nothing is committed when no row is new: an insert-only
+    MERGE commits an empty snapshot, which would look like fresh data to a freshness alarm.
+    Unlike MERGE, the append does not check for rows another writer added meanwhile: use it
+    where runs of one table never overlap (the merge jobs run one at a time)."""
+    if not keys:
+        raise ValueError("insert_new_by_key needs at least one key column")
+    aligned = align_to_table(spark, source_df, fq_table, strict=strict)
+    target = spark.table(fq_table).alias("t")
+    if target_filter:
+        target = target.where(target_filter)
+    target = target.select(*[F.col(f"t.{quote(k)}").alias(k) for k in keys])
+    new = aligned.join(target, list(keys), "left_anti").select(*aligned.columns).persist()
+    try:
+        count = new.count()
+        if count:
+            new.writeTo(fq_table).append()
+        return count
+    finally:
+        new.unpersist()
 
 
 def last_commit(spark: SparkSession, fq_table: str) -> Optional[dict]:

@@ -176,8 +176,8 @@ BATCH = st.dictionaries(st.integers(0, 30), st.integers(-5, 5), max_size=12)
 
 
 @SPARK_SETTINGS
-@given(st.lists(BATCH, min_size=1, max_size=4), st.booleans())
-def test_merge_by_key_equals_a_python_model_of_the_table(spark, batches, update):
+@given(st.lists(BATCH, min_size=1, max_size=4), st.sampled_from(["update", "insert-only merge", "insert new"]))
+def test_merge_by_key_and_insert_new_by_key_equal_a_python_model_of_the_table(spark, batches, mode):
     table = new_table("merge")
     schema = struct([("id", "int"), ("v", "int"), ("extra", "string")])
     lg.create_or_evolve_table(spark, table, schema)
@@ -185,9 +185,16 @@ def test_merge_by_key_equals_a_python_model_of_the_table(spark, batches, update)
     for batch in batches:
         rows = spark.createDataFrame([(k, v) for k, v in batch.items()], "id int, v int") if batch else \
             spark.createDataFrame([], "id int, v int")
-        lg.merge_by_key(spark, rows, table, ["id"], update=update)
+        new = [k for k in batch if k not in model]
+        before = lg.last_commit(spark, table)
+        if mode == "insert new":
+            assert lg.insert_new_by_key(spark, rows, table, ["id"]) == len(new)
+            if not new:  # nothing new: nothing committed
+                assert lg.last_commit(spark, table) == before
+        else:
+            lg.merge_by_key(spark, rows, table, ["id"], update=mode == "update")
         for k, v in batch.items():
-            if update or k not in model:
+            if mode == "update" or k not in model:
                 model[k] = v
         assert sorted((r.id, r.v, r.extra) for r in spark.table(table).collect()) == sorted((k, v, None) for k, v in model.items())
 
