@@ -58,12 +58,15 @@ def iceberg_jar():
     return maven_jar("org.apache.iceberg", "iceberg-spark-runtime-3.5_2.12", ICEBERG_VERSION, "iceberg")
 
 
-def spark_session(warehouse, app="cdk-lakehouse-tests", cores=2, memory="1g", shuffle_partitions=2):
+def spark_session(warehouse, app="cdk-lakehouse-tests", cores=2, memory="1g", shuffle_partitions=2, java_options=None):
     """A local SparkSession with Iceberg and the Hadoop catalog ``local`` at ``warehouse``."""
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
     session = (
-        SparkSession.builder.master(f"local[{cores}]")
+        builder.master(f"local[{cores}]")
         .appName(app)
         .config("spark.jars", iceberg_jar())
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")

@@ -1,12 +1,14 @@
 """Curated merge of StreamingDedupIngestion (Glue 5.0, Spark 3.5, Iceberg).
 
 Reads the raw JSON-lines objects Firehose delivered since the last run (by S3 modification
-time, with an overlap), keeps one row per event id, and MERGEs them into the curated Iceberg
-table: an event id already in the table is left alone, so a duplicate that arrives after the
-dedup window or through a retry changes nothing, and re-running a run changes nothing.
+time, with an overlap), keeps one row per event id, and inserts the ids the curated Iceberg
+table does not hold yet (``lakehouse_glue.insert_new_by_key``, an insert-only merge by event id):
+an event id already in the table is left alone, so a duplicate that arrives after the dedup
+window or through a retry changes nothing, and re-running a run changes nothing (and commits
+nothing).
 
 The curated table is partitioned by event day (``days(event_time)``; the run adds that partition
-field to a table created without it, so files written before keep their old spec). The MERGE
+field to a table created without it, so files written before keep their old spec). The merge
 reads only the part of the table a duplicate of the batch can be in: rows whose event time lies
 within the dedup window (``--dedup_window_seconds``) of the batch's earliest and latest event
 time, plus rows without an event time when the batch has such events. Iceberg turns that range
@@ -96,7 +98,7 @@ def _literal(value: dt.datetime) -> str:
 
 
 def reach_filter(low: Optional[dt.datetime], high: Optional[dt.datetime], has_null: bool, window_seconds: float) -> str:
-    """The MERGE's predicate on the target (``t.``): event times within ``window_seconds`` of the
+    """The merge's predicate on the target (``t.``): event times within ``window_seconds`` of the
     batch's range ``[low, high]``, and null event times when the batch has events without one.
     ``FALSE`` for an empty batch (no row of the table is read)."""
     parts = []
@@ -119,7 +121,7 @@ def batch_reach(events: DataFrame) -> Tuple[Optional[dt.datetime], Optional[dt.d
 def ensure_table(spark, table):
     """Creates the curated table (partitioned by event day) or adds the day partition field to a
     table created without it; returns the table's schema. Column types stay as the table has
-    them (the MERGE casts, e.g. to ``timestamp_ntz``)."""
+    them (the merge casts, e.g. to ``timestamp_ntz``)."""
     return lg.create_or_evolve_table(spark, table, SCHEMA, partition_by=PARTITION_BY, keep_types=True)
 
 
@@ -127,7 +129,7 @@ def merge(spark, events, table, window_seconds=DEFAULT_WINDOW_SECONDS, bounded=T
     """Inserts events whose id the table does not hold yet; returns how many it inserted. A batch
     without new events commits nothing (``lakehouse_glue.insert_new_by_key``).
 
-    With ``bounded`` (the default) the MERGE reads only the rows ``reach_filter`` selects; without
+    With ``bounded`` (the default) the merge reads only the rows ``reach_filter`` selects; without
     it, the whole table (the benchmark's "before")."""
     events = events.cache()
     low, high, has_null, count = batch_reach(events)
@@ -157,7 +159,7 @@ def set_watermark(spark, table, value):
 def run(spark, raw_path, table, fields, now, overlap_minutes=30, full_scan=False,
         window_seconds=DEFAULT_WINDOW_SECONDS, quarantine_path=None):
     """One merge run: raw objects modified since the watermark (minus the overlap) and before
-    ``now``; the watermark moves to ``now`` after the MERGE commits. A crash in between only
+    ``now``; the watermark moves to ``now`` after the insert commits. A crash in between only
     makes the next run read the same objects again, which changes nothing.
 
     Returns ``{"inserted", "quarantined", "committed", "lastCommit"}``: lines without an event id or
