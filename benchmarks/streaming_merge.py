@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--window-hours", type=float, default=24, help="dedup window (the construct's default: 24 h)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per table (after one untimed warm-up)")
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--java-options", default=None, help="driver JVM options")
+    parser.add_argument("--no-codegen", action="store_true", help="interpreted expressions (no Janino code generation)")
     opts = parser.parse_args()
 
     conftest = load("lakehouse_conftest", ROOT / "test" / "python" / "conftest.py")  # also puts lakehouse_glue on sys.path
@@ -54,9 +56,13 @@ def main():
     warehouse = tempfile.mkdtemp(prefix="streaming-merge-bench-")
     spark = conftest.spark_session(warehouse, app="streaming-merge-benchmark", cores=opts.cores, memory="2g",
                                    shuffle_partitions=opts.cores * 2,
-                                   # Twice here the driver JVM (17.0.15, G1) crashed in class loading during
-                                   # codegen (Dictionary::find); the parallel collector avoided it.
-                                   java_options="-XX:+UseParallelGC")
+                                   # Four times here the driver JVM (OpenJDK 17.0.15) crashed with SIGSEGV in class
+                                   # loading under Janino code generation at the first run (G1, parallel GC, C1 only
+                                   # alike): --no-codegen runs Spark's expressions interpreted, without Janino.
+                                   java_options=opts.java_options)
+    if opts.no_codegen:
+        spark.conf.set("spark.sql.codegen.wholeStage", "false")
+        spark.conf.set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # as on a large table: no broadcast of the target
     base = dt.datetime(2026, 1, 1)
     epoch = int((base - dt.datetime(1970, 1, 1)).total_seconds())
@@ -66,7 +72,9 @@ def main():
         n = days * opts.per_day
         return (spark.range(n)
                 .withColumn("day", (F.col("id") / opts.per_day).cast("int") + first_day)
-                .select(F.concat(F.lit(prefix), F.col("id").cast("string")).alias("event_id"),
+                # The id names the day, so the 1x and 4x tables hold the same events on the days they share.
+                .select(F.concat(F.lit(prefix), F.col("day").cast("string"), F.lit("-"), (F.col("id") % opts.per_day).cast("string"))
+                        .alias("event_id"),
                         F.lit("click").alias("event_type"), F.lit("none").alias("event_subtype"),
                         F.timestamp_seconds(F.lit(epoch) + F.col("day") * 86400 + F.col("id") % 86400).alias("event_time"),
                         F.concat(F.lit('{"n":'), F.col("id").cast("string"), F.lit("}")).alias("payload"),
