@@ -15,8 +15,8 @@ after every run the table is rolled back to its snapshot before the run, so ever
 same table. Runs are interleaved (1x before, 4x before, 1x after, 4x after, repeated), and the
 median of ``--repeats`` timed runs is printed per table, side by side, with the 4x/1x ratios.
 
-    .venv/bin/python benchmarks/streaming_merge.py                  # default, about 2 minutes here
-    .venv/bin/python benchmarks/streaming_merge.py --days 60 --per-day 20000 --repeats 5
+    .venv/bin/python benchmarks/streaming_merge.py --no-codegen --days 12 --per-day 8000   # 7.5 min at load 20
+    .venv/bin/python benchmarks/streaming_merge.py --days 60 --per-day 20000 --repeats 5    # larger, quieter machine
 """
 import argparse
 import datetime as dt
