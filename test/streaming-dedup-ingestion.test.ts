@@ -171,6 +171,12 @@ describe('defaults', () => {
     expect(JSON.stringify(job.Properties.DefaultArguments['--conf'])).toMatch(/IcebergSparkSessionExtensions.*GlueCatalog.*S3FileIO/);
     expect(job.Properties.DefaultArguments['--metrics_namespace']).toBe('CdkLakehouse/Merge');
     expect(job.Properties.DefaultArguments['--pipeline_name']).toBe('streaming-events');
+    // The merge reads only the curated days the dedup function's window (24 h by default) reaches,
+    // and quarantines raw lines it cannot merge under the dataset's quarantine prefix.
+    expect(job.Properties.DefaultArguments['--dedup_window_seconds']).toBe('86400');
+    expect(JSON.stringify(stack.resolve(job.Properties.DefaultArguments['--quarantine_path']))).toMatch(/"s3:\/\/".*"\/_quarantine\/events\/merge\/"/);
+    expect(construct.mergeQuarantinePrefix).toBe('_quarantine/events/merge/');
+    expect(construct.quarantines.map((q) => q.prefix)).toContain('_quarantine/events/merge/');
     template.resourceCountIs('AWS::Glue::Trigger', 0);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(15 * * * ? *)',
@@ -200,8 +206,9 @@ describe('defaults', () => {
     expect(construct.pipelineKind).toBe(PipelineKind.STREAMING);
     // The merge schedule's dead-letter queue and its alarm joined the contract with MergeJob.
     expect(construct.deadLetterQueues).toEqual([construct.onFailureQueue, construct.merge.scheduleDeadLetterQueue]);
-    expect(construct.quarantines).toHaveLength(1);
-    expect(construct.quarantines[0].prefix).toBe('_quarantine/events/malformed/');
+    // The dedup function's quarantine (malformed records) and the merge's (raw lines without an id or type).
+    expect(construct.quarantines.map((q) => q.prefix)).toEqual(['_quarantine/events/malformed/', '_quarantine/events/merge/']);
+    expect(stack.resolve((construct.quarantines[1].count as cloudwatch.Metric).namespace)).toBe('CdkLakehouse/Merge');
     expect(construct.pipelineAlarms).toHaveLength(3);
     expect(construct.logGroups).toHaveLength(3);
     expect(construct.freshness[0].expectedInterval.toHours()).toBe(1);
@@ -328,7 +335,9 @@ describe('overrides', () => {
         StorageDescriptor: Match.objectLike({ Columns: [{ Name: 'id', Type: 'string' }, { Name: 'kind', Type: 'string' }, { Name: 'occurred_at', Type: 'string' }] }),
       }),
     });
-    template.hasResourceProperties('AWS::Glue::Job', { ExecutionClass: 'STANDARD', NumberOfWorkers: 4, DefaultArguments: Match.objectLike({ '--curated_table': 'app_events' }) });
+    template.hasResourceProperties('AWS::Glue::Job', {
+      ExecutionClass: 'STANDARD', NumberOfWorkers: 4, DefaultArguments: Match.objectLike({ '--curated_table': 'app_events', '--dedup_window_seconds': '21600' }),
+    });
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 */6 * * ? *)' });
     template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete' });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });

@@ -67,6 +67,8 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
     // The construct's log groups (core/log-encryption) are encrypted with the lake key too; the key
     // policy cannot name them (the groups depend on the key), so it admits this account's groups only.
     { name: 'CloudWatch Logs cannot use the lake key for another account\'s log groups', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: lakeKey, context: logsContext(`arn:aws:logs:${REGION}:222222222222:log-group:/other`), expect: 'deny', why: 'the lake key serves this account\'s log groups only' },
+    { name: 'merge quarantines raw lines it cannot merge', who: mergeRole, action: 's3:PutObject', resource: `${raw}/_quarantine/events/merge/part-0.json`, expect: 'allow', why: '--quarantine_path' },
+    { name: 'merge cannot write the dedup function\'s quarantine', who: mergeRole, action: 's3:PutObject', resource: `${raw}/_quarantine/events/malformed/x.jsonl`, expect: 'deny', why: 'least privilege' },
     { name: 'merge cannot overwrite other curated tables', who: mergeRole, action: 's3:PutObject', resource: `${curated}/orders/x.parquet`, expect: 'deny', why: 'least privilege' },
     { name: 'merge reads its script', who: mergeRole, action: 's3:GetObject', resource: scriptObjectArn(p, streaming.mergeJob), expect: 'allow', why: 'job script asset' },
     { name: 'merge publishes Glue metrics', who: mergeRole, action: 'cloudwatch:PutMetricData', resource: '*', context: { 'cloudwatch:namespace': 'Glue' }, expect: 'allow', why: '--enable-metrics' },

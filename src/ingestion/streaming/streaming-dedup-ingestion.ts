@@ -100,6 +100,8 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly replayFunction: lambda.Function;
   /** Prefix in the raw bucket where the handler quarantines malformed records. */
   public readonly quarantinePrefix: string;
+  /** Raw-zone prefix where the merge job puts raw lines it cannot merge (no id or type), with the reason. */
+  public readonly mergeQuarantinePrefix: string;
   /** Prefix in the raw bucket where Firehose puts records it could not partition or deliver. */
   public readonly deliveryErrorPrefix: string;
 
@@ -134,6 +136,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
     this.quarantinePrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/malformed`);
     this.deliveryErrorPrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/delivery-errors`);
+    this.mergeQuarantinePrefix = LakeLayout.quarantinePrefix(`${p.datasetName}/merge`);
     this.rawTable = new RawTable(this, 'RawTable', {
       zone: raw,
       tableName: p.datasetName,
@@ -327,9 +330,15 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         '--subtype_field': fields.subtype,
         '--time_field': fields.time,
         '--overlap_minutes': String(p.mergeOverlap.toMinutes()),
+        // The merge reads only the curated days this window can reach from a batch's events: it
+        // must be the dedup function's window, or a duplicate the function let through would
+        // escape the merge too.
+        '--dedup_window_seconds': String(p.dedupWindow.toSeconds()),
+        '--quarantine_path': raw.s3Url(this.mergeQuarantinePrefix),
       },
     });
     this.rawTable.grantRead(this.merge.role);
+    raw.grantReadWrite(this.merge.role, this.mergeQuarantinePrefix);
     this.curatedTable.grantReadWrite(this.merge.role);
     this.merge.job.node.addDependency(this.curatedTable);
     this.mergeJob = this.merge.job;
@@ -435,7 +444,8 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       pipelineMetrics,
       freshness,
       deadLetterQueues: [...deadLetterQueues, this.merge.scheduleDeadLetterQueue!],
-      quarantines,
+      // The merge's own quarantine (raw lines without an id or type), whatever feeds the raw zone.
+      quarantines: [...quarantines, { bucket: this.lake.raw.bucket, prefix: this.mergeQuarantinePrefix, count: this.merge.metricQuarantined() }],
       pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!],
       failureEvents: [this.merge.failureEvent],
     };
