@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import api_pull_transform as t
+import lakehouse_glue as lg
 
 
 def land_run(root: Path, endpoint: str, run_id: str, pages: list, records_per_page=None, completed_at="2024-05-01T12:00:05Z") -> str:
@@ -134,7 +135,7 @@ def test_a_run_with_no_records_changes_nothing(spark, lake, table):
     m["records"] = 0
     manifest_path.write_text(json.dumps(m))
     assert t.transform_run(spark, url, "$.data", "id", table, f"file://{lake}/q") == {"merged": 0, "quarantined": 0}
-    assert not t.table_exists(spark, table)
+    assert not lg.fq_table_exists(spark, table)
 
 
 def test_bad_manifest_and_bad_arguments_are_clear_errors(spark, lake, table):
@@ -180,4 +181,33 @@ def test_an_upload_that_cannot_be_parsed_goes_to_quarantine_with_the_reason(spar
     assert (q / "_uploads" / name).read_text() == content
     kept = json.loads((q / "_uploads" / f"{name}.reason.json").read_text())
     assert reason.lower() in kept["reason"].lower() and kept["source"].endswith(name)
-    assert not t.table_exists(spark, table)
+    assert not lg.fq_table_exists(spark, table)
+
+
+def test_a_run_reports_the_shared_merge_metrics_measured_on_the_tables_last_commit(spark, lake, table):
+    import datetime as dt
+
+    name = table.rsplit(".", 1)[1]
+    assert t.commit_state(spark, table) is None
+    url = land_run(lake, "orders", RUN1, [json.dumps({"data": [{"id": "a"}, {"id": "b"}, {"amount": 5}]})])
+    counts = t.transform_run(spark, url, "$.data", "id", table, f"file://{lake}/q")
+    after = t.commit_state(spark, table)
+    now = after["committedAt"] + dt.timedelta(seconds=45)
+    data = t.metrics("CdkLakehouse/Merge", "shop", name, counts, None, after, 7.5, now).data
+    per_table = {d["MetricName"]: d["Value"] for d in data if d["Dimensions"][1:] == [{"Name": "Table", "Value": name}]}
+    assert per_table == {"RowsMerged": 2, "RowsQuarantined": 1, "TablesFailed": 0, "TableCommits": 1, "CommitAgeSeconds": 45}
+    totals = {d["MetricName"]: (d["Value"], d["Unit"]) for d in data if len(d["Dimensions"]) == 1}
+    assert totals["RunSeconds"] == (7.5, "Seconds") and totals["TableCommits"] == (1, "Count")
+
+    # A run with no records leaves main where it was: no commit, the age keeps growing.
+    empty = land_run(lake, "orders", RUN2, [json.dumps({"data": []})])
+    m = json.loads(Path(empty[len("file://"):]).read_text())
+    m["records"] = 0
+    Path(empty[len("file://"):]).write_text(json.dumps(m))
+    counts = t.transform_run(spark, empty, "$.data", "id", table, f"file://{lake}/q")
+    later = now + dt.timedelta(hours=1)
+    data = t.metrics("CdkLakehouse/Merge", "shop", name, counts, after, t.commit_state(spark, table), 1.0, later).data
+    totals = {d["MetricName"]: d["Value"] for d in data if len(d["Dimensions"]) == 1}
+    assert (totals["TableCommits"], totals["RowsMerged"], totals["CommitAgeSeconds"]) == (0, 0, 3645)
+    failed = t.metrics("CdkLakehouse/Merge", "shop", name, None, after, after, 1.0, later, failed=True).data
+    assert {d["MetricName"]: d["Value"] for d in failed if len(d["Dimensions"]) == 1}["TablesFailed"] == 1

@@ -1,10 +1,8 @@
 """Fixtures for the CdcIngestion merge job's tests.
 
-One local SparkSession with Iceberg (the runtime Glue 5.0 ships) and the PostgreSQL JDBC driver
-for the whole pytest session. All Python suites run in one pytest process, so another suite's
-conftest may have created the session first: the Iceberg catalog of these tests (``cdc_test``, a
-Hadoop catalog in a temporary folder) is set at run time, and the JDBC driver is added with
-``ADD JAR`` (the job names the driver class, so Spark loads it from the session's class loader).
+The SparkSession is the root conftest's (one for every suite); this suite adds its Iceberg catalog
+(``cdc_test``, a Hadoop catalog in a temporary folder) and the PostgreSQL JDBC driver (``ADD JAR``:
+the job names the driver class, so Spark loads it from the session's class loader).
 """
 import importlib.util
 import pathlib
@@ -15,43 +13,21 @@ import pytest
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from postgres_fixture import Postgres, iceberg_jar, postgres_jdbc_jar  # noqa: E402
+from postgres_fixture import Postgres, postgres_jdbc_jar  # noqa: E402
 
 SCRIPT = HERE.parents[2] / "src" / "ingestion" / "cdc" / "glue" / "cdc_merge.py"
 CATALOG = "cdc_test"
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
-    from pyspark.sql import SparkSession
-
-    jars = [iceberg_jar(), postgres_jdbc_jar()]
-    created = SparkSession.getActiveSession() is None
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("cdc-merge-tests")
-        .config("spark.jars", ",".join(jars))
-        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "1g")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    if not created:
-        session.sql(f"ADD JAR {jars[1]}")
+def spark(spark, tmp_path_factory):
+    """The root session, with this suite's catalog and the JDBC driver."""
+    spark.sql(f"ADD JAR {postgres_jdbc_jar()}")
     warehouse = tmp_path_factory.mktemp("cdc-warehouse")
-    session.conf.set(f"spark.sql.catalog.{CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
-    session.conf.set(f"spark.sql.catalog.{CATALOG}.type", "hadoop")
-    session.conf.set(f"spark.sql.catalog.{CATALOG}.warehouse", str(warehouse))
-    session.conf.set("spark.sql.session.timeZone", "UTC")
-    session.conf.set("spark.sql.shuffle.partitions", "2")
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    if created:
-        session.stop()
+    spark.conf.set(f"spark.sql.catalog.{CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
+    spark.conf.set(f"spark.sql.catalog.{CATALOG}.type", "hadoop")
+    spark.conf.set(f"spark.sql.catalog.{CATALOG}.warehouse", str(warehouse))
+    return spark
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ The cluster lives in a temporary folder, listens on a free loopback port only, t
 connections (no password) and is stopped and removed at the end. initdb refuses to run as
 root, so as root the cluster runs as the ``postgres`` OS user (``runuser``); as anyone else it
 runs as that user. The PostgreSQL JDBC driver is fetched once from Maven Central with mvn into
-~/.cache/cdk-lakehouse/postgresql/ (like the Iceberg runtime jar).
+~/.cache/cdk-lakehouse/postgresql/ (the Iceberg runtime jar is the root conftest's).
 """
 import os
 import pathlib
@@ -42,14 +42,6 @@ def _fetch(artifact, folder, jar_name):
 
 def postgres_jdbc_jar():
     return _fetch(JDBC_ARTIFACT, CACHE / "postgresql", f"postgresql-{JDBC_VERSION}.jar")
-
-
-def iceberg_jar(version="1.7.1"):
-    return _fetch(
-        f"org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:{version}",
-        CACHE / "iceberg",
-        f"iceberg-spark-runtime-3.5_2.12-{version}.jar",
-    )
 
 
 def _free_port():

@@ -8,11 +8,14 @@ instead of doubling them. Records without an id go to the quarantine prefix with
 The functions below are pure Spark (no Glue imports) so they run under a local SparkSession in
 the tests; ``main()`` is the Glue entry point.
 """
+import datetime as dt
 import json
 import re
 import sys
+import time
 from typing import Dict, List, Optional, Tuple
 
+import lakehouse_glue as lg
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -49,22 +52,13 @@ def parse_manifest(text: str) -> dict:
     return manifest
 
 
-def read_text(spark: SparkSession, url: str) -> str:
-    """A whole small file through Hadoop's FileSystem (S3 in Glue, local in tests).
-
-    Spark's readers skip files whose names start with ``_`` (as ``_manifest.json`` does on
-    purpose, so that readers of the raw pages never take it for data), hence the direct read.
-    """
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(url)
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    if not fs.exists(path):
+def read_manifest(spark: SparkSession, url: str) -> str:
+    """The run manifest's text (``lakehouse_glue.read_text``: Spark's readers skip ``_manifest.json``
+    on purpose, so that readers of the raw pages never take it for data)."""
+    text = lg.read_text(spark, url)
+    if text is None:
         raise TransformError(f"no run manifest at {url}: the pull did not finish (re-run the window)")
-    stream = fs.open(path)
-    try:
-        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
+    return text
 
 
 def page_urls(manifest: dict, manifest_url: str) -> List[str]:
@@ -175,60 +169,25 @@ def prepare(df: DataFrame, record_id: str, manifest: dict) -> Tuple[DataFrame, D
     return rows, without_id
 
 
-def table_exists(spark: SparkSession, ident: str) -> bool:
-    try:
-        spark.table(ident).schema  # noqa: B018 (resolves the table)
-        return True
-    except Exception as err:  # AnalysisException: table or view not found
-        if "not found" in str(err).lower() or "TABLE_OR_VIEW_NOT_FOUND" in str(err):
-            return False
-        raise
-
-
 def merge_into(spark: SparkSession, rows: DataFrame, ident: str, record_id_col: str, location: Optional[str] = None) -> None:
     """MERGE the rows into an Iceberg table by id: matched rows are updated, new rows inserted.
 
-    The table is created on first use (Parquet, zstd) and gains a column for each new field; a
-    column the run lacks is written as null; a value is cast to the column's existing type.
-    """
-    if not table_exists(spark, ident):
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in rows.schema.fields)
-        where = f" LOCATION '{location}'" if location else ""
-        spark.sql(
-            f"CREATE TABLE {ident} ({columns}) USING iceberg{where} "
-            "TBLPROPERTIES ('format-version'='2', 'write.format.default'='parquet', "
-            "'write.parquet.compression-codec'='zstd', 'write.merge.mode'='merge-on-read', "
-            "'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')"
-        )
-    target = {f.name: f.dataType for f in spark.table(ident).schema.fields}
-    new = [f for f in rows.schema.fields if f.name not in target]
-    if new:
-        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'`{f.name}` {f.dataType.simpleString()}' for f in new)})")
-        target.update({f.name: f.dataType for f in new})
-    aligned = rows.select(*[
-        (F.col(f"`{name}`").cast(dtype) if name in rows.columns else F.lit(None).cast(dtype)).alias(name)
-        for name, dtype in target.items()
-    ])
-    view = f"api_pull_src_{abs(hash(ident)) % 10**8}"
-    aligned.createOrReplaceTempView(view)
-    spark.sql(
-        f"MERGE INTO {ident} t USING {view} s ON t.`{record_id_col}` = s.`{record_id_col}` "
-        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-    )
+    The table is created on first use (``lakehouse_glue.ICEBERG_TABLE_PROPERTIES``) and gains a
+    column for each new field; a column the run lacks is written as null; a value is cast to the
+    column's existing type (JSON inference may type a field differently from run to run)."""
+    lg.create_or_evolve_table(spark, ident, rows.schema, location=location, keep_types=True)
+    lg.merge_by_key(spark, rows, ident, [record_id_col], strict=False)
 
 
 def write_quarantine(records: DataFrame, url: str) -> int:
     """Writes records that could not be merged (with ``_reason``) as JSON lines; returns the count."""
-    count = records.count()
-    if count:
-        records.drop("_page", "_position").coalesce(1).write.mode("overwrite").json(url)
-    return count
+    return lg.write_quarantine(records, url, fmt="json", mode="overwrite", drop=("_page", "_position"))
 
 
 def transform_run(spark: SparkSession, manifest_url: str, records_path: str, record_id: str, table_ident: str,
                   quarantine_url: str, location: Optional[str] = None) -> Dict[str, int]:
     """The whole transform of one run; returns counts."""
-    manifest = parse_manifest(read_text(spark, manifest_url))
+    manifest = parse_manifest(read_manifest(spark, manifest_url))
     urls = page_urls(manifest, manifest_url)
     if not urls or manifest.get("records", 1) == 0:
         return {"merged": 0, "quarantined": 0}
@@ -317,29 +276,59 @@ def quarantine_file(spark: SparkSession, url: str, target: str, reason: str) -> 
     src = jvm.org.apache.hadoop.fs.Path(url)
     dst = jvm.org.apache.hadoop.fs.Path(target)
     jvm.org.apache.hadoop.fs.FileUtil.copy(src.getFileSystem(conf), src, dst.getFileSystem(conf), dst, False, True, conf)
-    reason_path = jvm.org.apache.hadoop.fs.Path(target + ".reason.json")
-    out = reason_path.getFileSystem(conf).create(reason_path, True)
-    try:
-        out.write(bytearray(json.dumps({"source": url, "reason": reason}).encode("utf-8")))
-    finally:
-        out.close()
+    lg.write_text(spark, target + ".reason.json", json.dumps({"source": url, "reason": reason}))
+
+
+def commit_state(spark: SparkSession, ident: str) -> Optional[dict]:
+    """The table's last commit (``lakehouse_glue.last_commit``), None before the table exists."""
+    return lg.last_commit(spark, ident) if lg.fq_table_exists(spark, ident) else None
+
+
+def metrics(namespace: str, pipeline: str, table_name: str, counts: Optional[Dict[str, object]], before: Optional[dict],
+            after: Optional[dict], run_seconds: float, now: dt.datetime, failed: bool = False) -> "lg.MetricsPublisher":
+    """The run's merge metrics: the curated table (``Table`` = its name) and the run totals.
+    ``before``/``after`` are the table's last commit around the run: a new snapshot on main is a
+    ``TableCommits`` of 1; ``CommitAgeSeconds`` is measured on ``after``."""
+    counts = counts or {}
+    committed = after is not None and (before is None or after["snapshotId"] != before["snapshotId"])
+    publisher = lg.MetricsPublisher(namespace, pipeline, now)
+    publisher.add_table(table_name, rows_merged=int(counts.get("merged", 0)), rows_quarantined=int(counts.get("quarantined", 0)),
+                        committed=committed, commit_age_seconds=lg.commit_age_seconds(after, now), failed=failed)
+    publisher.finish(run_seconds)
+    return publisher
 
 
 def main() -> None:  # pragma: no cover - runs in Glue
-    from awsglue.utils import getResolvedOptions  # type: ignore
+    import boto3
 
     common = ["records_path", "record_id", "table", "catalog", "database", "warehouse", "quarantine_url"]
     upload = "--upload_url" in sys.argv
-    args = getResolvedOptions(sys.argv, common + (["upload_url", "endpoint"] if upload else ["manifest_url"]))
+    args = lg.parse_args(sys.argv, common + (["upload_url", "endpoint"] if upload else ["manifest_url"]),
+                         {"metrics_namespace": None, "pipeline_name": None})
+    started = time.monotonic()
     spark = SparkSession.builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     ident = f"{args['catalog']}.{args['database']}.{args['table']}"
     location = f"{args['warehouse'].rstrip('/')}/{args['table']}"
-    if upload:
-        quarantine = f"{args['quarantine_url'].rstrip('/')}/{args['endpoint']}"
-        counts = transform_upload(spark, args["upload_url"], args["records_path"], args["record_id"], ident, quarantine, location)
-    else:
-        counts = transform_run(spark, args["manifest_url"], args["records_path"], args["record_id"], ident, args["quarantine_url"], location)
-    print(json.dumps({"transform": "api-pull", "table": ident, **counts}))
+    before = commit_state(spark, ident)
+    counts, failure = None, None
+    try:
+        if upload:
+            quarantine = f"{args['quarantine_url'].rstrip('/')}/{args['endpoint']}"
+            counts = transform_upload(spark, args["upload_url"], args["records_path"], args["record_id"], ident, quarantine, location)
+        else:
+            counts = transform_run(spark, args["manifest_url"], args["records_path"], args["record_id"], ident,
+                                   args["quarantine_url"], location)
+        print(json.dumps({"transform": "api-pull", "table": ident, **counts}))
+    except Exception as err:  # publish TablesFailed, then fail the run
+        failure = err
+    if args["metrics_namespace"]:
+        publisher = metrics(args["metrics_namespace"], args["pipeline_name"] or args["table"], args["table"], counts, before,
+                            commit_state(spark, ident), time.monotonic() - started, now, failed=failure is not None)
+        publisher.publish(boto3.client("cloudwatch"))
+    if failure is not None:
+        raise failure
 
 
 if __name__ == "__main__":  # pragma: no cover
