@@ -63,6 +63,14 @@ and ``_source_file``.
 
 The functions below take plain arguments and a SparkSession (no Glue imports) so the tests run
 them on a local SparkSession; ``main()`` is the Glue entry point.
+
+The pieces every merge job shares come from ``lakehouse_glue`` (``import lakehouse_glue as lg``;
+``MergeJob`` ships it with ``--extra-py-files``): identifiers (``quote``, ``fq_name``), table checks,
+Iceberg's type rules (``fits``, ``iceberg_can_widen``, ``type_sql``), the table properties, small
+files and state documents (``read_text``, ``RunLedger``), quarantine writing, the metrics
+(``MetricsPublisher``) and the job arguments (``parse_args``). The MERGEs stay here: their type
+check fails a table with ``CdcTypeError`` naming the source table, and their source views get
+unique names (``uuid4``) since tables merge in parallel threads of one session.
 """
 import datetime as dt
 import fnmatch
@@ -539,6 +547,16 @@ def _aligned(actions: DataFrame, target: T.StructType, label: str,
     return actions.select(*out, *[F.col(c) for c in extra if c in actions.columns])
 
 
+def _merge_sql(keys: List[str], fields: List[T.StructField]) -> Tuple[str, str, str, str]:
+    """The parts of a MERGE by ``keys`` of rows with ``fields``, target ``t``, source ``s``:
+    the ON condition, the UPDATE SET list, the INSERT column list and its VALUES list."""
+    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in fields)
+    names = ", ".join(lg.quote(f.name) for f in fields)
+    values = ", ".join(f"s.{lg.quote(f.name)}" for f in fields)
+    return on, sets, names, values
+
+
 def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType,
                label: Optional[str] = None) -> None:
     """MERGEs ``upsert``/``delete`` actions; the order guard repeats the classification so a
@@ -547,10 +565,7 @@ def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[s
     aligned = _aligned(actions, target, label or ident)
     view = f"cdc_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in cols)
-    names = ", ".join(lg.quote(f.name) for f in cols)
-    values = ", ".join(f"s.{lg.quote(f.name)}" for f in cols)
+    on, sets, names, values = _merge_sql(keys, cols)
     spark.sql(
         f"""
         MERGE INTO {ident} t USING {view} s ON {on}
@@ -569,10 +584,7 @@ def merge_tombstones(spark: SparkSession, tomb_ident: str, actions: DataFrame, k
     aligned = _aligned(actions, target, tomb_ident)
     view = f"cdc_tomb_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in target.fields)
-    names = ", ".join(lg.quote(f.name) for f in target.fields)
-    values = ", ".join(f"s.{lg.quote(f.name)}" for f in target.fields)
+    on, sets, names, values = _merge_sql(keys, target.fields)
     spark.sql(
         f"""
         MERGE INTO {tomb_ident} t USING {view} s ON {on}
@@ -609,10 +621,7 @@ def merge_one_pass(spark: SparkSession, ident: str, tomb_ident: str, winners: Da
     view = f"cdc_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
     cols = list(target.fields)
-    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in cols)
-    names = ", ".join(lg.quote(f.name) for f in cols)
-    values = ", ".join(f"s.{lg.quote(f.name)}" for f in cols)
+    on, sets, names, values = _merge_sql(keys, cols)
     try:
         spark.sql(
             f"""
@@ -633,10 +642,7 @@ def merge_tombstones_one_pass(spark: SparkSession, tomb_ident: str, winners: Dat
     target = spark.table(tomb_ident).schema
     view = f"cdc_tomb_src_{uuid.uuid4().hex}"
     _aligned(winners, target, tomb_ident, extra=("_cdc_op",)).createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in target.fields)
-    names = ", ".join(lg.quote(f.name) for f in target.fields)
-    values = ", ".join(f"s.{lg.quote(f.name)}" for f in target.fields)
+    on, sets, names, values = _merge_sql(keys, target.fields)
     try:
         spark.sql(
             f"""
