@@ -197,7 +197,7 @@ def test_wildcards_composite_keys_and_only_table(lake):
     for table in ("eu_orders", "us_orders"):
         assert lake.rows(f"shop_sales_{table}", ["region", "id", "name"], key="region") == [
             {"region": "b", "id": 1, "name": table}]
-    assert not cdc.table_exists(lake.spark, lake.ident("shop_public_orders"))
+    assert not cdc.lg.fq_table_exists(lake.spark, lake.ident("shop_public_orders"))
     with pytest.raises(cdc.CdcError, match="only_table"):
         lake.run(tables, only_table="nope")
     assert [r["spec"] for r in lake.run(tables)] == ["sales.*", "sales.*", "public.orders"]
@@ -312,7 +312,7 @@ def test_a_run_for_every_table_leaves_out_tables_pulled_on_their_own_schedule(la
     # (--only_table); the merge schedule's run (no --only_table) must not touch it.
     own = dict(spec("legacy.invoices"), ownSchedule=True)
     assert [r["spec"] for r in lake.run([spec("public.orders"), own])] == ["public.orders"]
-    assert not cdc.table_exists(lake.spark, lake.ident("shop_legacy_invoices"))
+    assert not cdc.lg.fq_table_exists(lake.spark, lake.ident("shop_legacy_invoices"))
     assert [r["spec"] for r in lake.run([spec("public.orders"), own], only_table="legacy.invoices")] == ["legacy.invoices"]
     assert lake.rows("shop_legacy_invoices", VISIBLE) == [{"id": 1, "name": "i", "qty": 2}]
 

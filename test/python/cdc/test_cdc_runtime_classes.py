@@ -64,19 +64,19 @@ def test_cdc_type_changes_widen_or_fail_naming_table_column_and_types(lake):
         lake.run([spec("sales.mixed")])
     for part in ("sales.mixed", "'qty'", "int in " + cdc_path(1), "string in " + cdc_path(2)):
         assert part in str(err.value), (part, str(err.value))
-    assert not cdc.table_exists(lake.spark, lake.ident("shop_sales_mixed"))
+    assert not cdc.lg.fq_table_exists(lake.spark, lake.ident("shop_sales_mixed"))
 
 
 def test_type_rules_match_iceberg_promotions():
     from pyspark.sql import types as T
-    widen = cdc.iceberg_can_widen
+    widen = cdc.lg.iceberg_can_widen
     assert widen(T.IntegerType(), T.LongType()) and widen(T.ShortType(), T.LongType())
     assert widen(T.FloatType(), T.DoubleType()) and widen(T.DecimalType(10, 2), T.DecimalType(12, 2))
     assert not widen(T.LongType(), T.IntegerType()) and not widen(T.IntegerType(), T.DoubleType())
     assert not widen(T.DecimalType(10, 2), T.DecimalType(12, 3)) and not widen(T.IntegerType(), T.StringType())
     # Values that fit a column unchanged are cast, never the other way round.
-    assert cdc.fits(T.IntegerType(), T.LongType()) and not cdc.fits(T.LongType(), T.IntegerType())
-    assert cdc.fits(T.DecimalType(10, 2), T.DecimalType(12, 4)) and not cdc.fits(T.DecimalType(12, 4), T.DecimalType(12, 2))
+    assert cdc.lg.fits(T.IntegerType(), T.LongType()) and not cdc.lg.fits(T.LongType(), T.IntegerType())
+    assert cdc.lg.fits(T.DecimalType(10, 2), T.DecimalType(12, 4)) and not cdc.lg.fits(T.DecimalType(12, 4), T.DecimalType(12, 2))
 
 
 @pytest.mark.parametrize("parallelism", [1, 3])
@@ -118,7 +118,7 @@ def test_two_source_tables_one_curated_table(lake):
     message = str(err.value)
     assert "2 of 3 tables failed" in message
     assert "sales.Order-Items" in message and "sales.order_items" in message and "shop_sales_order_items" in message
-    assert not cdc.table_exists(lake.spark, lake.ident("shop_sales_order_items"))
+    assert not cdc.lg.fq_table_exists(lake.spark, lake.ident("shop_sales_order_items"))
     assert lake.rows("shop_sales_orders", ["id", "name"]) == [{"id": 1, "name": "orders"}]
     # Two patterns naming one table, and a table whose curated name is another's tombstone table.
     claims = [("sales.*", "sales", "orders"), ("sales.ord*", "sales", "orders"), ("x.*", "x", "t"), ("x.*", "x", "t__cdc_tombstones")]

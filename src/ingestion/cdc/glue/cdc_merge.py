@@ -63,6 +63,14 @@ and ``_source_file``.
 
 The functions below take plain arguments and a SparkSession (no Glue imports) so the tests run
 them on a local SparkSession; ``main()`` is the Glue entry point.
+
+The pieces every merge job shares come from ``lakehouse_glue`` (``import lakehouse_glue as lg``;
+``MergeJob`` ships it with ``--extra-py-files``): identifiers (``quote``, ``fq_name``), table checks,
+Iceberg's type rules (``fits``, ``iceberg_can_widen``, ``type_sql``), the table properties, small
+files and state documents (``read_text``, ``RunLedger``), quarantine writing, the metrics
+(``MetricsPublisher``) and the job arguments (``parse_args``). The MERGEs stay here: their type
+check fails a table with ``CdcTypeError`` naming the source table, and their source views get
+unique names (``uuid4``) since tables merge in parallel threads of one session.
 """
 import datetime as dt
 import fnmatch
@@ -78,6 +86,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+import lakehouse_glue as lg
 
 #: The columns DMS writes in front of the source columns.
 DMS_OP, DMS_COMMIT_TS, DMS_CHANGE_SEQ = "Op", "_dms_commit_ts", "_dms_change_seq"
@@ -154,14 +164,6 @@ def parse_tables(text: str) -> List[dict]:
     return specs
 
 
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def table_ident(catalog: str, database: str, name: str) -> str:
-    return f"{quote(catalog)}.{quote(database)}.{quote(name)}"
-
-
 def run_id_of(now: dt.datetime) -> str:
     """A run id that sorts by time (``yyyymmdd-hhmmssffffff``)."""
     return now.strftime("%Y%m%d-%H%M%S%f")
@@ -178,19 +180,13 @@ def join_url(root: str, *parts: str) -> str:
 # --------------------------------------------------------------------------- Hadoop FileSystem
 
 
-def _path(spark: SparkSession, url: str):
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(url)
-    return path.getFileSystem(spark._jsc.hadoopConfiguration()), path
-
-
 def _hidden(name: str) -> bool:
     return name.startswith("_") or name.startswith(".")
 
 
 def list_folders(spark: SparkSession, url: str) -> List[str]:
     """Names of the (non-hidden) sub-folders of ``url``, sorted; [] if it does not exist."""
-    fs, path = _path(spark, url)
+    fs, path = lg._path(spark, url)
     if not fs.exists(path):
         return []
     names = [s.getPath().getName() for s in fs.listStatus(path) if s.isDirectory()]
@@ -207,7 +203,7 @@ def list_parquet_files(spark: SparkSession, table_url: str, flat: Optional[bool]
     the folders are walked with ``listStatus``: there a LIST costs nothing, while ``listFiles``
     builds a ``LocatedFileStatus`` per file, for which Hadoop's local file system runs a shell
     command to read the file's owner and permissions (about 10x slower, measured)."""
-    fs, root = _path(spark, table_url)
+    fs, root = lg._path(spark, table_url)
     if not fs.exists(root):
         return []
     if flat is None:
@@ -237,28 +233,6 @@ def list_parquet_files(spark: SparkSession, table_url: str, flat: Optional[bool]
     return sorted(out)
 
 
-def read_text(spark: SparkSession, url: str) -> Optional[str]:
-    """A small file's text, or None if it does not exist."""
-    fs, path = _path(spark, url)
-    if not fs.exists(path):
-        return None
-    stream = fs.open(path)
-    try:
-        return spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
-
-
-def write_text(spark: SparkSession, url: str, text: str) -> None:
-    """Writes a small file in one piece (one PUT on S3), replacing it."""
-    fs, path = _path(spark, url)
-    out = fs.create(path, True)
-    try:
-        out.write(bytearray(text.encode("utf-8")))
-    finally:
-        out.close()
-
-
 # --------------------------------------------------------------------------- state
 
 
@@ -271,10 +245,9 @@ def watermark_url(state_root: str, schema: str, table: str) -> str:
 
 
 def load_ledger(spark: SparkSession, state_root: str, schema: str, table: str) -> dict:
-    text = read_text(spark, ledger_url(state_root, schema, table))
-    if text is None:
+    ledger = lg.RunLedger(spark, ledger_url(state_root, schema, table)).load()
+    if ledger is None:
         return {"version": LEDGER_VERSION, "files": {}, "maxOrder": None, "lastCommitTs": None, "tombstoneHorizon": None}
-    ledger = json.loads(text)
     if ledger.get("version") != LEDGER_VERSION:
         raise CdcError(f"unknown ledger version {ledger.get('version')!r} for {schema}.{table}")
     if "tombstoneHorizon" not in ledger:
@@ -286,8 +259,7 @@ def load_ledger(spark: SparkSession, state_root: str, schema: str, table: str) -
 
 
 def save_ledger(spark: SparkSession, state_root: str, schema: str, table: str, ledger: dict, now: dt.datetime) -> None:
-    ledger = dict(ledger, updatedAt=now.isoformat())
-    write_text(spark, ledger_url(state_root, schema, table), json.dumps(ledger, sort_keys=True))
+    lg.RunLedger(spark, ledger_url(state_root, schema, table)).save(ledger, now)
 
 
 def expand_spec(spark: SparkSession, raw_table_root: str, spec: dict) -> List[Tuple[str, str]]:
@@ -306,42 +278,6 @@ def expand_spec(spark: SparkSession, raw_table_root: str, spec: dict) -> List[Tu
 
 
 # --------------------------------------------------------------------------- column types
-
-
-def _norm(data_type: T.DataType) -> T.DataType:
-    """The type Iceberg stores: Spark's byte and short columns become Iceberg ``int``."""
-    return T.IntegerType() if isinstance(data_type, (T.ByteType, T.ShortType)) else data_type
-
-
-def iceberg_can_widen(old: T.DataType, new: T.DataType) -> bool:
-    """The type promotions Iceberg allows on an existing column (spec, "Schema evolution"):
-    int to long, float to double, decimal(P, S) to decimal(P', S) with P' > P."""
-    old, new = _norm(old), _norm(new)
-    if isinstance(old, T.IntegerType) and isinstance(new, T.LongType):
-        return True
-    if isinstance(old, T.FloatType) and isinstance(new, T.DoubleType):
-        return True
-    return isinstance(old, T.DecimalType) and isinstance(new, T.DecimalType) and new.scale == old.scale \
-        and new.precision > old.precision
-
-
-def fits(value: T.DataType, column: T.DataType) -> bool:
-    """Whether every value of type ``value`` is stored exactly in a column of type ``column``
-    (same type, a type Iceberg widens to it, or a decimal with no more integer and fraction
-    digits)."""
-    value, column = _norm(value), _norm(column)
-    if value == column or iceberg_can_widen(value, column):
-        return True
-    return isinstance(value, T.DecimalType) and isinstance(column, T.DecimalType) and value.scale <= column.scale \
-        and value.precision - value.scale <= column.precision - column.scale
-
-
-def _type_name(data_type: T.DataType) -> str:
-    return _norm(data_type).simpleString()
-
-
-WIDENING_RULE = ("Iceberg widens a column only from int to bigint, float to double and decimal(P,S) to "
-                 "decimal(P',S) with P' > P")
 
 
 # --------------------------------------------------------------------------- reading changes
@@ -375,15 +311,15 @@ def unify_file_schemas(label: str, schemas: List[Tuple[str, T.StructType]]) -> T
             key = field.name.lower()
             known = fields.get(key)
             if known is None:
-                fields[key], origin[key] = T.StructField(field.name, _norm(field.dataType), True), rel
-            elif fits(field.dataType, known.dataType):
+                fields[key], origin[key] = T.StructField(field.name, lg._norm(field.dataType), True), rel
+            elif lg.fits(field.dataType, known.dataType):
                 continue
-            elif fits(known.dataType, field.dataType):
-                fields[key], origin[key] = T.StructField(known.name, _norm(field.dataType), True), rel
+            elif lg.fits(known.dataType, field.dataType):
+                fields[key], origin[key] = T.StructField(known.name, lg._norm(field.dataType), True), rel
             else:
                 raise CdcTypeError(
-                    f"{label}: column {known.name!r} is {_type_name(known.dataType)} in {origin[key]} but "
-                    f"{_type_name(field.dataType)} in {rel}, and neither type holds every value of the other; "
+                    f"{label}: column {known.name!r} is {lg.type_sql(known.dataType)} in {origin[key]} but "
+                    f"{lg.type_sql(field.dataType)} in {rel}, and neither type holds every value of the other; "
                     "nothing of this table was merged. Fix: restore the column's type at the source, or move the "
                     "files of one type out of the raw folder and recreate the curated table")
     return T.StructType(list(fields.values())), origin
@@ -422,7 +358,7 @@ def read_changes(spark: SparkSession, table_url: str, files: List[Tuple[str, str
         df = spark.read.schema(schema).parquet(*[url for url, _ in members])
         have = {f.name.lower(): f for f in schema.fields}
         columns = [
-            (F.col(quote(have[f.name.lower()].name)).cast(f.dataType) if f.name.lower() in have
+            (F.col(lg.quote(have[f.name.lower()].name)).cast(f.dataType) if f.name.lower() in have
              else F.lit(None).cast(f.dataType)).alias(f.name)
             for f in unified.fields
         ]
@@ -470,32 +406,15 @@ def latest_per_key(changes: DataFrame, keys: List[str]) -> DataFrame:
 #: Suffix of the table that remembers deleted keys (see ``ensure_tombstones``).
 TOMBSTONE_SUFFIX = "__cdc_tombstones"
 TOMBSTONE_COLUMNS = ["_cdc_order", "_cdc_commit_ts", "_cdc_change_seq"]
-TABLE_PROPERTIES = (
-    "TBLPROPERTIES ('format-version'='2', 'write.format.default'='parquet', "
-    "'write.parquet.compression-codec'='zstd', 'write.merge.mode'='merge-on-read', "
-    "'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')"
-)
-
-
 def tombstone_table_name(name: str) -> str:
     """The hidden table of deleted keys of curated table ``name``."""
     return name + TOMBSTONE_SUFFIX
 
 
-def table_exists(spark: SparkSession, ident: str) -> bool:
-    try:
-        spark.table(ident).schema  # noqa: B018 (resolves the table)
-        return True
-    except Exception as err:  # AnalysisException: table or view not found
-        if "not found" in str(err).lower() or "TABLE_OR_VIEW_NOT_FOUND" in str(err):
-            return False
-        raise
-
-
 def _create(spark: SparkSession, ident: str, columns: List[T.StructField], location: Optional[str]) -> None:
-    ddl = ", ".join(f"{quote(f.name)} {_type_name(f.dataType)}" for f in columns)
+    ddl = ", ".join(f"{lg.quote(f.name)} {lg.type_sql(f.dataType)}" for f in columns)
     where = f" LOCATION '{location}'" if location else ""
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {ident} ({ddl}) USING iceberg{where} {TABLE_PROPERTIES}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {ident} ({ddl}) USING iceberg{where} {lg.properties_sql()}")
 
 
 def plan_columns(label: str, ident: str, table: T.StructType, source: List[T.StructField],
@@ -510,17 +429,17 @@ def plan_columns(label: str, ident: str, table: T.StructType, source: List[T.Str
         old = existing.get(field.name.lower())
         if old is None:
             add.append(field)
-        elif fits(field.dataType, old.dataType):
+        elif lg.fits(field.dataType, old.dataType):
             continue
-        elif iceberg_can_widen(old.dataType, field.dataType):
-            widen.append(T.StructField(old.name, _norm(field.dataType), True))
+        elif lg.iceberg_can_widen(old.dataType, field.dataType):
+            widen.append(T.StructField(old.name, lg._norm(field.dataType), True))
         else:
-            errors.append(f"column {old.name!r} changed from {_type_name(old.dataType)} to "
-                          f"{_type_name(field.dataType)} (in {origin.get(field.name.lower(), 'the new files')})")
+            errors.append(f"column {old.name!r} changed from {lg.type_sql(old.dataType)} to "
+                          f"{lg.type_sql(field.dataType)} (in {origin.get(field.name.lower(), 'the new files')})")
     if errors:
         raise CdcTypeError(
             f"{label}: {'; '.join(errors)}, which curated table {ident} cannot store without changing values: "
-            f"{WIDENING_RULE}. Nothing of this table was merged; its files stay unmerged. Fix: restore the type at "
+            f"{lg.WIDENING_RULE}. Nothing of this table was merged; its files stay unmerged. Fix: restore the type at "
             "the source, or recreate the curated table (drop it, its tombstone table and its ledger) to reload it")
     return add, widen
 
@@ -531,16 +450,16 @@ def ensure_table(spark: SparkSession, ident: str, source: T.StructType, location
     use, adds a column for each new source column and widens a column whose source type Iceberg
     can widen it to (``ALTER COLUMN ... TYPE``); returns the table's schema. A type change
     Iceberg cannot make raises ``CdcTypeError`` before the table is changed."""
-    columns = [T.StructField(f.name, _norm(f.dataType), True) for f in source.fields
+    columns = [T.StructField(f.name, lg._norm(f.dataType), True) for f in source.fields
                if f.name not in DMS_COLUMNS and not f.name.startswith("_cdc_")]
     columns += [T.StructField(n, t) for n, t in CDC_COLUMNS]
-    if not table_exists(spark, ident):
+    if not lg.fq_table_exists(spark, ident):
         _create(spark, ident, columns, location)
     add, widen = plan_columns(label or ident, ident, spark.table(ident).schema, columns, origin or {})
     for field in widen:
-        spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {quote(field.name)} TYPE {_type_name(field.dataType)}")
+        spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {lg.quote(field.name)} TYPE {lg.type_sql(field.dataType)}")
     if add:
-        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'{quote(f.name)} {_type_name(f.dataType)}' for f in add)})")
+        spark.sql(f"ALTER TABLE {ident} ADD COLUMNS ({', '.join(f'{lg.quote(f.name)} {lg.type_sql(f.dataType)}' for f in add)})")
     return spark.table(ident).schema
 
 
@@ -553,14 +472,14 @@ def ensure_tombstones(spark: SparkSession, ident: str, target: T.StructType, key
     change delivered late be recognised as older than the delete."""
     by_name = {f.name.lower(): f for f in target.fields}
     columns = [by_name[k.lower()] for k in keys] + [by_name[c] for c in TOMBSTONE_COLUMNS]
-    if not table_exists(spark, ident):
+    if not lg.fq_table_exists(spark, ident):
         _create(spark, ident, columns, location)
         return
     have = {f.name.lower(): f for f in spark.table(ident).schema.fields}
     for field in columns:
         old = have.get(field.name.lower())
-        if old is not None and _norm(old.dataType) != _norm(field.dataType) and iceberg_can_widen(old.dataType, field.dataType):
-            spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {quote(old.name)} TYPE {_type_name(field.dataType)}")
+        if old is not None and lg._norm(old.dataType) != lg._norm(field.dataType) and lg.iceberg_can_widen(old.dataType, field.dataType):
+            spark.sql(f"ALTER TABLE {ident} ALTER COLUMN {lg.quote(old.name)} TYPE {lg.type_sql(field.dataType)}")
 
 
 def classify(spark: SparkSession, winners: DataFrame, ident: str, tomb_ident: str, keys: List[str],
@@ -583,8 +502,8 @@ def classify(spark: SparkSession, winners: DataFrame, ident: str, tomb_ident: st
     than the key's row, else null; and ``_cdc_tomb_ref``, the order that supersedes the dropped
     tombstone.
     """
-    current = spark.table(ident).select(*[F.col(quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_current"))
-    tombs = spark.table(tomb_ident).select(*[F.col(quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_tombo"))
+    current = spark.table(ident).select(*[F.col(lg.quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_current"))
+    tombs = spark.table(tomb_ident).select(*[F.col(lg.quote(k)) for k in keys], F.col("_cdc_order").alias("_cdc_tombo"))
     joined = winners.join(current, keys, "left").join(tombs, keys, "left")
     present = F.col("_cdc_current").isNotNull()
     has_tomb = F.col("_cdc_tombo").isNotNull()
@@ -621,11 +540,21 @@ def _aligned(actions: DataFrame, target: T.StructType, label: str,
         if have is None:
             out.append(F.lit(None).cast(f.dataType).alias(f.name))
             continue
-        if not fits(have.dataType, f.dataType):
-            raise CdcTypeError(f"{label}: column {f.name!r} is {_type_name(f.dataType)} in the table but "
-                               f"{_type_name(have.dataType)} in the changes; {WIDENING_RULE}")
-        out.append(F.col(quote(have.name)).cast(f.dataType).alias(f.name))
+        if not lg.fits(have.dataType, f.dataType):
+            raise CdcTypeError(f"{label}: column {f.name!r} is {lg.type_sql(f.dataType)} in the table but "
+                               f"{lg.type_sql(have.dataType)} in the changes; {lg.WIDENING_RULE}")
+        out.append(F.col(lg.quote(have.name)).cast(f.dataType).alias(f.name))
     return actions.select(*out, *[F.col(c) for c in extra if c in actions.columns])
+
+
+def _merge_sql(keys: List[str], fields: List[T.StructField]) -> Tuple[str, str, str, str]:
+    """The parts of a MERGE by ``keys`` of rows with ``fields``, target ``t``, source ``s``:
+    the ON condition, the UPDATE SET list, the INSERT column list and its VALUES list."""
+    on = " AND ".join(f"t.{lg.quote(k)} = s.{lg.quote(k)}" for k in keys)
+    sets = ", ".join(f"t.{lg.quote(f.name)} = s.{lg.quote(f.name)}" for f in fields)
+    names = ", ".join(lg.quote(f.name) for f in fields)
+    values = ", ".join(f"s.{lg.quote(f.name)}" for f in fields)
+    return on, sets, names, values
 
 
 def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[str], target: T.StructType,
@@ -636,10 +565,7 @@ def merge_into(spark: SparkSession, ident: str, actions: DataFrame, keys: List[s
     aligned = _aligned(actions, target, label or ident)
     view = f"cdc_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in cols)
-    names = ", ".join(quote(f.name) for f in cols)
-    values = ", ".join(f"s.{quote(f.name)}" for f in cols)
+    on, sets, names, values = _merge_sql(keys, cols)
     spark.sql(
         f"""
         MERGE INTO {ident} t USING {view} s ON {on}
@@ -658,10 +584,7 @@ def merge_tombstones(spark: SparkSession, tomb_ident: str, actions: DataFrame, k
     aligned = _aligned(actions, target, tomb_ident)
     view = f"cdc_tomb_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in target.fields)
-    names = ", ".join(quote(f.name) for f in target.fields)
-    values = ", ".join(f"s.{quote(f.name)}" for f in target.fields)
+    on, sets, names, values = _merge_sql(keys, target.fields)
     spark.sql(
         f"""
         MERGE INTO {tomb_ident} t USING {view} s ON {on}
@@ -698,10 +621,7 @@ def merge_one_pass(spark: SparkSession, ident: str, tomb_ident: str, winners: Da
     view = f"cdc_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
     cols = list(target.fields)
-    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in cols)
-    names = ", ".join(quote(f.name) for f in cols)
-    values = ", ".join(f"s.{quote(f.name)}" for f in cols)
+    on, sets, names, values = _merge_sql(keys, cols)
     try:
         spark.sql(
             f"""
@@ -722,10 +642,7 @@ def merge_tombstones_one_pass(spark: SparkSession, tomb_ident: str, winners: Dat
     target = spark.table(tomb_ident).schema
     view = f"cdc_tomb_src_{uuid.uuid4().hex}"
     _aligned(winners, target, tomb_ident, extra=("_cdc_op",)).createOrReplaceTempView(view)
-    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
-    sets = ", ".join(f"t.{quote(f.name)} = s.{quote(f.name)}" for f in target.fields)
-    names = ", ".join(quote(f.name) for f in target.fields)
-    values = ", ".join(f"s.{quote(f.name)}" for f in target.fields)
+    on, sets, names, values = _merge_sql(keys, target.fields)
     try:
         spark.sql(
             f"""
@@ -742,9 +659,8 @@ def merge_tombstones_one_pass(spark: SparkSession, tomb_ident: str, winners: Dat
 def write_quarantine(rows: DataFrame, url: str) -> int:
     """Writes rows that cannot be merged (with ``_reason``, ``_source_file``) as Parquet;
     returns how many."""
-    out = rows.withColumnRenamed(FILE_COL, "_source_file").drop(ROW_COL, PHASE_COL, "_cdc_action", "_cdc_tomb", "_cdc_tomb_ref")
-    out.coalesce(1).write.mode("append").parquet(url)
-    return rows.count()
+    return lg.write_quarantine(rows.withColumnRenamed(FILE_COL, "_source_file"), url,
+                               drop=(ROW_COL, PHASE_COL, "_cdc_action", "_cdc_tomb", "_cdc_tomb_ref"))
 
 
 def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str, table: str, keys: List[str],
@@ -865,9 +781,9 @@ def _merge_newer(spark: SparkSession, ident: str, tomb_ident: str, good: DataFra
         if deletes:
             # Which deleted keys have a row: the key column of the table against the (small)
             # set of deleted keys, broadcast. Only the counts need it; the MERGE does not.
-            doomed = winners.where(F.col("_cdc_op") == "D").select(*[F.col(quote(k)) for k in keys])
+            doomed = winners.where(F.col("_cdc_op") == "D").select(*[F.col(lg.quote(k)) for k in keys])
             doomed = F.broadcast(doomed) if deletes <= BROADCAST_DELETES_MAX else doomed
-            present_deletes = spark.table(ident).select(*[F.col(quote(k)) for k in keys]) \
+            present_deletes = spark.table(ident).select(*[F.col(lg.quote(k)) for k in keys]) \
                 .join(doomed, keys, "left_semi").count()
         merge_one_pass(spark, ident, tomb_ident, winners, keys, target, label)
         after_id, summary = current_snapshot(spark, ident)
@@ -916,14 +832,13 @@ def pg_ident(name: str) -> str:
 
 
 def load_watermark(spark: SparkSession, state_root: str, schema: str, table: str) -> Optional[str]:
-    text = read_text(spark, watermark_url(state_root, schema, table))
+    text = lg.read_text(spark, watermark_url(state_root, schema, table))
     return json.loads(text)["value"] if text else None
 
 
 def save_watermark(spark: SparkSession, state_root: str, schema: str, table: str, column: str, value: str,
                    now: dt.datetime) -> None:
-    write_text(spark, watermark_url(state_root, schema, table),
-               json.dumps({"column": column, "value": value, "updatedAt": now.isoformat()}, sort_keys=True))
+    lg.RunLedger(spark, watermark_url(state_root, schema, table)).save({"column": column, "value": value}, now)
 
 
 def pull_query(schema: str, table: str, column: str, last: Optional[str]) -> str:
@@ -950,23 +865,23 @@ def pull_table(spark: SparkSession, jdbc_url: str, user: str, password: str, raw
         .load()
     )
     rows = rows.localCheckpoint(eager=True)  # one read: the file and the watermark see the same rows
-    stats = rows.agg(F.count(F.lit(1)).alias("n"), F.max_by("_cdc_watermark", F.col(quote(column))).alias("wm")).collect()[0]
+    stats = rows.agg(F.count(F.lit(1)).alias("n"), F.max_by("_cdc_watermark", F.col(lg.quote(column))).alias("wm")).collect()[0]
     if stats["n"] == 0:
         return 0, last
     wm_type = rows.schema[column].dataType
-    commit_ts = F.col(quote(column)).cast("timestamp") if isinstance(wm_type, (T.TimestampType, T.DateType, T.TimestampNTZType)) \
+    commit_ts = F.col(lg.quote(column)).cast("timestamp") if isinstance(wm_type, (T.TimestampType, T.DateType, T.TimestampNTZType)) \
         else F.lit(now).cast("timestamp")
     source_cols = [c for c in rows.columns if c != "_cdc_watermark"]
     out = rows.select(
         F.lit("I" if last is None else "U").alias(DMS_OP), commit_ts.alias(DMS_COMMIT_TS),
-        F.lit(None).cast("string").alias(DMS_CHANGE_SEQ), *[F.col(quote(c)) for c in source_cols])
+        F.lit(None).cast("string").alias(DMS_CHANGE_SEQ), *[F.col(lg.quote(c)) for c in source_cols])
     run_id = run_id_of(now)
     table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
     staging = join_url(table_url, "pull/_staging/", run_id)
     out.coalesce(1).write.mode("overwrite").parquet(staging)
-    fs, staging_path = _path(spark, staging)
+    fs, staging_path = lg._path(spark, staging)
     parts = [s.getPath() for s in fs.listStatus(staging_path) if s.getPath().getName().endswith(".parquet")]
-    final_fs, final = _path(spark, join_url(table_url, "pull/", now.strftime("%Y/%m/%d/"), run_id, ".parquet"))
+    final_fs, final = lg._path(spark, join_url(table_url, "pull/", now.strftime("%Y/%m/%d/"), run_id, ".parquet"))
     final_fs.mkdirs(final.getParent())
     if not fs.rename(parts[0], final):
         raise CdcError(f"could not move the pulled rows to {final.toString()}")
@@ -1013,12 +928,12 @@ def maintain_table(spark: SparkSession, catalog: str, database: str, name: str, 
     dropped), and expires snapshots older than the retention, keeping at least the last
     ``retain_last``, when there are any. Returns what it did."""
     target = f"{database}.{name}"
-    ident = table_ident(catalog, database, name)
+    ident = lg.fq_name(catalog, database, name)
     done = {"compacted": None, "expired": False}
     _, summary = current_snapshot(spark, ident)
     reason = compaction_reason(summary, deleted_ratio, small_files)
     if reason:
-        spark.sql(f"CALL {quote(catalog)}.system.rewrite_data_files(table => '{target}', "
+        spark.sql(f"CALL {lg.quote(catalog)}.system.rewrite_data_files(table => '{target}', "
                   "options => map('delete-file-threshold', '1', 'remove-dangling-deletes', 'true'))")
         done["compacted"] = reason
     cutoff = now - dt.timedelta(hours=retention_hours)
@@ -1029,7 +944,7 @@ def maintain_table(spark: SparkSession, catalog: str, database: str, name: str, 
         count, oldest = count + 1, millis if oldest is None else min(oldest, millis)
     if count > retain_last and oldest < (cutoff - dt.datetime(1970, 1, 1)).total_seconds() * 1000:
         older = cutoff.strftime("%Y-%m-%d %H:%M:%S.%f")
-        spark.sql(f"CALL {quote(catalog)}.system.expire_snapshots(table => '{target}', "
+        spark.sql(f"CALL {lg.quote(catalog)}.system.expire_snapshots(table => '{target}', "
                   f"older_than => TIMESTAMP '{older}', retain_last => {int(retain_last)})")
         done["expired"] = True
     return done
@@ -1112,7 +1027,7 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
     def one(job: Tuple[dict, str, str]) -> dict:
         spec, schema, table = job
         name = curated_table_name(table_prefix, schema, table)
-        ident = table_ident(catalog, database, name)
+        ident = lg.fq_name(catalog, database, name)
         base = {"spec": spec["name"], "schema": schema, "table": table, "curatedTable": ident, "curatedName": name,
                 **_empty_counts()}
         started = time.perf_counter()
@@ -1174,7 +1089,7 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
               compact_small_files: int = COMPACT_SMALL_FILES) -> dict:
     """Pulls (pull mode), merges and maintains one source table."""
     location = join_url(warehouse, name) if warehouse else None
-    tomb_ident = table_ident(catalog, database, tomb_name)
+    tomb_ident = lg.fq_name(catalog, database, tomb_name)
     tomb_location = join_url(warehouse, tomb_name) if warehouse else None
     pulled, watermark = 0, None
     if spec.get("mode") == "pull":
@@ -1188,10 +1103,10 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
         result["rowsPulled"] = pulled
         if pulled:
             save_watermark(spark, state_url, schema, table, spec["watermarkColumn"], watermark, now)
-    if maintenance and result["filesMerged"] and table_exists(spark, ident):
+    if maintenance and result["filesMerged"] and lg.fq_table_exists(spark, ident):
         result["maintenance"] = maintain_table(spark, catalog, database, name, now, snapshot_retention_hours,
                                                deleted_ratio=compact_deleted_ratio, small_files=compact_small_files)
-        if table_exists(spark, tomb_ident):
+        if lg.fq_table_exists(spark, tomb_ident):
             maintain_table(spark, catalog, database, tomb_name, now, snapshot_retention_hours,
                            deleted_ratio=compact_deleted_ratio, small_files=compact_small_files)
     return result
@@ -1201,9 +1116,10 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
 MERGE_METRICS_NAMESPACE = "CdkLakehouse/Merge"
 
 
-def build_metric_data(source_name: str, results: List[dict], now: dt.datetime,
-                      run_seconds: Optional[float] = None) -> List[dict]:
-    """CloudWatch MetricData for a run, the merge metrics every ingestion publishes: per curated
+def build_metrics(source_name: str, results: List[dict], now: dt.datetime, run_seconds: Optional[float] = None,
+                  namespace: str = MERGE_METRICS_NAMESPACE) -> lg.MetricsPublisher:
+    """The merge metrics of a run, in a ``lakehouse_glue.MetricsPublisher`` (its ``publish`` sends
+    them in batches of 20), the metrics every ingestion publishes: per curated
     table ({Pipeline, Table=<curated table name>}) and in total ({Pipeline}).
 
     - ``RowsMerged`` (Count): changes applied (rows upserted + rows deleted),
@@ -1222,11 +1138,8 @@ def build_metric_data(source_name: str, results: List[dict], now: dt.datetime,
         if result.get("curatedName"):
             groups.setdefault(result["curatedName"], []).append(result)
     groups[None] = list(results)
-    data = []
+    publisher = lg.MetricsPublisher(namespace, source_name, now)
     for table, members in groups.items():
-        dims = [{"Name": "Pipeline", "Value": source_name}]
-        if table is not None:
-            dims.append({"Name": "Table", "Value": table})
         sums = {
             "RowsMerged": sum(r.get("changesApplied", 0) for r in members),
             "RowsQuarantined": sum(r.get("changesQuarantined", 0) for r in members),
@@ -1235,15 +1148,19 @@ def build_metric_data(source_name: str, results: List[dict], now: dt.datetime,
             "FilesMerged": sum(r.get("filesMerged", 0) for r in members),
         }
         for metric, value in sums.items():
-            data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": now, "Value": float(value), "Unit": "Count"})
+            publisher.add(metric, value, table)
         ages = [(now - dt.datetime.fromisoformat(r["lastCommitTs"])).total_seconds() for r in members if r.get("lastCommitTs")]
         if ages:
-            data.append({"MetricName": "CommitAgeSeconds", "Dimensions": dims, "Timestamp": now,
-                         "Value": max(0.0, max(ages)), "Unit": "Seconds"})
+            publisher.add("CommitAgeSeconds", max(0.0, max(ages)), table, "Seconds")
         if table is None and run_seconds is not None:
-            data.append({"MetricName": "RunSeconds", "Dimensions": dims, "Timestamp": now,
-                         "Value": float(run_seconds), "Unit": "Seconds"})
-    return data
+            publisher.add("RunSeconds", run_seconds, None, "Seconds")
+    return publisher
+
+
+def build_metric_data(source_name: str, results: List[dict], now: dt.datetime,
+                      run_seconds: Optional[float] = None) -> List[dict]:
+    """CloudWatch MetricData for a run (``build_metrics``' data)."""
+    return build_metrics(source_name, results, now, run_seconds).data
 
 
 def jdbc_url_from_secret(secret: dict, database: Optional[str]) -> str:
@@ -1260,13 +1177,12 @@ def jdbc_url_from_secret(secret: dict, database: Optional[str]) -> str:
 
 def main() -> None:  # pragma: no cover - runs in Glue
     import boto3
-    from awsglue.utils import getResolvedOptions  # type: ignore
 
     names = ["source_name", "raw_bucket", "raw_prefix", "catalog", "database", "warehouse", "table_prefix", "tables",
              "state_prefix", "quarantine_prefix", "metrics_namespace", "maintenance", "snapshot_retention_hours"]
-    optional = [n for n in ("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table", "merge_parallelism",
-                            "compaction_deleted_ratio", "compaction_small_files") if f"--{n}" in sys.argv]
-    args = getResolvedOptions(sys.argv, names + optional)
+    optional = dict.fromkeys(("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table", "merge_parallelism",
+                              "compaction_deleted_ratio", "compaction_small_files"))
+    args = lg.parse_args(sys.argv, names, optional)
     tables = parse_tables(args["tables"])
     user = password = None
     if args.get("jdbc_secret_id") and any(t.get("mode") == "pull" for t in tables):
@@ -1294,10 +1210,8 @@ def main() -> None:  # pragma: no cover - runs in Glue
         results, failure = err.results, err
     for result in results:
         print(json.dumps({"cdcMerge": args["source_name"], **result}, default=str))
-    data = build_metric_data(args["source_name"], results, now, run_seconds=time.perf_counter() - started)
-    cloudwatch = boto3.client("cloudwatch")
-    for start in range(0, len(data), 20):
-        cloudwatch.put_metric_data(Namespace=args["metrics_namespace"], MetricData=data[start:start + 20])
+    build_metrics(args["source_name"], results, now, run_seconds=time.perf_counter() - started,
+                  namespace=args["metrics_namespace"]).publish(boto3.client("cloudwatch"))
     if failure is not None:
         raise failure
 
