@@ -21,6 +21,7 @@ What it offers:
 import datetime as dt
 import json
 import re
+import uuid
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -265,9 +266,6 @@ def align_to_table(spark: SparkSession, df: DataFrame, fq_table: str, strict: bo
     return df.select(*out, *extra)
 
 
-_views = [0]
-
-
 def merge_by_key(spark: SparkSession, source_df: DataFrame, fq_table: str, keys: Sequence[str], update: bool = True,
                  target_filter: Optional[str] = None, matched_condition: Optional[str] = None,
                  delete_condition: Optional[str] = None, insert_condition: Optional[str] = None,
@@ -285,8 +283,8 @@ def merge_by_key(spark: SparkSession, source_df: DataFrame, fq_table: str, keys:
         raise ValueError("merge_by_key needs at least one key column")
     aligned = align_to_table(spark, source_df, fq_table, strict=strict, carry=carry)
     cols = [c for c in aligned.columns if c not in carry]
-    _views[0] += 1
-    view = f"lakehouse_merge_src_{_views[0]}"
+    # A name no other merge can hold: jobs merge several tables at once in threads of one session.
+    view = f"lakehouse_merge_src_{uuid.uuid4().hex}"
     aligned.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
     if target_filter:
