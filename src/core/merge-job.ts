@@ -140,7 +140,7 @@ export interface MergeJobScheduleOptions {
  * const merge = new MergeJob(this, 'Merge', {
  *   lake,
  *   pipelineName: 'orders',
- *   scriptPath: path.join(__dirname, 'merge_orders.py'),
+ *   scriptPath: './glue/merge_orders.py',
  *   schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
  * });
  * lake.curated.grantReadWrite(merge.role, 'orders/');
