@@ -10,11 +10,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { NagSuppressions } from 'cdk-nag';
 import * as fc from 'fast-check';
 import { ACCOUNT, Edge, ENV, expectEdge, logsContext, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, scriptObjectArn, UNRELATED_ROLE, viaSqs } from './aws-rules/iam-harness';
 import { scheduleRole } from './aws-rules/schedules';
-import { nagFindings } from './nag';
+import { acknowledgeUserFixtures, nagFindings } from './nag';
 import { FailureEvents, LakehouseTier, MERGE_METRICS_NAMESPACE, MergeJob, MergeJobProps } from '../src';
 
 const SCRIPT = path.join(__dirname, '..', 'src', 'ingestion', 'streaming', 'glue', 'streaming_merge.py');
@@ -281,9 +280,7 @@ describe('cdk-nag', () => {
     lake.raw.grantRead(merge.role, 'orders/');
     const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
     merge.grantStartRun(operator);
-    NagSuppressions.addResourceSuppressions(operator, [
-      { id: 'NIST.800.53.R5-IAMNoInlinePolicy', reason: 'The user\'s own role (fixture).' },
-    ], true);
+    acknowledgeUserFixtures({ grantees: [operator] });
     const findings = nagFindings(stack);
     expect(findings.errors).toEqual([]);
     expect(findings.warnings).toEqual([]);

@@ -41,7 +41,16 @@ export function countByRule(findings: string[]): Record<string, number> {
  * already runs, a database secret another team owns): they are not the library's to fix, and
  * nothing of the construct under test is suppressed.
  */
-export function acknowledgeUserFixtures(fixtures: { vpc?: IConstruct; secret?: IConstruct }): void {
+export function acknowledgeUserFixtures(fixtures: { vpc?: IConstruct; secret?: IConstruct; grantees?: IConstruct[] }): void {
+  for (const grantee of fixtures.grantees ?? []) {
+    // Only the default policy of a user's own role a test grants to: aws-cdk-lib grants
+    // (grantX) always write an inline DefaultPolicy on the grantee; the role is the user's.
+    NagSuppressions.addResourceSuppressions(grantee.node.findChild('DefaultPolicy'), [{
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: 'A user\'s own role (test fixture) given a library grant: aws-cdk-lib grants write the grantee\'s inline DefaultPolicy, '
+        + 'and whether the user\'s roles use managed policies is the user\'s choice, not this library\'s.',
+    }]);
+  }
   if (fixtures.secret) {
     const rotation = 'The source database\'s credentials belong to the team that owns the database; they rotate them (RDS-managed rotation or their own rotation function). CdcIngestion only reads the secret.';
     NagSuppressions.addResourceSuppressions(fixtures.secret, [
