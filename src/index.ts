@@ -42,3 +42,4 @@ export * from './core/deploy-rules';
 
 // The merge job every ingestion uses (and a user's own merges)
 export * from './core/merge-job';
+export * from './core/quality-rules';

@@ -1,3 +1,6 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -12,10 +15,14 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FailureEvents } from './failure-events';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from './glue-job';
-import { ILakehouse } from './lake';
+import { ILakehouse, LakeLayout } from './lake';
 import { resolveMergeJobProps } from './merge-job-settings';
-import { acknowledgeInlinePolicies, acknowledgeScheduleRole, suppressNag } from './nag';
+import { QualitySignals } from './pipeline';
+import { acknowledgeInlinePolicies, acknowledgeScheduleRole, NagReasons, suppressNag } from './nag';
+import { TableQualityRules } from './quality-rules';
+import { renderQualityRules } from './quality-rules-render';
 import { ScheduleDeadLetterQueue, validateScheduleExpression } from './schedule';
+import { propError } from './validation';
 
 /**
  * CloudWatch namespace every merge job of the library publishes in (Glue argument
@@ -28,6 +35,20 @@ export const MERGE_METRICS_NAMESPACE = 'CdkLakehouse/Merge';
 /** The shared Glue module every merge script imports (`import lakehouse_glue as lg`). */
 const SHARED_MODULE = path.join(__dirname, 'glue', 'lakehouse_glue.py');
 const NAME = 'MergeJob';
+/**
+ * Deequ (the library behind Glue Data Quality) for Spark 3.5, shipped with `--extra-jars` when a
+ * table has quality rules: Maven Central `com.amazon.deequ:deequ:2.0.7-spark-3.5`, put in
+ * `assets/glue/` by `build-tools/fetch-deequ.js` (the bundle task).
+ */
+export const DEEQU_JAR_FILE = 'deequ-2.0.7-spark-3.5.jar';
+const DEEQU_JAR = path.join(__dirname, '..', '..', 'assets', 'glue', DEEQU_JAR_FILE);
+/**
+ * Largest `--quality_rules` document passed inline, in bytes; a larger one goes to an S3 asset
+ * (`--quality_rules_path`). Glue refuses a run whose arguments together exceed 260 KB (Glue
+ * developer guide, "Using job parameters in AWS Glue jobs"), and the rules share that budget with
+ * every other argument (CDC's table list, a run's own arguments).
+ */
+export const QUALITY_RULES_INLINE_MAX_BYTES = 16_384;
 
 /** Props of `MergeJob`. */
 export interface MergeJobProps {
@@ -105,6 +126,24 @@ export interface MergeJobProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Data quality rules per curated table: each run audits a table's new snapshot on an audit
+   * branch and publishes it to main only when every blocking rule passes (docs/quality-rules.md).
+   * The job gets `--quality_rules` (or `--quality_rules_path` for a document over
+   * `QUALITY_RULES_INLINE_MAX_BYTES`) and the Deequ jar (`--extra-jars`), and the construct an
+   * alarm on failed audits (`auditFailureAlarm`).
+   * @default - no rules: no audit arguments, no Deequ jar, no audit alarm
+   */
+  readonly qualityRules?: TableQualityRules[];
+}
+
+/** Options of the quality metrics of `MergeJob`. */
+export interface QualityMetricOptions extends cloudwatch.MetricOptions {
+  /**
+   * One curated table (`Table` dimension).
+   * @default - the whole pipeline (`Pipeline` dimension only)
+   */
+  readonly table?: string;
 }
 
 /** Options of `MergeJob.addSchedule()`. */
@@ -171,6 +210,21 @@ export class MergeJob extends Construct {
   public readonly failureEvent: events.EventPattern;
   /** Schedules of the job (the `schedule` prop first, then `addSchedule()`'s). */
   public readonly schedules: scheduler.Schedule[] = [];
+  /**
+   * Where the job writes audit results and the record of each rollback and reprocess
+   * (`--quality_results_path`): `s3://<raw bucket>/_ops/quality/<pipelineName>/`.
+   */
+  public readonly qualityResultsUrl: string;
+  /** Prefix of `qualityResultsUrl` in the raw zone. */
+  public readonly qualityResultsPrefix: string;
+  /** The Deequ jar asset (`--extra-jars`); undefined without quality rules. */
+  public readonly deequJar?: s3assets.Asset;
+  /** The rules document asset (`--quality_rules_path`); undefined unless the rules exceed `QUALITY_RULES_INLINE_MAX_BYTES`. */
+  public readonly qualityRulesAsset?: s3assets.Asset;
+  /** Alarm on an audit that failed (a blocking rule broke; main was not published); undefined without quality rules. */
+  public readonly auditFailureAlarm?: cloudwatch.Alarm;
+  /** Curated tables that have quality rules. */
+  public readonly auditedTables: string[];
 
   private readonly removalPolicy: RemovalPolicy;
   private deadLetter?: ScheduleDeadLetterQueue;
@@ -211,6 +265,18 @@ export class MergeJob extends Construct {
       }));
     }
 
+    const quality = this.qualityArguments(props);
+    this.qualityResultsPrefix = quality.resultsPrefix;
+    this.qualityResultsUrl = quality.resultsUrl;
+    this.deequJar = quality.deequJar;
+    this.qualityRulesAsset = quality.rulesAsset;
+    this.auditedTables = quality.tables;
+    const userArguments = { ...(props.arguments ?? {}) };
+    // The user's own jars join Deequ's (one comma-separated `--extra-jars`).
+    if (quality.arguments['--extra-jars'] && userArguments['--extra-jars']) {
+      userArguments['--extra-jars'] = `${quality.arguments['--extra-jars']},${userArguments['--extra-jars']}`;
+    }
+
     this.job = new glue.CfnJob(this, 'Job', {
       name: this.jobName,
       description: props.description ?? `Merge job of ${props.pipelineName}`,
@@ -231,7 +297,8 @@ export class MergeJob extends Construct {
         '--extra-py-files': this.sharedModule.s3ObjectUrl,
         '--metrics_namespace': MERGE_METRICS_NAMESPACE,
         '--pipeline_name': props.pipelineName,
-        ...(props.arguments ?? {}),
+        ...quality.arguments,
+        ...userArguments,
       },
     });
     // The role's policy must exist before a run can use it.
@@ -260,6 +327,18 @@ export class MergeJob extends Construct {
         'Resource::*',
       ],
     }]);
+
+    if (this.auditedTables.length > 0) {
+      this.auditFailureAlarm = new cloudwatch.Alarm(this, 'AuditFailureAlarm', {
+        alarmDescription: `MergeJob of ${props.pipelineName}: an audit failed, so a curated table was not published (results under ${this.qualityResultsUrl})`,
+        metric: this.metricAuditsFailed(),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      suppressNag(this.auditFailureAlarm, [{ id: 'NIST.800.53.R5-CloudWatchAlarmAction', reason: NagReasons.alarmWithoutAction(this.auditFailureAlarm.node.path) }]);
+    }
 
     acknowledgeInlinePolicies(this, `MergeJob of ${props.pipelineName}`);
     if (props.schedule) this.addSchedule('Schedule', { schedule: props.schedule, description: `${props.pipelineName}: merge new data into the curated tables` });
@@ -310,7 +389,13 @@ export class MergeJob extends Construct {
     return schedule;
   }
 
-  /** Lets a principal start runs of the job and read their state. */
+  /**
+   * Lets a principal start runs of the job and read their state: merge runs, and the table
+   * operations the job takes as arguments, `--operation rollback --table <t> --snapshot_id <n>`
+   * (or `--to_timestamp <ISO-8601>`) and `--operation reprocess --table <t>` (docs/quality-rules.md).
+   * IAM cannot tell these apart: `glue:StartJobRun` has no condition key on a run's arguments, so
+   * this one grant covers all three.
+   */
   public grantStartRun(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
@@ -365,5 +450,76 @@ export class MergeJob extends Construct {
   /** Age of the newest merged change when its commit landed, in seconds (`CommitAgeSeconds`, Maximum). */
   public metricCommitAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('CommitAgeSeconds', { label: 'Commit age (s)', statistic: 'Maximum', ...props });
+  }
+
+  /** Audits that passed, so the table's new snapshot was published to main (`AuditsPassed`, Sum). */
+  public metricAuditsPassed(props?: QualityMetricOptions): cloudwatch.Metric {
+    return this.qualityMetric('AuditsPassed', 'Audits passed', props);
+  }
+
+  /** Audits that failed: a blocking rule broke and main was left as it was (`AuditsFailed`, Sum). */
+  public metricAuditsFailed(props?: QualityMetricOptions): cloudwatch.Metric {
+    return this.qualityMetric('AuditsFailed', 'Audits failed', props);
+  }
+
+  /** Rules that failed in an audit, blocking and warning ones (`RuleFailures`, Sum). */
+  public metricRuleFailures(props?: QualityMetricOptions): cloudwatch.Metric {
+    return this.qualityMetric('RuleFailures', 'Rule failures', props);
+  }
+
+  /**
+   * The quality signals of one curated table, for its `FreshnessSignal`: audits passed and failed
+   * (when the table has rules) and the age of its newest data when published (`CommitAgeSeconds`).
+   * Its arrivals are `metricTableCommits` with its `Table`: new snapshots of main, so publishes only.
+   */
+  public qualitySignals(table: string): QualitySignals {
+    return {
+      publishedDataAge: this.metricCommitAge({ dimensionsMap: { Table: table }, label: `Published data age (s) (${table})` }),
+      ...(this.auditedTables.includes(table) ? { auditsPassed: this.metricAuditsPassed({ table }), auditsFailed: this.metricAuditsFailed({ table }) } : {}),
+    };
+  }
+
+  private qualityMetric(metricName: string, label: string, props?: QualityMetricOptions): cloudwatch.Metric {
+    const { table, ...options } = props ?? {};
+    const dimensionsMap = { ...(options.dimensionsMap ?? {}), ...(table !== undefined ? { Table: table } : {}) };
+    return this.metric(metricName, { label: table !== undefined ? `${label} (${table})` : label, ...options, dimensionsMap });
+  }
+
+  /** The audit arguments, the Deequ jar, the rules asset and the results prefix (with the role's access to them). */
+  private qualityArguments(props: MergeJobProps) {
+    const resultsPrefix = `${LakeLayout.opsPrefix('quality')}${props.pipelineName}/`;
+    const resultsUrl = props.lake.raw.s3Url(resultsPrefix);
+    // Audit results and the record of rollbacks and reprocesses: the ops data of the lake.
+    props.lake.raw.grantReadWrite(this.role, resultsPrefix);
+    const args: { [name: string]: string } = { '--quality_results_path': resultsUrl };
+    const rendered = renderQualityRules(NAME, (props.qualityRules ?? []).map((t, i) => {
+      if (!t || typeof t.table !== 'string' || t.table.trim() === '') {
+        throw propError(NAME, `qualityRules[${i}].table`, 'it is empty', 'give the curated table the rules are for');
+      }
+      return { table: t.table, prop: `qualityRules[${i}].rules`, rules: t.rules };
+    }));
+    const tables = Object.keys(rendered.tables);
+    if (tables.length === 0) return { arguments: args, resultsPrefix, resultsUrl, tables };
+    if (!fs.existsSync(DEEQU_JAR)) {
+      throw new Error(`MergeJob: the Deequ jar ${DEEQU_JAR} is missing (a build output). Fix: run \`npx projen bundle\` (build-tools/fetch-deequ.js).`);
+    }
+    const deequJar = new s3assets.Asset(this, 'DeequJar', { path: DEEQU_JAR });
+    deequJar.grantRead(this.role);
+    args['--extra-jars'] = deequJar.s3ObjectUrl;
+    const json = JSON.stringify(rendered);
+    let rulesAsset: s3assets.Asset | undefined;
+    if (Buffer.byteLength(json, 'utf8') <= QUALITY_RULES_INLINE_MAX_BYTES) {
+      args['--quality_rules'] = json;
+    } else {
+      // A plain file asset: its hash (and so its S3 key) follows the content.
+      const digest = crypto.createHash('sha256').update(json).digest('hex');
+      const file = path.join(os.tmpdir(), 'cdk-lakehouse-quality-rules', `${digest}.json`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      if (!fs.existsSync(file)) fs.writeFileSync(file, json);
+      rulesAsset = new s3assets.Asset(this, 'QualityRules', { path: file });
+      rulesAsset.grantRead(this.role);
+      args['--quality_rules_path'] = rulesAsset.s3ObjectUrl;
+    }
+    return { arguments: args, resultsPrefix, resultsUrl, tables, deequJar, rulesAsset };
   }
 }

@@ -67,10 +67,34 @@ export interface PipelineMetrics {
 }
 
 /**
- * A freshness signal: a metric that counts arrivals of new data in one dataset, and how often
- * new data is expected. No arrival within the interval means the dataset went stale.
+ * What a curated table's write-audit-publish merge tells about it (docs/quality-rules.md): audits
+ * passed and failed, and how old its newest data was when it was published.
  */
-export interface FreshnessSignal {
+export interface QualitySignals {
+  /**
+   * Audits that passed, so a new snapshot was published to main (a Sum per period).
+   * @default - the dataset is not audited
+   */
+  readonly auditsPassed?: cloudwatch.IMetric;
+  /**
+   * Audits that failed, so main was left as it was (a Sum per period).
+   * @default - the dataset is not audited
+   */
+  readonly auditsFailed?: cloudwatch.IMetric;
+  /**
+   * Age of the newest data of the last published snapshot when it was published, in seconds
+   * (a Maximum per period).
+   * @default - not measured
+   */
+  readonly publishedDataAge?: cloudwatch.IMetric;
+}
+
+/**
+ * A freshness signal: a metric that counts arrivals of new data in one dataset, and how often
+ * new data is expected. No arrival within the interval means the dataset went stale. A curated
+ * table merged by a `MergeJob` adds its quality signals (`MergeJob.qualitySignals()`).
+ */
+export interface FreshnessSignal extends QualitySignals {
   /** The dataset (usually a curated table) this signal watches. */
   readonly dataset: string;
   /** Count of new data arrivals (rows, files, commits); its Sum over the interval is checked. */

@@ -728,6 +728,29 @@ export class PipelineObservability extends Construct {
     }
     if (health.length > 0) this.dashboard.addWidgets(...health);
 
+    // Write-audit-publish: audits per curated table, and how old its data was when published.
+    const audited = pipeline.freshness.filter((f) => f.auditsPassed || f.auditsFailed);
+    const aged = pipeline.freshness.filter((f) => f.publishedDataAge);
+    const quality: cloudwatch.IWidget[] = [];
+    if (audited.length > 0) {
+      quality.push(new cloudwatch.GraphWidget({
+        title: 'Audits per table: passed (published) and failed (main unchanged)',
+        left: audited.flatMap((f) => [
+          ...(f.auditsPassed ? [labeled(this.plain.metric(f.auditsPassed), `Audits passed (${f.dataset})`)] : []),
+          ...(f.auditsFailed ? [labeled(this.plain.metric(f.auditsFailed), `Audits failed (${f.dataset})`)] : []),
+        ]),
+        width: 12,
+      }));
+    }
+    if (aged.length > 0) {
+      quality.push(new cloudwatch.GraphWidget({
+        title: 'Freshness: age of the newest data when published (s)',
+        left: aged.map((f) => labeled(this.plain.metric(f.publishedDataAge!), `Published data age, s (${f.dataset})`)),
+        width: 12,
+      }));
+    }
+    if (quality.length > 0) this.dashboard.addWidgets(...quality);
+
     const particular = m.additional ?? [];
     if (particular.length > 0) {
       this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `### ${profile.particular}`, width: 24, height: 1 }));

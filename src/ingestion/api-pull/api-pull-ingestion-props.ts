@@ -5,6 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { ApiAuth } from './api-auth';
 import { ApiPagination } from './api-pagination';
 import { ILakehouse } from '../../core/lake';
+import { QualityRule } from '../../core/quality-rules';
 import { Column } from '../../lakehouse/table-props';
 
 /** How a watermark is written into the API's query parameters. */
@@ -127,6 +128,14 @@ export interface ApiEndpoint {
    * for a cron naming days of the week or month; one day for other schedules
    */
   readonly expectedInterval?: Duration;
+
+  /**
+   * Data quality rules of this endpoint's curated table (`tableName`; declare them on one endpoint when endpoints share a table).
+   * Each merge run audits the table's new snapshot on an audit branch and publishes it only when
+   * every blocking rule passes (docs/quality-rules.md).
+   * @default - no rules: every run publishes
+   */
+  readonly qualityRules?: QualityRule[];
 }
 
 /** Options of the upload drop: files people put in S3 by hand, merged like pulled pages. */

@@ -27,6 +27,7 @@ import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/fre
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { renderQualityRules } from '../../core/quality-rules-render';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
@@ -211,6 +212,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       maxRetries: 0, // the workflow retries
       maxConcurrentRuns: Math.max(10, endpoints.length * 2),
       removalPolicy,
+      qualityRules: endpoints.filter((ep) => (ep.qualityRules ?? []).length > 0).map((ep) => ({ table: ep.tableName, rules: ep.qualityRules! })),
       arguments: {
         '--database': lake.curated.databaseName,
         '--quarantine_url': lake.raw.s3Url(LakeLayout.quarantinePrefix(this.pipelineName)),
@@ -344,6 +346,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       dataset: ep.tableName,
       arrivals: this.transform.metricTableCommits({ dimensionsMap: { Table: ep.tableName } }),
       expectedInterval: ep.expectedInterval,
+      ...this.transform.qualitySignals(ep.tableName),
     }));
     this.quarantines = endpoints.map((ep) => ({
       bucket: lake.raw.bucket,
@@ -359,7 +362,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm];
+    this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm, ...(this.transform.auditFailureAlarm ? [this.transform.auditFailureAlarm] : [])];
     this.failureEvents = [FailureEvents.stateMachine([this.stateMachine.stateMachineArn]), this.transform.failureEvent];
     this.logGroups = [this.pullerLogGroup, this.stateMachineLogGroup];
 
@@ -505,6 +508,8 @@ function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: I
     if (ep.expectedInterval !== undefined) validateFreshnessInterval(NAME, `${at}.expectedInterval`, ep.expectedInterval);
     return { ...ep, tableName, recordsPath, expectedInterval: ep.expectedInterval ?? defaultInterval(ep.schedule) };
   });
+  // Rules are keyed by curated table: endpoints that share a table declare its rules once.
+  renderQualityRules(NAME, endpoints.map((ep, i) => ({ table: ep.tableName, prop: `endpoints[${i}].qualityRules`, rules: ep.qualityRules ?? [] })));
   return { lake: props.lake, pipelineName, endpoints };
 }
 

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { ILakehouse } from '../../core/lake';
+import { QualityRule } from '../../core/quality-rules';
 
 /** How a source table reaches the lake. */
 export enum CdcTableMode {
@@ -137,6 +138,14 @@ export interface CdcTable {
    * @default Duration.days(1)
    */
   readonly expectedInterval?: Duration;
+
+  /**
+   * Data quality rules of this table's curated table (a table named in full; a pattern's tables are named at run time).
+   * Each merge run audits the table's new snapshot on an audit branch and publishes it only when
+   * every blocking rule passes (docs/quality-rules.md).
+   * @default - no rules: every run publishes
+   */
+  readonly qualityRules?: QualityRule[];
 }
 
 /** Properties of `CdcIngestion`. */

@@ -32,6 +32,8 @@ import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/n
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { TableQualityRules } from '../../core/quality-rules';
+import { renderQualityRules } from '../../core/quality-rules-render';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError } from '../../core/validation';
 
@@ -256,6 +258,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       // own (`ownSchedule` in the job's table list).
       schedule: props.mergeSchedule ?? scheduler.ScheduleExpression.rate(Duration.hours(1)),
       removalPolicy,
+      qualityRules: resolved.qualityRules,
       arguments: {
         '--source_name': this.pipelineName,
         '--raw_bucket': lake.raw.bucket.bucketName,
@@ -316,7 +319,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.quarantines = contract.quarantines;
     this.deadLetterQueues = [this.scheduleDeadLetterQueue];
     this.quarantineAlarm = contract.quarantineAlarm;
-    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
+    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm, ...(this.merge.auditFailureAlarm ? [this.merge.auditFailureAlarm] : [])];
     this.failureEvents = contract.failureEvents;
     this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
 
@@ -438,6 +441,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       dataset: s.curatedTable ?? `${this.tableNamePrefix}${s.name}`,
       arrivals: this.merge.metricTableCommits(s.curatedTable ? { dimensionsMap: { Table: s.curatedTable } } : undefined),
       expectedInterval: s.expectedInterval,
+      ...(s.curatedTable ? this.merge.qualitySignals(s.curatedTable) : {}),
     }));
     const quarantines: QuarantineLocation[] = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
     const quarantineAlarm = new cloudwatch.Alarm(this, 'QuarantineAlarm', {
@@ -494,6 +498,7 @@ interface ResolvedProps {
   readonly allocatedStorage: number;
   readonly workers: number;
   readonly retentionHours: number;
+  readonly qualityRules: TableQualityRules[];
 }
 
 /** All prop validation, in one place. */
@@ -509,6 +514,15 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
   }
   // At least one table (resolveTables); a source whose tables are all pulled deploys without DMS.
   const specs = resolveTables(props.tables, tablePrefix);
+  // Quality rules are keyed by curated table: a pattern names its tables at run time.
+  props.tables.forEach((t, i) => {
+    if (t.qualityRules && t.qualityRules.length > 0 && specs[i].wildcard) {
+      throw propError(NAME, `tables[${i}].qualityRules`, `"${t.name}" is a pattern, whose curated tables are named at run time`,
+        'declare the tables that need rules by their full name ("schema.table")');
+    }
+  });
+  const qualityRules = props.tables.flatMap((t, i) => ((t.qualityRules ?? []).length > 0 ? [{ table: specs[i].curatedTable!, rules: t.qualityRules!, prop: `tables[${i}].qualityRules` }] : []));
+  renderQualityRules(NAME, qualityRules);
   if (!specs.some((s) => s.mode === CdcTableMode.CDC)) {
     if (props.dmsAccountRoles === DmsAccountRoles.CREATE) {
       throw propError(NAME, 'dmsAccountRoles', 'every table is pulled, so no DMS is deployed and the account-level DMS roles would be created for nothing '
@@ -563,5 +577,5 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
   props.tables.forEach((t, i) => {
     if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
   });
-  return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours };
+  return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours, qualityRules: qualityRules.map(({ table, rules }) => ({ table, rules })) };
 }

@@ -3,6 +3,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { ILakehouse } from '../../core/lake';
+import { QualityRule } from '../../core/quality-rules';
 import { Column } from '../../lakehouse/table-props';
 
 /** Which JSON fields of an event hold its id, type, subtype and time. */
@@ -256,4 +257,12 @@ export interface StreamingDedupIngestionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Data quality rules of the curated table (`datasetName`: one row per event id).
+   * Each merge run audits the table's new snapshot on an audit branch and publishes it only when
+   * every blocking rule passes (docs/quality-rules.md).
+   * @default - no rules: every run publishes
+   */
+  readonly qualityRules?: QualityRule[];
 }

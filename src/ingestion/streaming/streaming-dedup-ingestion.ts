@@ -21,6 +21,7 @@ import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { renderQualityRules } from '../../core/quality-rules-render';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
@@ -321,6 +322,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       maxRetries: 1,
       schedule: p.mergeSchedule,
       removalPolicy: p.removalPolicy,
+      qualityRules: p.qualityRules.length > 0 ? [{ table: p.datasetName, rules: p.qualityRules }] : undefined,
       arguments: {
         '--raw_path': raw.s3Url(this.rawTable.prefix),
         '--curated_database': props.lake.curated.databaseName,
@@ -439,6 +441,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       dataset: `${this.lake.curated.databaseName}.${this.curatedTable.tableName}`,
       arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
       expectedInterval: expectedArrivalInterval,
+      ...this.merge.qualitySignals(this.curatedTable.tableName),
     }];
     return {
       pipelineMetrics,
@@ -446,7 +449,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       deadLetterQueues: [...deadLetterQueues, this.merge.scheduleDeadLetterQueue!],
       // The merge's own quarantine (raw lines without an id or type), whatever feeds the raw zone.
       quarantines: [...quarantines, { bucket: this.lake.raw.bucket, prefix: this.mergeQuarantinePrefix, count: this.merge.metricQuarantined() }],
-      pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!],
+      pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!, ...(this.merge.auditFailureAlarm ? [this.merge.auditFailureAlarm] : [])],
       failureEvents: [this.merge.failureEvent],
     };
   }
@@ -653,6 +656,8 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
   integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
   const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
   validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
+  const qualityRules = props.qualityRules ?? [];
+  renderQualityRules(NAME, [{ table: datasetName, prop: 'qualityRules', rules: qualityRules }]);
 
   return {
     datasetName,
@@ -679,6 +684,7 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     replayMaxEvents,
     expectedArrivalInterval,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    qualityRules,
   };
 }
 
