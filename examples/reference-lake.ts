@@ -10,7 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, CdcIngestion, CdcTableMode, DataFormat, LakehouseTier, LakeZoneName,
-  PipelineObservability, StreamingDedupIngestion, WatermarkFormat,
+  PipelineObservability, QualityRule, RuleSeverity, StreamingDedupIngestion, WatermarkFormat,
 } from '../src';
 
 export class ReferenceLakeStack extends Stack {
@@ -30,7 +30,12 @@ export class ReferenceLakeStack extends Stack {
     // Streaming events (seed 002): Kinesis → dedup Lambda (DynamoDB conditional writes) →
     // Firehose → raw JSON under events/event_type=…/event_subtype=…/year=…/month=…/day=… (a raw
     // table with partition projection) → hourly Glue MERGE into the curated Iceberg `events`.
-    this.events = new StreamingDedupIngestion(this, 'Events', { lake: this.lake, datasetName: 'events' });
+    // Each merge audits the new snapshot on a branch and publishes only when the blocking rules pass.
+    this.events = new StreamingDedupIngestion(this, 'Events', {
+      lake: this.lake,
+      datasetName: 'events',
+      qualityRules: [QualityRule.isUnique(['event_id']), QualityRule.isComplete('event_type'), QualityRule.freshness('event_time', Duration.hours(6), { severity: RuleSeverity.WARN })],
+    });
     const events = this.events.curatedTable;
 
     // A third-party HTTP API (seeds 001 and 004): hourly incremental pulls, raw pages kept per
@@ -49,6 +54,7 @@ export class ReferenceLakeStack extends Stack {
           recordsPath: '$.data',
           recordIdField: 'id',
           incremental: { sinceParameter: 'updated_since' },
+          qualityRules: [QualityRule.isComplete('id'), QualityRule.isUnique(['id'])],
         },
         {
           name: 'daily_spend',
@@ -79,7 +85,12 @@ export class ReferenceLakeStack extends Stack {
       vpc: shopVpc,
       source: { secret: shopDbSecret, databaseName: 'shop', securityGroup: shopDbSecurityGroup },
       tables: [
-        { name: 'public.orders', primaryKey: ['order_id'], expectedInterval: Duration.hours(1) },
+        {
+          name: 'public.orders',
+          primaryKey: ['order_id'],
+          expectedInterval: Duration.hours(1),
+          qualityRules: [QualityRule.isUnique(['order_id']), QualityRule.rowCountChange({ maxDecreasePercent: 5 }, { severity: RuleSeverity.WARN })],
+        },
         { name: 'public.order_lines', primaryKey: ['order_id', 'line_no'] },
         { name: 'catalog.*', primaryKey: ['id'] },
         {

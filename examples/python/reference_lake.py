@@ -25,7 +25,15 @@ class ReferenceLakeStack(Stack):
 
         # Streaming events (seed 002): Kinesis → dedup Lambda → Firehose → raw JSON partitioned by
         # event type / subtype / date → hourly Glue MERGE into the curated Iceberg `events`.
-        self.events = lh.StreamingDedupIngestion(self, "Events", lake=self.lake, dataset_name="events")
+        # Each merge audits the new snapshot on a branch and publishes only when the blocking rules pass.
+        self.events = lh.StreamingDedupIngestion(
+            self, "Events", lake=self.lake, dataset_name="events",
+            quality_rules=[
+                lh.QualityRule.is_unique(["event_id"]),
+                lh.QualityRule.is_complete("event_type"),
+                lh.QualityRule.freshness("event_time", Duration.hours(6), severity=lh.RuleSeverity.WARN),
+            ],
+        )
         events = self.events.curated_table
 
         # A third-party HTTP API (seeds 001 and 004): incremental pulls, raw pages per run,
@@ -45,6 +53,7 @@ class ReferenceLakeStack(Stack):
                     records_path="$.data",
                     record_id_field="id",
                     incremental=lh.IncrementalPull(since_parameter="updated_since"),
+                    quality_rules=[lh.QualityRule.is_complete("id"), lh.QualityRule.is_unique(["id"])],
                 ),
                 lh.ApiEndpoint(
                     name="daily_spend",
@@ -78,7 +87,13 @@ class ReferenceLakeStack(Stack):
             vpc=shop_vpc,
             source=lh.PostgresSource(secret=shop_db_secret, database_name="shop", security_group=shop_db_security_group),
             tables=[
-                lh.CdcTable(name="public.orders", primary_key=["order_id"], expected_interval=Duration.hours(1)),
+                lh.CdcTable(
+                    name="public.orders", primary_key=["order_id"], expected_interval=Duration.hours(1),
+                    quality_rules=[
+                        lh.QualityRule.is_unique(["order_id"]),
+                        lh.QualityRule.row_count_change(lh.RowCountChangeLimits(max_decrease_percent=5), severity=lh.RuleSeverity.WARN),
+                    ],
+                ),
                 lh.CdcTable(name="public.order_lines", primary_key=["order_id", "line_no"]),
                 lh.CdcTable(name="catalog.*", primary_key=["id"]),
                 lh.CdcTable(

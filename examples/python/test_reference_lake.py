@@ -163,6 +163,27 @@ def test_cdc_replicates_postgres_with_dms_serverless_and_merges_with_one_glue_jo
     assert "cron(0 2 * * ? *)" in {s["Properties"]["ScheduleExpression"] for s in schedules.values()}
 
 
+def test_each_ingestion_audits_a_curated_table_with_quality_rules(template):
+    """Rules declared from Python reach each merge job as the --quality_rules document, keyed by
+    the curated table, with the Deequ jar; each audit alarm is routed to the alert topic."""
+    audited = {}
+    for job in template.find_resources("AWS::Glue::Job").values():
+        args = job["Properties"]["DefaultArguments"]
+        if "--quality_rules" in args:
+            audited.update(json.loads(args["--quality_rules"])["tables"])
+            assert "--extra-jars" in args
+    assert audited["events"][0] == {"rule": "IsUnique", "columns": ["event_id"], "severity": "block"}
+    assert audited["events"][2] == {"rule": "Freshness", "column": "event_time", "maxAgeSeconds": 21600, "severity": "warn"}
+    assert audited["campaigns"] == [
+        {"rule": "IsComplete", "column": "id", "severity": "block"},
+        {"rule": "IsUnique", "columns": ["id"], "severity": "block"},
+    ]
+    assert audited["shop_public_orders"][1] == {"rule": "RowCountChange", "maxDecreasePercent": 5, "severity": "warn"}
+    alarms = [a for name, a in template.find_resources("AWS::CloudWatch::Alarm").items() if "AuditFailureAlarm" in name]
+    assert len(alarms) == 3
+    assert all(a["Properties"].get("AlarmActions") for a in alarms)
+
+
 def test_every_lambda_bundle_exists_when_synthesized_from_python(tmp_path):
     """A construct whose asset is missing from the wheel fails here, not in a user's deploy."""
     assembly = build_app(str(tmp_path)).synth()
