@@ -17,8 +17,8 @@ import { FailureEvents } from './failure-events';
 import { glueJobSecurityConfiguration, grantGlueJobRuntime, icebergJobArguments } from './glue-job';
 import { ILakehouse, LakeLayout } from './lake';
 import { resolveMergeJobProps } from './merge-job-settings';
-import { QualitySignals } from './pipeline';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, NagReasons, suppressNag } from './nag';
+import { QualitySignals } from './pipeline';
 import { TableQualityRules } from './quality-rules';
 import { renderQualityRules } from './quality-rules-render';
 import { ScheduleDeadLetterQueue, validateScheduleExpression } from './schedule';
@@ -475,7 +475,9 @@ export class MergeJob extends Construct {
   public qualitySignals(table: string): QualitySignals {
     return {
       publishedDataAge: this.metricCommitAge({ dimensionsMap: { Table: table }, label: `Published data age (s) (${table})` }),
-      ...(this.auditedTables.includes(table) ? { auditsPassed: this.metricAuditsPassed({ table }), auditsFailed: this.metricAuditsFailed({ table }) } : {}),
+      ...(this.auditedTables.includes(table)
+        ? { auditsPassed: this.metricAuditsPassed({ table }), auditsFailed: this.metricAuditsFailed({ table }) }
+        : {}),
     };
   }
 

@@ -129,7 +129,8 @@ export class QualityRule {
    * limits (DQDL `RowCountMatch` / `RowCount` with a change). Passes on the table's first publish.
    */
   public static rowCountChange(limits: RowCountChangeLimits, options?: QualityRuleOptions): QualityRule {
-    return new QualityRule(KIND.rowCountChange, { maxDecreasePercent: limits?.maxDecreasePercent, maxIncreasePercent: limits?.maxIncreasePercent }, options);
+    const { maxDecreasePercent, maxIncreasePercent } = limits ?? {};
+    return new QualityRule(KIND.rowCountChange, { maxDecreasePercent, maxIncreasePercent }, options);
   }
 
   /** The newest value of a timestamp column is at most `maxAge` old when the audit runs (DQDL `DataFreshness`). */

@@ -27,10 +27,10 @@ import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/fre
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
-import { renderQualityRules } from '../../core/quality-rules-render';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
 import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
+import { renderQualityRules } from '../../core/quality-rules-render';
 import { parseRate, ScheduleDeadLetterQueue, validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -362,7 +362,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm, ...(this.transform.auditFailureAlarm ? [this.transform.auditFailureAlarm] : [])];
+    this.pipelineAlarms = [this.runFailureAlarm, this.scheduleDeadLetterAlarm];
+    if (this.transform.auditFailureAlarm) this.pipelineAlarms.push(this.transform.auditFailureAlarm);
     this.failureEvents = [FailureEvents.stateMachine([this.stateMachine.stateMachineArn]), this.transform.failureEvent];
     this.logGroups = [this.pullerLogGroup, this.stateMachineLogGroup];
 

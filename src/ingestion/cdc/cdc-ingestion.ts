@@ -319,7 +319,8 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.quarantines = contract.quarantines;
     this.deadLetterQueues = [this.scheduleDeadLetterQueue];
     this.quarantineAlarm = contract.quarantineAlarm;
-    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm, ...(this.merge.auditFailureAlarm ? [this.merge.auditFailureAlarm] : [])];
+    this.pipelineAlarms = [this.scheduleDeadLetterAlarm, this.quarantineAlarm];
+    if (this.merge.auditFailureAlarm) this.pipelineAlarms.push(this.merge.auditFailureAlarm);
     this.failureEvents = contract.failureEvents;
     this.logGroups = this.preflightLogGroup ? [this.preflightLogGroup] : [];
 
@@ -577,5 +578,14 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
   props.tables.forEach((t, i) => {
     if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
   });
-  return { tablePrefix, specs, minCapacityUnits, maxCapacityUnits, allocatedStorage, workers, retentionHours, qualityRules: qualityRules.map(({ table, rules }) => ({ table, rules })) };
+  return {
+    tablePrefix,
+    specs,
+    minCapacityUnits,
+    maxCapacityUnits,
+    allocatedStorage,
+    workers,
+    retentionHours,
+    qualityRules: qualityRules.map(({ table, rules }) => ({ table, rules })),
+  };
 }

@@ -21,12 +21,12 @@ import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
-import { renderQualityRules } from '../../core/quality-rules-render';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
 import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { renderQualityRules } from '../../core/quality-rules-render';
 import { RawDelivery } from '../../core/raw-delivery';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
@@ -449,7 +449,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       deadLetterQueues: [...deadLetterQueues, this.merge.scheduleDeadLetterQueue!],
       // The merge's own quarantine (raw lines without an id or type), whatever feeds the raw zone.
       quarantines: [...quarantines, { bucket: this.lake.raw.bucket, prefix: this.mergeQuarantinePrefix, count: this.merge.metricQuarantined() }],
-      pipelineAlarms: [...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!, ...(this.merge.auditFailureAlarm ? [this.merge.auditFailureAlarm] : [])],
+      pipelineAlarms: [
+        ...pipelineAlarms, this.merge.scheduleDeadLetterAlarm!, ...(this.merge.auditFailureAlarm ? [this.merge.auditFailureAlarm] : []),
+      ],
       failureEvents: [this.merge.failureEvent],
     };
   }
