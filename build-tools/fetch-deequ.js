@@ -13,6 +13,15 @@ const FILE = 'deequ-2.0.7-spark-3.5.jar';
 const SHA256 = '97c2736b1d9df4d4bb3303dd1eaa5f42db70605c79be1769ba9ef5c0cd744faa';
 const target = path.join(__dirname, '..', 'assets', 'glue', FILE);
 
+const NOTICE = path.join(path.dirname(target), 'THIRD_PARTY_NOTICES.txt');
+const NOTICE_TEXT = [
+  'Third-party software shipped in this folder (uploaded as a Glue job asset with --extra-jars):',
+  '',
+  `${FILE}: Deequ ${ARTIFACT.split(':')[2]} (${ARTIFACT}), https://github.com/awslabs/deequ`,
+  'Licence (as its Maven POM declares): Apache License, Version 2.0, http://aws.amazon.com/apache2.0/',
+  '',
+].join('\n');
+
 const digest = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 if (fs.existsSync(target) && digest(target) === SHA256) {
@@ -33,3 +42,4 @@ if (fs.existsSync(target) && digest(target) === SHA256) {
     fs.rmSync(staging, { recursive: true, force: true });
   }
 }
+fs.writeFileSync(NOTICE, NOTICE_TEXT);
