@@ -22,7 +22,9 @@ def expected_files() -> list:
         for name in ("index.js", "index.js.map", "THIRD_PARTY_NOTICES.txt")
     ]
     glue = ["package/lib/" + str(p.relative_to(src)) for p in src.rglob("*.py") if p.parent.name == "glue"]
-    return sorted(lambdas + glue)
+    # The Deequ jar MergeJob ships with --extra-jars (build-tools/fetch-deequ.js), with its notice.
+    deequ = ["package/assets/glue/deequ-2.0.7-spark-3.5.jar", "package/assets/glue/THIRD_PARTY_NOTICES.txt"]
+    return sorted(lambdas + glue + deequ)
 
 
 def single(pattern: str) -> pathlib.Path:
@@ -84,9 +86,11 @@ def test_every_command_line_tool_is_in_the_package_and_runs():
 # Size budget, in bytes. Measured on 2026-12-01 when the Lambda bundles were minified (with
 # external source maps and licence notices): see the figures in docs/releasing.md. The budget
 # leaves ~20 % of room; a package that outgrows it needs a reason (and a new budget here).
-NPM_PACKED_BUDGET = 3_300_000  # measured 2_820_041 (2_106_249 before minification and source maps)
-NPM_UNPACKED_BUDGET = 13_500_000  # measured 11_359_490 (10_642_549 before)
-WHEEL_BUDGET = 3_500_000  # measured 2_940_399 (2_226_560 before)
+# Issue 17 adds the Deequ jar (1_538_311 B, already compressed), which merge jobs with quality
+# rules ship with --extra-jars: measured 4_402_785 packed, 13_324_834 unpacked, wheel 4_545_909.
+NPM_PACKED_BUDGET = 5_300_000  # measured 4_402_785 (2_820_041 before Deequ; 2_106_249 before minification)
+NPM_UNPACKED_BUDGET = 15_900_000  # measured 13_324_834 (11_359_490 before Deequ)
+WHEEL_BUDGET = 5_500_000  # measured 4_545_909 (2_940_399 before Deequ)
 
 
 def biggest(sizes: dict, n: int = 8) -> str:
