@@ -308,7 +308,7 @@ export class MergeJob extends Construct {
     suppressNag(this.role.node.findChild('DefaultPolicy'), [{
       id: 'AwsSolutions-IAM5',
       reason: `The merge job of ${props.pipelineName} reads and writes object prefixes of the lake it is granted (raw input, its ledger and `
-        + 'quarantine, the data files of its curated tables, whose names Iceberg picks at run time, and those tables in the Glue catalog); '
+        + 'quarantine, its quality results under _ops/quality/<pipeline>/, the data files of its curated tables, whose names Iceberg picks at run time, and those tables in the Glue catalog); '
         + 'Glue writes its logs under /aws-glue/*; the script and the shared module are objects of the CDK asset bucket; '
         + `PutMetricData is limited to the Glue and ${MERGE_METRICS_NAMESPACE} namespaces by condition (the action has no resource)`
         + (p.connections.length > 0 ? '; Glue manages the network interfaces of a connection (ec2 needs "*").' : '.'),
