@@ -154,6 +154,9 @@ project.addBins({ 'cdk-lakehouse-cdc-preflight': 'assets/ingestion/cdc/preflight
 // version, licence and licence text of every npm package esbuild put into it (the AWS SDK, pg,
 // @streamparser/json, Powertools...). It ships in the asset, so a deployed function carries it.
 project.tasks.tryFind('bundle')!.exec('node build-tools/third-party-notices.js');
+// The Deequ jar MergeJob ships with `--extra-jars` when a table declares quality rules: fetched from
+// Maven Central into assets/glue/ (SHA-256 pinned) so the npm package carries it.
+project.tasks.tryFind('bundle')!.exec('node build-tools/fetch-deequ.js');
 
 // Glue scripts (src/**/glue/*.py) ship beside the compiled constructs that deploy them.
 project.postCompileTask.exec('node build-tools/copy-glue-scripts.js');
