@@ -345,8 +345,13 @@ function parseClusterArn(arn: string): ClusterArn {
 function grantMskIamRead(fn: lambda.Function, scope: Construct, arn: ClusterArn, topic: string, group: string): void {
   const stack = Stack.of(scope);
   const sub = (resource: string, name: string) => stack.formatArn({
-    partition: arn.partition, service: 'kafka', region: arn.region, account: arn.account,
-    resource, resourceName: `${arn.nameAndUuid}/${name}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    partition: arn.partition,
+    service: 'kafka',
+    region: arn.region,
+    account: arn.account,
+    resource,
+    resourceName: `${arn.nameAndUuid}/${name}`,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
   });
   fn.addToRolePolicy(new iam.PolicyStatement({
     actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers', 'kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
