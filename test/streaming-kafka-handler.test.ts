@@ -51,7 +51,14 @@ function kafkaEvent(records: KafkaRecord[], eventSource: 'aws:kafka' | 'SelfMana
   };
 }
 
-async function setup(options: { firehose?: FakeFirehose; s3?: FakeS3; failStatement?: (st: { Statement: string; Parameters: any[] }) => boolean; sources?: KafkaFieldSources } = {}) {
+interface SetupOptions {
+  firehose?: FakeFirehose;
+  s3?: FakeS3;
+  failStatement?: (st: { Statement: string; Parameters: any[] }) => boolean;
+  sources?: KafkaFieldSources;
+}
+
+async function setup(options: SetupOptions = {}) {
   const tableName = `kafka_${++tableCounter}`;
   await ddb.createDedupTable(tableName);
   const dynamodb = new CountingSender(ddb.client({ maxAttempts: 5 }), undefined, options.failStatement);
