@@ -119,7 +119,8 @@ def test_observability_watches_the_pipelines(template):
 
 
 def test_streaming_pipeline_dedups_with_dynamodb_and_lands_through_firehose(template):
-    template.resource_count_is("AWS::Kinesis::Stream", 1)
+    # Two streaming pipelines; the Kafka one keeps its stream for replays.
+    template.resource_count_is("AWS::Kinesis::Stream", 2)
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "BisectBatchOnFunctionError": True,
@@ -128,6 +129,19 @@ def test_streaming_pipeline_dedups_with_dynamodb_and_lands_through_firehose(temp
         "TimeToLiveSpecification": Match.object_like({"Enabled": True}),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     })
+
+
+def test_kafka_pipeline_reads_msk_with_iam_and_the_key_as_event_id(template):
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "Topics": ["orders"],
+        "StartingPosition": "TRIM_HORIZON",
+        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "streaming-order-events"},
+    })
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"KAFKA_ID_FROM": "key"})},
+    })
+    text = json.dumps(template.to_json())
+    assert "kafka-cluster:ReadData" in text and ":topic/reference-events/" in text
 
 
 def test_api_pull_runs_a_step_functions_workflow_per_schedule(template):
