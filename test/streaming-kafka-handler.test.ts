@@ -181,7 +181,8 @@ test('property: random batches over partitions, with duplicates and failed invoc
     const offsets = new Array(partitions).fill(0);
     const records = ids.map((id, n) => {
       const p = (id * 7 + n) % partitions;
-      return kafkaRecord(event(`id-${id}`), p, offsets[p]++);
+      // Three event types: a batch packs into up to three Firehose records, so a call can fail some and accept others.
+      return kafkaRecord(event(`id-${id}`, `t${id % 3}`), p, offsets[p]++);
     });
     for (let i = 0; i < records.length; i += batchSize) {
       const batch = records.slice(i, i + batchSize);
