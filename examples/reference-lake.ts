@@ -10,12 +10,13 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
   ApiAuth, ApiPagination, ApiPullIngestion, AthenaServing, CdcIngestion, CdcTableMode, DataFormat, LakehouseTier, LakeZoneName,
-  PipelineObservability, QualityRule, RuleSeverity, StreamingDedupIngestion, WatermarkFormat,
+  KafkaSource, PipelineObservability, QualityRule, RuleSeverity, StreamingDedupIngestion, WatermarkFormat,
 } from '../src';
 
 export class ReferenceLakeStack extends Stack {
   public readonly lake: LakehouseTier;
   public readonly events: StreamingDedupIngestion;
+  public readonly orderEvents: StreamingDedupIngestion;
   public readonly adsApi: ApiPullIngestion;
   public readonly shopDb: CdcIngestion;
   public readonly analytics: AthenaServing;
@@ -37,6 +38,15 @@ export class ReferenceLakeStack extends Stack {
       qualityRules: [QualityRule.isUnique(['event_id']), QualityRule.isComplete('event_type'), QualityRule.freshness('event_time', Duration.hours(6), { severity: RuleSeverity.WARN })],
     });
     const events = this.events.curatedTable;
+
+    // Kafka events (issue 18): an MSK Serverless topic read with IAM auth by Lambda's Kafka event
+    // source mapping, into the same dedup → raw → curated path; the order id is the record key.
+    const ordersCluster = this.formatArn({ service: 'kafka', resource: 'cluster', resourceName: 'reference-events/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0-s1' });
+    this.orderEvents = new StreamingDedupIngestion(this, 'OrderEvents', {
+      lake: this.lake,
+      datasetName: 'order_events',
+      kafka: KafkaSource.msk({ clusterArn: ordersCluster, topic: 'orders', eventIdFromKey: true }),
+    });
 
     // A third-party HTTP API (seeds 001 and 004): hourly incremental pulls, raw pages kept per
     // run, curated Iceberg tables merged by id, and an upload drop for manual CSV/JSON files.
@@ -148,7 +158,7 @@ export class ReferenceLakeStack extends Stack {
     // tables, so Athena can query the lake's own operations.
     this.observability = new PipelineObservability(this, 'Observability', {
       lake: this.lake,
-      pipelines: [this.events, this.adsApi, this.shopDb, this.analytics],
+      pipelines: [this.events, this.orderEvents, this.adsApi, this.shopDb, this.analytics],
       athenaWorkGroupName: this.analytics.workGroupName,
       emailSubscriptions: ['data-oncall@example.com'],
     });

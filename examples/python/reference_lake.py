@@ -36,6 +36,19 @@ class ReferenceLakeStack(Stack):
         )
         events = self.events.curated_table
 
+        # Kafka events (issue 18): an MSK Serverless topic (IAM auth) into the same path; the
+        # order id is the record key.
+        orders_cluster = self.format_arn(
+            service="kafka", resource="cluster", resource_name="reference-events/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0-s1"
+        )
+        self.order_events = lh.StreamingDedupIngestion(
+            self,
+            "OrderEvents",
+            lake=self.lake,
+            dataset_name="order_events",
+            kafka=lh.KafkaSource.msk(cluster_arn=orders_cluster, topic="orders", event_id_from_key=True),
+        )
+
         # A third-party HTTP API (seeds 001 and 004): incremental pulls, raw pages per run,
         # curated Iceberg tables merged by id, and an upload drop.
         api_token = secretsmanager.Secret.from_secret_name_v2(self, "AdsApiToken", "reference/ads-api")
@@ -152,7 +165,7 @@ class ReferenceLakeStack(Stack):
         self.observability = lh.PipelineObservability(
             self, "Observability",
             lake=self.lake,
-            pipelines=[self.events, self.ads_api, self.shop_db, self.analytics],
+            pipelines=[self.events, self.order_events, self.ads_api, self.shop_db, self.analytics],
             athena_work_group_name=self.analytics.work_group_name,
             email_subscriptions=["data-oncall@example.com"],
         )

@@ -57,14 +57,16 @@ def test_raw_table_projects_partitions_given_from_python(template):
 def test_iceberg_table_with_its_three_optimizers(template):
     # Created once through Glue CreateTable (a custom resource that never sends an update, so a
     # stack update cannot wipe the table's Iceberg metadata location: docs/iceberg-tables.md).
+    # Two streaming datasets (Kinesis events, Kafka order events): one curated table each.
     tables = template.find_resources("Custom::LakeIcebergTable")
-    assert len(tables) == 1
-    props = json.dumps(next(iter(tables.values()))["Properties"]).replace("\\", "")
-    assert '"action":"createTable"' in props
-    assert '"DatabaseName":"reference_curated"' in props
-    assert '"OpenTableFormatInput":{"IcebergInput":{"MetadataOperation":"CREATE","Version":"2"}}' in props
-    assert "updateTable" not in props
-    template.resource_count_is("AWS::Glue::TableOptimizer", 3)
+    assert len(tables) == 2
+    for table in tables.values():
+        props = json.dumps(table["Properties"]).replace("\\", "")
+        assert '"action":"createTable"' in props
+        assert '"DatabaseName":"reference_curated"' in props
+        assert '"OpenTableFormatInput":{"IcebergInput":{"MetadataOperation":"CREATE","Version":"2"}}' in props
+        assert "updateTable" not in props
+    template.resource_count_is("AWS::Glue::TableOptimizer", 6)
 
 
 def test_grant_is_scoped_to_the_table(template):
@@ -119,7 +121,8 @@ def test_observability_watches_the_pipelines(template):
 
 
 def test_streaming_pipeline_dedups_with_dynamodb_and_lands_through_firehose(template):
-    template.resource_count_is("AWS::Kinesis::Stream", 1)
+    # Two streaming pipelines; the Kafka one keeps its stream for replays.
+    template.resource_count_is("AWS::Kinesis::Stream", 2)
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "BisectBatchOnFunctionError": True,
@@ -128,6 +131,19 @@ def test_streaming_pipeline_dedups_with_dynamodb_and_lands_through_firehose(temp
         "TimeToLiveSpecification": Match.object_like({"Enabled": True}),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     })
+
+
+def test_kafka_pipeline_reads_msk_with_iam_and_the_key_as_event_id(template):
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "Topics": ["orders"],
+        "StartingPosition": "TRIM_HORIZON",
+        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "streaming-order-events"},
+    })
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"KAFKA_ID_FROM": "key"})},
+    })
+    text = json.dumps(template.to_json())
+    assert "kafka-cluster:ReadData" in text and ":topic/reference-events/" in text
 
 
 def test_api_pull_runs_a_step_functions_workflow_per_schedule(template):

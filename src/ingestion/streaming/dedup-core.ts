@@ -152,15 +152,31 @@ export interface Quarantined {
   readonly data: Buffer;
 }
 
+/** How a source redelivers after a failure, and records its adapter already refused. */
+export interface BatchOptions {
+  /**
+   * `from-lowest` (Kinesis with `ReportBatchItemFailures`): the source redelivers from the lowest
+   * failed sequence number on, so forwarded records after it are marked. `whole-batch` (the Kafka
+   * event source, which retries a failed batch whole): every forwarded record is marked.
+   * @default 'from-lowest'
+   */
+  readonly redelivery?: 'from-lowest' | 'whole-batch';
+  /** Records a source adapter refused before parsing (quarantined with their reason, counted as received). */
+  readonly rejected?: Quarantined[];
+}
+
 /** Processes one Kinesis batch; returns the records Kinesis must redeliver. */
-export async function processBatch(event: KinesisStreamEvent, config: DedupConfig, deps: DedupDeps): Promise<KinesisStreamBatchResponse> {
+export async function processBatch(
+  event: KinesisStreamEvent, config: DedupConfig, deps: DedupDeps, options: BatchOptions = {},
+): Promise<KinesisStreamBatchResponse> {
   const now = deps.now ?? Date.now;
   const records = event.Records ?? [];
-  deps.metrics.count(METRIC.received, records.length);
+  const rejected = options.rejected ?? [];
+  deps.metrics.count(METRIC.received, records.length + rejected.length);
 
   // 1. Parse and validate. Malformed and oversized records are set aside with their reason.
   const valid: Parsed[] = [];
-  const bad: Quarantined[] = [];
+  const bad: Quarantined[] = [...rejected];
   for (const record of records) {
     const result = parseRecord(record, config);
     if ('reason' in result) bad.push(result);
@@ -207,8 +223,14 @@ export async function processBatch(event: KinesisStreamEvent, config: DedupConfi
   // 5. Kinesis redelivers from the lowest failed sequence number on. Records after it that did
   //    reach Firehose are marked forwarded, so their redelivery counts as a duplicate. This
   //    write happens only on this failure path; the common path stays at one write a record.
-  const lowest = [...failed].reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
-  const forwardedAfter = fresh.filter((p) => !failed.has(p.seq) && BigInt(p.seq) > BigInt(lowest));
+  //    A source that redelivers the whole batch (Kafka) gets every forwarded record marked.
+  let forwardedAfter: Parsed[];
+  if (options.redelivery === 'whole-batch') {
+    forwardedAfter = fresh.filter((p) => !failed.has(p.seq));
+  } else {
+    const lowest = [...failed].reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
+    forwardedAfter = fresh.filter((p) => !failed.has(p.seq) && BigInt(p.seq) > BigInt(lowest));
+  }
   const unmarked = await markForwarded(forwardedAfter, config, deps);
   deps.metrics.count(METRIC.forwardedUnmarked, unmarked.length);
   if (unmarked.length > 0) {
@@ -685,6 +707,8 @@ async function quarantineRecords(bad: Quarantined[], config: DedupConfig, deps: 
       eventSourceARN: b.record.eventSourceARN,
       shard: b.record.eventID?.split(':')[0],
       approximateArrivalTimestamp: b.record.kinesis.approximateArrivalTimestamp,
+      // A Kafka record's coordinates, key and headers, as the event source mapping sent them.
+      ...((b.record as { kafka?: unknown }).kafka ? { kafka: (b.record as { kafka?: unknown }).kafka } : {}),
       dataEncoding: isText ? 'utf8' : 'base64',
       data: isText ? utf8 : b.record.kinesis.data,
     });
@@ -694,7 +718,7 @@ async function quarantineRecords(bad: Quarantined[], config: DedupConfig, deps: 
   const first = bad[0].record;
   const shard = (first.eventID?.split(':')[0] ?? 'shard').replace(/[^A-Za-z0-9_-]/g, '_');
   // Named by shard and first sequence number: a redelivered batch overwrites its own object.
-  const key = `${config.quarantinePrefix}${day}/${shard}-${first.kinesis.sequenceNumber}.jsonl`;
+  const key = `${config.quarantinePrefix}${day}/${shard}-${first.kinesis.sequenceNumber.replace(/[^A-Za-z0-9_-]/g, '_')}.jsonl`;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
       await deps.s3.send(new PutObjectCommand({ Bucket: config.quarantineBucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));

@@ -1,5 +1,5 @@
 /**
- * The dedup Lambda: Kinesis batch in, new events to Firehose, duplicates dropped, malformed
+ * The dedup Lambda: a Kinesis or Kafka (MSK, self-managed) batch in, new events to Firehose, duplicates dropped, malformed
  * records quarantined. The logic lives in `dedup-core.ts`; this file wires the AWS clients,
  * Powertools Metrics (embedded metric format) and Logger, and reads the configuration the
  * construct sets in the environment.
@@ -11,6 +11,7 @@ import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { DedupConfig, processBatch } from './dedup-core';
+import { isKafkaEvent, KafkaEvent, kafkaSourcesFromEnv, processKafkaBatch } from './kafka-records';
 
 const logger = new Logger();
 const metrics = new Metrics();
@@ -40,17 +41,22 @@ const config: DedupConfig = {
   claimConcurrency: Number(env('CLAIM_CONCURRENCY', '64')),
 };
 
-export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+const kafkaSources = kafkaSourcesFromEnv(process.env);
+
+export const handler = async (event: KinesisStreamEvent | KafkaEvent): Promise<KinesisStreamBatchResponse | void> => {
   // One value per metric and invocation (counts add up here, not as EMF value arrays).
   const counts = new Map<string, number>();
+  const deps = {
+    dynamodb,
+    firehose,
+    s3,
+    metrics: { count: (name: string, value: number) => { counts.set(name, (counts.get(name) ?? 0) + value); } },
+    log: (level: 'info' | 'warn' | 'error', message: string, details?: Record<string, unknown>) => logger[level](message, details ?? {}),
+  };
   try {
-    return await processBatch(event, config, {
-      dynamodb,
-      firehose,
-      s3,
-      metrics: { count: (name, value) => counts.set(name, (counts.get(name) ?? 0) + value) },
-      log: (level, message, details) => logger[level](message, details ?? {}),
-    });
+    // Kafka: no partial batch response; a failure throws and Lambda retries the whole batch.
+    if (isKafkaEvent(event)) return await processKafkaBatch(event, config, deps, kafkaSources);
+    return await processBatch(event as KinesisStreamEvent, config, deps);
   } finally {
     counts.forEach((value, name) => metrics.addMetric(name, MetricUnit.Count, value));
     metrics.publishStoredMetrics();

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { KafkaSource } from './kafka-source';
 import { ILakehouse } from '../../core/lake';
 import { QualityRule } from '../../core/quality-rules';
 import { Column } from '../../lakehouse/table-props';
@@ -95,6 +96,14 @@ export interface StreamingDedupIngestionProps {
    * @default - a new stream is created
    */
   readonly stream?: kinesis.IStream;
+
+  /**
+   * Read events from a Kafka topic (Amazon MSK with IAM auth, or self-managed Kafka with SASL/SCRAM
+   * or mTLS) through Lambda's Kafka event source mapping, into the same dedup, raw and curated path.
+   * The construct still creates its Kinesis stream: replays go there (docs/streaming-dedup-ingestion.md, Kafka).
+   * @default - events arrive on the Kinesis stream only
+   */
+  readonly kafka?: KafkaSource;
 
   /**
    * Capacity mode of the created stream.

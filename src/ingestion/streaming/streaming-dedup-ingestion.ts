@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +15,8 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DedupFunction } from './dedup-function';
+import { KafkaBinding } from './kafka-binding';
+import { KafkaSource } from './kafka-source';
 import { ReplayFunction } from './replay-function';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
@@ -108,6 +111,11 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
   /** The lake this pipeline writes into. */
   public readonly lake: ILakehouse;
+  /** The Kafka source the dedup Lambda reads (undefined for Kinesis only). */
+  public readonly kafkaSource?: KafkaSource;
+  /** Security group of the self-managed Kafka event source mapping's network interfaces (created or given). */
+  public readonly kafkaSecurityGroup?: ec2.ISecurityGroup;
+  private readonly kafkaBinding?: KafkaBinding;
 
   constructor(scope: Construct, id: string, props: StreamingDedupIngestionProps) {
     super(scope, id);
@@ -271,6 +279,20 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         maxRecordAge: p.maxRecordAge,
         onFailure: new SqsDlq(this.onFailureQueue),
       }));
+      if (props.kafka) {
+        this.kafkaSource = props.kafka;
+        this.kafkaBinding = props.kafka._bind(this, this.dedupFunction, {
+          pipelineName: p.pipelineName, batchSize: p.batchSize, maxBatchingWindow: p.maxBatchingWindow, fields,
+        });
+        this.kafkaSecurityGroup = this.kafkaBinding.securityGroup;
+        for (const [name, value] of Object.entries(this.kafkaBinding.environment)) this.dedupFunction.addEnvironment(name, value);
+        suppressNag(role.node.findChild('DefaultPolicy'), [{
+          id: 'AwsSolutions-IAM5',
+          reason: 'Lambda\'s Kafka event source mapping creates, describes and deletes its network interfaces in the cluster\'s VPC with the '
+            + 'function\'s role (the EC2 actions of AWSLambdaMSKExecutionRole); the Describe actions have no resource-level scoping.',
+          appliesTo: ['Resource::*'],
+        }]);
+      }
       suppressNag(role.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
         reason: 'The dedup Lambda writes quarantined records under its own quarantine prefix only; the KMS actions are '
@@ -408,9 +430,21 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           ...mergeMetrics,
         ],
       };
+      if (this.kafkaBinding) {
+        const offsetLag = this.metricOffsetLag();
+        pipelineMetrics.additional!.push({ label: 'Kafka offset lag (records behind the topic)', metric: offsetLag });
+        pipelineAlarms.push(new cloudwatch.Alarm(this, 'OffsetLagAlarm', {
+          metric: offsetLag,
+          threshold: this.kafkaBinding.offsetLagAlarmThreshold,
+          evaluationPeriods: 3,
+          alarmDescription: `${this.pipelineName}: the dedup Lambda is more than ${this.kafkaBinding.offsetLagAlarmThreshold} records behind the Kafka topic for 15 minutes`,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }));
+      }
       deadLetterQueues = [this.onFailureQueue];
       quarantines = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
       pipelineAlarms = [
+        ...pipelineAlarms,
         new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
           metric: iteratorAge,
           threshold: Duration.minutes(15).toMilliseconds(),
@@ -516,6 +550,18 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     return key ? grant.combine(key.grant(grantee, 'kms:GenerateDataKey')) : grant;
   }
 
+  /**
+   * Lambda's `OffsetLag` of the Kafka event source: how many records the dedup function's consumer
+   * group is behind the topic (maximum over the period; `AWS/Lambda`, dimension `FunctionName`).
+   * Throws when the pipeline has no Kafka source.
+   */
+  public metricOffsetLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.kafkaSource || !this.dedupFunction) {
+      throw propError(NAME, 'kafka', 'is not set, so there is no offset lag to measure', 'give a KafkaSource, or use the Kinesis iterator age (pipelineMetrics.lagMillis)');
+    }
+    return this.dedupFunction.metric('OffsetLag', { statistic: 'Maximum', period: Duration.minutes(5), label: 'Kafka offset lag (records)', ...props });
+  }
+
   /** Lets a principal invoke the replay function. */
   public grantReplay(grantee: iam.IGrantable): iam.Grant {
     return this.replayFunction.grantInvoke(grantee);
@@ -588,6 +634,18 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     }
   });
 
+  if (props.kafka) {
+    if (props.stream) throw propError(NAME, 'kafka', 'and "stream" are both given', 'give one source: remove "stream" (replays use the stream the construct creates), or remove "kafka"');
+    if (props.deduplicate === false) {
+      throw propError(NAME, 'deduplicate', 'is false, but a Kafka source is read by the dedup Lambda', 'remove deduplicate: false, or remove "kafka"');
+    }
+    const kinesisOnly = ['parallelizationFactor', 'retryAttempts', 'maxRecordAge'] as const;
+    const given = kinesisOnly.filter((s) => props[s] !== undefined);
+    if (given.length > 0) {
+      throw propError(NAME, given[0], 'configures the Kinesis event source; with a Kafka source it would apply to replays only and mislead',
+        `remove "${given[0]}": the Kafka event source retries a failed batch until it succeeds or its records leave the topic (docs/streaming-dedup-ingestion.md, Kafka)`);
+    }
+  }
   const created = props.stream === undefined;
   const streamSettings = ['streamMode', 'shardCount', 'streamRetention', 'streamEncryptionKey'] as const;
   if (!created) {
