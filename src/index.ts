@@ -26,6 +26,7 @@ export * from './serving/athena-serving';
 // StreamingDedupIngestion
 export * from './ingestion/streaming/streaming-dedup-ingestion-props';
 export * from './ingestion/streaming/streaming-dedup-ingestion';
+export * from './ingestion/streaming/speed-view';
 
 // ApiPullIngestion
 export * from './ingestion/api-pull/api-auth';
