@@ -30,7 +30,9 @@ export class ReferenceLakeStack extends Stack {
     // Streaming events (seed 002): Kinesis → dedup Lambda (DynamoDB conditional writes) →
     // Firehose → raw JSON under events/event_type=…/event_subtype=…/year=…/month=…/day=… (a raw
     // table with partition projection) → hourly Glue MERGE into the curated Iceberg `events`.
-    this.events = new StreamingDedupIngestion(this, 'Events', { lake: this.lake, datasetName: 'events' });
+    // Analysts query reference_curated.events_live, the speed view: merged rows plus the raw events of
+    // the last two days the merge has not written yet, each event once. Raw events live 7 days.
+    this.events = new StreamingDedupIngestion(this, 'Events', { lake: this.lake, datasetName: 'events', rawRetention: Duration.days(7) });
     const events = this.events.curatedTable;
 
     // A third-party HTTP API (seeds 001 and 004): hourly incremental pulls, raw pages kept per
@@ -122,6 +124,7 @@ export class ReferenceLakeStack extends Stack {
       description: 'Queries the curated events table',
     });
     this.analytics.grantQuery(analyst, { tables: [events] });
+    this.events.speedView!.grantRead(analyst);
 
     // The daily report of seed 004: CSV at reports/daily-events/<scheduled time>.csv, with an SNS
     // notification on success and on failure.
