@@ -56,6 +56,8 @@ describe('the speed view of a default dataset', () => {
     });
     expect(construct.speedView).toBeDefined();
     expect(construct.speedView!.viewName).toBe('events_live');
+    expect(view.Properties.TableInput.Description).toBe(
+      'Events of events: the curated rows and the raw events of the last 2 event days the merge has not written yet, each event id once');
   });
 
   test('the view JSON: originalSql, catalog awsdatacatalog, schema, Presto column types matching the Glue columns', () => {
