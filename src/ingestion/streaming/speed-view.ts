@@ -92,10 +92,15 @@ export interface SpeedViewColumn {
  * Athena (Presto/Trino) view: a Glue `VIRTUAL_VIEW` whose `ViewOriginalText` is
  * `/* Presto View: <base64 JSON> *\/`. See docs/streaming-dedup-ingestion.md, "Speed view".
  *
+ * StreamingDedupIngestion creates one per dataset (`speedView`, default on); give another ingestion
+ * with the same raw layout its own with `new SpeedView(scope, id, { rawTable, curatedTable })`.
+ *
  * @example
  * declare const events: StreamingDedupIngestion;
+ * declare const analyst: iam.Role;
  *
- * new SpeedView(this, 'Live', { rawTable: events.rawTable, curatedTable: events.curatedTable });
+ * // Analysts query <curated database>.<dataset>_live; this grants the Glue and S3 reads it needs.
+ * events.speedView?.grantRead(analyst);
  */
 export class SpeedView extends Construct {
   /** The view's columns, in order. */
