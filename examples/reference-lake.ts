@@ -32,9 +32,12 @@ export class ReferenceLakeStack extends Stack {
     // Firehose → raw JSON under events/event_type=…/event_subtype=…/year=…/month=…/day=… (a raw
     // table with partition projection) → hourly Glue MERGE into the curated Iceberg `events`.
     // Each merge audits the new snapshot on a branch and publishes only when the blocking rules pass.
+    // Analysts query reference_curated.events_live, the speed view: merged rows plus the raw events of
+    // the last two days the merge has not written yet, each event once. Raw events live 7 days.
     this.events = new StreamingDedupIngestion(this, 'Events', {
       lake: this.lake,
       datasetName: 'events',
+      rawRetention: Duration.days(7),
       qualityRules: [QualityRule.isUnique(['event_id']), QualityRule.isComplete('event_type'), QualityRule.freshness('event_time', Duration.hours(6), { severity: RuleSeverity.WARN })],
     });
     const events = this.events.curatedTable;
@@ -143,6 +146,7 @@ export class ReferenceLakeStack extends Stack {
       description: 'Queries the curated events table',
     });
     this.analytics.grantQuery(analyst, { tables: [events] });
+    this.events.speedView!.grantRead(analyst);
 
     // The daily report of seed 004: CSV at reports/daily-events/<scheduled time>.csv, with an SNS
     // notification on success and on failure.

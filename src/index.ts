@@ -27,6 +27,7 @@ export * from './serving/athena-serving';
 export * from './ingestion/streaming/streaming-dedup-ingestion-props';
 export * from './ingestion/streaming/streaming-dedup-ingestion';
 export * from './ingestion/streaming/kafka-source';
+export * from './ingestion/streaming/speed-view';
 
 // ApiPullIngestion
 export * from './ingestion/api-pull/api-auth';

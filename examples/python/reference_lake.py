@@ -26,8 +26,10 @@ class ReferenceLakeStack(Stack):
         # Streaming events (seed 002): Kinesis → dedup Lambda → Firehose → raw JSON partitioned by
         # event type / subtype / date → hourly Glue MERGE into the curated Iceberg `events`.
         # Each merge audits the new snapshot on a branch and publishes only when the blocking rules pass.
+        # Analysts query reference_curated.events_live, the speed view: merged rows plus the raw events
+        # of the last two days the merge has not written yet, each event once. Raw events live 7 days.
         self.events = lh.StreamingDedupIngestion(
-            self, "Events", lake=self.lake, dataset_name="events",
+            self, "Events", lake=self.lake, dataset_name="events", raw_retention=Duration.days(7),
             quality_rules=[
                 lh.QualityRule.is_unique(["event_id"]),
                 lh.QualityRule.is_complete("event_type"),
@@ -149,6 +151,7 @@ class ReferenceLakeStack(Stack):
             description="Queries the curated events table",
         )
         self.analytics.grant_query(analyst, tables=[events])
+        self.events.speed_view.grant_read(analyst)
 
         # The daily report: CSV under reports/daily-events/, SNS on success and failure.
         self.analytics.add_scheduled_query(

@@ -262,6 +262,36 @@ export interface StreamingDedupIngestionProps {
   readonly expectedArrivalInterval?: Duration;
 
   /**
+   * Create the speed view: an Athena view (in the curated database) over the curated table and the raw
+   * events the merge has not written yet, each event id once (docs/streaming-dedup-ingestion.md, "Speed view").
+   * @default true
+   */
+  readonly speedView?: boolean;
+
+  /**
+   * Name of the speed view. A Glue name.
+   * @default - the dataset name + `_live`
+   */
+  readonly speedViewName?: string;
+
+  /**
+   * How many days of raw partitions (by event date, UTC, today included) the speed view reads: an event
+   * not merged yet with an older event date shows in the view once the merge wrote it. Whole days, 1 to 31.
+   * @default Duration.days(2)
+   */
+  readonly speedViewLookback?: Duration;
+
+  /**
+   * The living time of the dataset's raw events: an S3 lifecycle rule on the raw prefix (`<datasetName>/`)
+   * expires objects this long after they were written (noncurrent versions one day later). Whole days; it
+   * must exceed the merge schedule's longest gap + mergeOverlap + dedupWindow, so every event is merged
+   * before it expires. Needs a raw bucket the lake created (not `existingBucket`). The quarantine
+   * prefixes are not touched.
+   * @default - raw events are kept (the raw zone's own lifecycle applies)
+   */
+  readonly rawRetention?: Duration;
+
+  /**
    * What happens to the stream and the dedup table when the stack deletes them.
    * @default RemovalPolicy.RETAIN
    */

@@ -11,6 +11,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -18,6 +19,7 @@ import { DedupFunction } from './dedup-function';
 import { KafkaBinding } from './kafka-binding';
 import { KafkaSource } from './kafka-source';
 import { ReplayFunction } from './replay-function';
+import { resolveRawRetention, SpeedView } from './speed-view';
 import { DedupCapacity, StreamingDedupIngestionProps } from './streaming-dedup-ingestion-props';
 import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { validateFreshnessInterval } from '../../core/freshness';
@@ -108,6 +110,8 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   public readonly mergeQuarantinePrefix: string;
   /** Prefix in the raw bucket where Firehose puts records it could not partition or deliver. */
   public readonly deliveryErrorPrefix: string;
+  /** The speed view over curated and not-yet-merged raw events (undefined when `speedView` is false). */
+  public readonly speedView?: SpeedView;
 
   /** The lake this pipeline writes into. */
   public readonly lake: ILakehouse;
@@ -368,6 +372,25 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.mergeJob = this.merge.job;
     this.mergeRole = this.merge.role;
     this.mergeSchedule = this.merge.schedules[0];
+    if (p.speedView) {
+      this.speedView = new SpeedView(this, 'SpeedView', {
+        rawTable: this.rawTable,
+        curatedTable: this.curatedTable,
+        viewName: props.speedViewName,
+        eventFields: { id: fields.id, type: fields.type, time: fields.time },
+        lookback: props.speedViewLookback,
+        dedupWindow: p.dedupWindow,
+      });
+    }
+    if (p.rawRetentionDays !== undefined) {
+      // Only a bucket of this app takes a lifecycle rule (resolveProps checked it is one).
+      (raw.bucket as s3.Bucket).addLifecycleRule({
+        id: `raw-retention-${p.datasetName}`,
+        prefix: this.rawTable.prefix,
+        expiration: Duration.days(p.rawRetentionDays),
+        noncurrentVersionExpiration: Duration.days(1),
+      });
+    }
     const contract = this.contract(p.expectedArrivalInterval);
     this.pipelineMetrics = contract.pipelineMetrics;
     this.freshness = contract.freshness;
@@ -718,6 +741,17 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
   validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
   const qualityRules = props.qualityRules ?? [];
   renderQualityRules(NAME, [{ table: datasetName, prop: 'qualityRules', rules: qualityRules }]);
+  const speedView = props.speedView ?? true;
+  if (!speedView && (props.speedViewName !== undefined || props.speedViewLookback !== undefined)) {
+    const given = props.speedViewName !== undefined ? 'speedViewName' : 'speedViewLookback';
+    throw propError(NAME, given, 'it configures the speed view, but "speedView" is false', `remove "${given}", or set speedView: true`);
+  }
+  const rawRetentionDays = resolveRawRetention(NAME, props.rawRetention, mergeSchedule.expressionString, mergeOverlap, dedupWindow);
+  if (rawRetentionDays !== undefined && !(props.lake.raw.bucket instanceof s3.Bucket)) {
+    throw propError(NAME, 'rawRetention', 'the raw zone\'s bucket is imported, so this app cannot add a lifecycle rule to it',
+      `remove rawRetention and have the bucket's owner add a lifecycle rule: prefix "${LakeLayout.dataPrefix(datasetName)}", `
+      + `expiration ${rawRetentionDays} days, noncurrent versions 1 day`);
+  }
 
   return {
     datasetName,
@@ -745,6 +779,8 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     expectedArrivalInterval,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     qualityRules,
+    speedView,
+    rawRetentionDays,
   };
 }
 
