@@ -524,7 +524,6 @@ QUALITY_ARGUMENTS: Dict[str, Optional[str]] = {
     "quality_rules": None,
     "quality_rules_path": None,
     "quality_results_path": None,
-    "audit_branch_retain_days": "7",
     "operation": "merge",
     "table": None,
     "snapshot_id": None,
