@@ -615,8 +615,6 @@ def write_audit_publish(spark: SparkSession, fq_table: str, rules: Optional[List
     "mainSnapshotBefore", "mainSnapshotAfter", "auditSnapshot", "results"}``. The fast-forward
     fails (and so does the run, main untouched) if main moved meanwhile, for example by a
     compaction: the merge jobs run one at a time, so only table maintenance can do that."""
-    import lakehouse_quality as lq
-
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     catalog, database, name = split_fq(fq_table)
     outcome = {"table": name, "operation": operation, "runId": run_id, "branch": None, "audited": False, "passed": True,
@@ -642,7 +640,11 @@ def write_audit_publish(spark: SparkSession, fq_table: str, rules: Optional[List
         return outcome
     main_before = outcome["mainSnapshotBefore"]
     previous = spark.table(fq_table) if main_before is not None else None
-    results = lq.evaluate(spark, spark.table(target), rules, previous=previous, table_sql=target, now=now) if rules else []
+    results = []
+    if rules:
+        import lakehouse_quality as lq  # only jobs with rules need it (and the Deequ jar)
+
+        results = lq.evaluate(spark, spark.table(target), rules, previous=previous, table_sql=target, now=now)
     blocked = [r for r in results if not r["passed"] and r["severity"] == "block"]
     outcome.update(audited=True, passed=not blocked, results=results)
     if not blocked:
