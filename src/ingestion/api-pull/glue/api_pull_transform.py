@@ -212,7 +212,7 @@ def transform_run(spark: SparkSession, manifest_url: str, records_path: str, rec
         outcome = merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location, audit)
     quarantined = write_quarantine(without_id, f"{quarantine_url.rstrip('/')}/{manifest['endpoint']}/window={manifest['runId']}/records/")
     rows.unpersist()
-    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome else {})}
+    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome and outcome["branch"] else {})}
 
 
 def upload_format(url: str) -> str:
@@ -268,7 +268,7 @@ def transform_upload(spark: SparkSession, url: str, records_path: str, record_id
         audit = dict(audit or {}, run_id=(audit or {}).get("run_id") or run_id)
         outcome = merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location, audit)
     quarantined = write_quarantine(without_id, f"{quarantine_url.rstrip('/')}/_uploads/{name}.records/")
-    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome else {})}
+    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome and outcome["branch"] else {})}
 
 
 def error_reason(err: Exception) -> str:
