@@ -1,5 +1,5 @@
 """The one local SparkSession with Apache Iceberg for every Python suite (pytest runs them in one
-process), and the one way of fetching the Iceberg Spark runtime jar.
+process), and the one way of fetching the Iceberg Spark runtime jar and the Deequ jar.
 
 The jar (the version Glue 5.0 ships: Iceberg 1.7.1 for Spark 3.5, Scala 2.12) is fetched once from
 Maven Central with ``mvn dependency:copy`` (the README asks for Maven; a machine whose Maven goes
@@ -28,6 +28,8 @@ if str(GLUE_MODULE_DIR) not in sys.path:
     sys.path.insert(0, str(GLUE_MODULE_DIR))
 
 ICEBERG_VERSION = "1.7.1"
+#: Deequ for Spark 3.5 (the data quality engine of write-audit-publish, ``lakehouse_quality``).
+DEEQU_VERSION = "2.0.7-spark-3.5"
 CACHE = pathlib.Path(os.environ.get("CDK_LAKEHOUSE_CACHE", pathlib.Path.home() / ".cache" / "cdk-lakehouse"))
 
 
@@ -58,6 +60,12 @@ def iceberg_jar():
     return maven_jar("org.apache.iceberg", "iceberg-spark-runtime-3.5_2.12", ICEBERG_VERSION, "iceberg")
 
 
+def deequ_jar():
+    """The Deequ jar the merge jobs get with ``--extra-jars`` (Scala 2.12, Spark 3.5; its other
+    dependencies, Scala and breeze, ship with Spark and with Glue)."""
+    return maven_jar("com.amazon.deequ", "deequ", DEEQU_VERSION, "deequ")
+
+
 def spark_session(warehouse, app="cdk-lakehouse-tests", cores=2, memory="1g", shuffle_partitions=2, java_options=None):
     """A local SparkSession with Iceberg and the Hadoop catalog ``local`` at ``warehouse``."""
     from pyspark.sql import SparkSession
@@ -68,7 +76,7 @@ def spark_session(warehouse, app="cdk-lakehouse-tests", cores=2, memory="1g", sh
     session = (
         builder.master(f"local[{cores}]")
         .appName(app)
-        .config("spark.jars", iceberg_jar())
+        .config("spark.jars", f"{iceberg_jar()},{deequ_jar()}")
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
         .config("spark.sql.catalog.local", "org.apache.iceberg.spark.SparkCatalog")
         .config("spark.sql.catalog.local.type", "hadoop")

@@ -17,12 +17,16 @@ What it offers:
 - ``MetricsPublisher``: the merge metrics every ingestion publishes (namespace from
   ``--metrics_namespace``, dimensions ``{Pipeline}`` and ``{Pipeline, Table}``).
 - ``last_commit``: the newest snapshot on the table's main branch (the freshness signal).
+- ``write_audit_publish``: a write to an Iceberg audit branch, data quality rules on the branch
+  (``lakehouse_quality``, Deequ), and a fast-forward of main only if every blocking rule passes;
+  ``reprocess`` (a rebuild published the same way), ``rollback`` and ``record_ops`` (the
+  operations' records in the lake's ops data). See ``docs/write-audit-publish.md``.
 """
 import datetime as dt
 import json
 import re
 import uuid
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -48,6 +52,9 @@ METRIC_UNITS = {
     "TableCommits": "Count",
     "CommitAgeSeconds": "Seconds",
     "RunSeconds": "Seconds",
+    "AuditsPassed": "Count",
+    "AuditsFailed": "Count",
+    "RuleFailures": "Count",
 }
 
 WIDENING_RULE = ("Iceberg widens a column only from int to bigint, float to double and decimal(P,S) to "
@@ -60,6 +67,18 @@ class GlueArgumentError(ValueError):
 
 class SchemaEvolutionError(ValueError):
     """A column whose type the table cannot take without changing values."""
+
+
+class AuditFailedError(RuntimeError):
+    """A blocking data quality rule failed: main was not changed; ``outcome`` says what failed
+    (the ``write_audit_publish`` result) and where the audited rows are (its branch)."""
+
+    def __init__(self, outcome: dict):
+        failed = [r["description"] for r in outcome.get("results", []) if not r["passed"] and r["severity"] == "block"]
+        super().__init__(f"{outcome.get('table')}: the audit of branch {outcome.get('branch')} failed "
+                         f"({'; '.join(failed)}); main stays at snapshot {outcome.get('mainSnapshotBefore')}. Fix the data "
+                         "(or the rule) and run again; the branch is kept for inspection")
+        self.outcome = outcome
 
 
 # --------------------------------------------------------------------------- arguments
@@ -462,6 +481,16 @@ class MetricsPublisher:
             self.add("CommitAgeSeconds", age, table, "Seconds")
             self._ages.append(age)
 
+    def add_audit(self, table: str, outcome: Optional[dict]) -> None:
+        """The write-audit-publish counts of one table (``{Pipeline, Table}``): ``AuditsPassed`` and
+        ``AuditsFailed`` (1 or 0) and ``RuleFailures`` (rules that failed, blocking or warning). A run
+        whose rows were not audited (no rules, nothing written) adds nothing."""
+        if not outcome or not outcome.get("audited"):
+            return
+        self.add("AuditsPassed", 1 if outcome["passed"] else 0, table)
+        self.add("AuditsFailed", 0 if outcome["passed"] else 1, table)
+        self.add("RuleFailures", sum(1 for r in outcome["results"] if not r["passed"]), table)
+
     def finish(self, run_seconds: float) -> None:
         for metric, value in self._totals.items():
             self.add(metric, value)
@@ -484,3 +513,199 @@ def commit_age_seconds(commit: Optional[dict], now: dt.datetime) -> Optional[flo
         return None
     return max(0.0, (now - commit["committedAt"]).total_seconds())
 
+
+
+# --------------------------------------------------------------------------- write-audit-publish
+
+#: The job arguments of write-audit-publish, rollback and reprocess, with their defaults (for
+#: ``parse_args``'s ``optional``): the rule document (inline JSON, or an S3 object that takes
+#: precedence), where the ops records go, and the operation (``merge``, ``rollback``, ``reprocess``).
+QUALITY_ARGUMENTS: Dict[str, Optional[str]] = {
+    "quality_rules": None,
+    "quality_rules_path": None,
+    "quality_results_path": None,
+    "operation": "merge",
+    "table": None,
+    "snapshot_id": None,
+    "to_timestamp": None,
+    "JOB_RUN_ID": None,
+}
+OPERATIONS = ("merge", "rollback", "reprocess")
+
+
+def split_fq(fq_table: str) -> List[str]:
+    """``[catalog, database, table]`` of ``catalog.database.table`` (parts plain or in backticks)."""
+    parts = [a if a else b for a, b in re.findall(r"`((?:[^`]|``)*)`|([^.`]+)", fq_table)]
+    parts = [p.replace("``", "`") for p in parts]
+    if len(parts) != 3:
+        raise ValueError(f"{fq_table!r} is not catalog.database.table")
+    return parts
+
+
+def audit_branch_name(run_id: str) -> str:
+    """``audit_<run id>`` with every character other than a letter, digit or ``_`` as ``_``."""
+    return "audit_" + re.sub(r"[^A-Za-z0-9_]", "_", run_id)
+
+
+def branch_table(fq_table: str, branch: str) -> str:
+    """The identifier that reads and writes ``branch`` of the table (``<table>.branch_<name>``)."""
+    return f"{fq_table}.{quote('branch_' + branch)}"
+
+
+def ref_snapshot(spark: SparkSession, fq_table: str, ref: str = "main") -> Optional[int]:
+    """The snapshot id a branch or tag points to, or None (no such ref; main before any commit)."""
+    rows = spark.sql(f"SELECT snapshot_id FROM {fq_table}.refs WHERE name = '{ref}'").collect()
+    return rows[0]["snapshot_id"] if rows else None
+
+
+def load_quality_rules(spark: SparkSession, rules_json: Optional[str] = None, rules_path: Optional[str] = None) -> Dict[str, List[dict]]:
+    """The rules per curated table from ``--quality_rules_path`` (an S3 object, read through
+    Hadoop's FileSystem; it takes precedence) or ``--quality_rules`` (inline JSON). ``{}`` when
+    neither is given; a path that does not exist is an error (a rule set must not vanish silently)."""
+    import lakehouse_quality as lq
+
+    if rules_path:
+        text = read_text(spark, rules_path)
+        if text is None:
+            raise lq.QualityRulesError(f"--quality_rules_path {rules_path} does not exist")
+        return lq.parse_rules(text)
+    return lq.parse_rules(rules_json)
+
+
+def record_ops(spark: SparkSession, results_path: Optional[str], records: List[dict], now: Optional[dt.datetime] = None) -> int:
+    """Appends ``records`` as JSON lines (one file) under ``<results_path>/date=<YYYY-MM-DD>/`` (the
+    lake's ops data, readable by Athena with the JSON SerDe); returns how many. Nothing without a
+    path or records."""
+    if not results_path or not records:
+        return 0
+    day = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d")
+    lines = [(json.dumps(r, sort_keys=True, default=str),) for r in records]
+    spark.createDataFrame(lines, "value string").coalesce(1).write.mode("append").text(f"{results_path.rstrip('/')}/date={day}/")
+    return len(records)
+
+
+def _call_table(fq_table: str) -> Tuple[str, str]:
+    catalog, database, table = split_fq(fq_table)
+    return quote(catalog), f"{database}.{table}".replace("'", "\\'")
+
+
+def write_audit_publish(spark: SparkSession, fq_table: str, rules: Optional[List[dict]], write_fn, run_id: str,
+                        results_path: Optional[str] = None, now: Optional[dt.datetime] = None, retain_days: float = 7,
+                        operation: str = "merge", raise_on_failure: bool = True, always_branch: bool = False) -> dict:
+    """Runs ``write_fn(target)`` so that readers of ``fq_table`` (its main branch) see its rows
+    only if they pass every blocking rule.
+
+    Without rules, ``write_fn(fq_table)`` writes to main as before (unless ``always_branch``: then
+    the steps below run with no rule to fail). With rules:
+
+    1. ``ALTER TABLE ... CREATE OR REPLACE BRANCH audit_<run_id> RETAIN <retain_days> DAYS`` from
+       main's current snapshot (on a table without one, Iceberg starts the branch with an empty
+       snapshot);
+    2. ``write_fn(<table>.branch_audit_<run_id>)`` writes there (MERGE, append, overwrite);
+    3. if the branch did not move, nothing was written: the branch is dropped, nothing published;
+    4. the rules run on the branch (``lakehouse_quality.evaluate``; ``RowCountChange`` compares
+       with main), and their results go to ``results_path`` (``record_ops``);
+    5. every blocking rule passed: ``CALL <catalog>.system.fast_forward('<db.table>', 'main',
+       '<branch>')`` (main becomes the branch's snapshot in one metadata commit) and the branch
+       is dropped; otherwise main is not touched, the branch is kept (Iceberg removes the ref
+       when it is older than ``retain_days`` and snapshots are expired) and, with
+       ``raise_on_failure``, ``AuditFailedError`` is raised after the results are recorded.
+
+    Returns ``{"table", "operation", "runId", "branch", "audited", "passed", "published",
+    "mainSnapshotBefore", "mainSnapshotAfter", "auditSnapshot", "results"}``. The fast-forward
+    fails (and so does the run, main untouched) if main moved meanwhile, for example by a
+    compaction: the merge jobs run one at a time, so only table maintenance can do that."""
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    catalog, database, name = split_fq(fq_table)
+    outcome = {"table": name, "operation": operation, "runId": run_id, "branch": None, "audited": False, "passed": True,
+               "published": False, "mainSnapshotBefore": ref_snapshot(spark, fq_table), "mainSnapshotAfter": None,
+               "auditSnapshot": None, "results": []}
+    rules = list(rules or [])
+    if not rules and not always_branch:
+        write_fn(fq_table)
+        outcome["mainSnapshotAfter"] = ref_snapshot(spark, fq_table)
+        outcome["published"] = outcome["mainSnapshotAfter"] != outcome["mainSnapshotBefore"]
+        return outcome
+    branch = audit_branch_name(run_id)
+    outcome["branch"] = branch
+    spark.sql(f"ALTER TABLE {fq_table} CREATE OR REPLACE BRANCH {quote(branch)} RETAIN {int(max(1, retain_days))} DAYS")
+    start = ref_snapshot(spark, fq_table, branch)
+    target = branch_table(fq_table, branch)
+    write_fn(target)
+    audited = ref_snapshot(spark, fq_table, branch)
+    outcome["auditSnapshot"] = audited
+    if audited == start:
+        spark.sql(f"ALTER TABLE {fq_table} DROP BRANCH IF EXISTS {quote(branch)}")
+        outcome["mainSnapshotAfter"] = outcome["mainSnapshotBefore"]
+        return outcome
+    main_before = outcome["mainSnapshotBefore"]
+    previous = spark.table(fq_table) if main_before is not None else None
+    results = []
+    if rules:
+        import lakehouse_quality as lq  # only jobs with rules need it (and the Deequ jar)
+
+        results = lq.evaluate(spark, spark.table(target), rules, previous=previous, table_sql=target, now=now)
+    blocked = [r for r in results if not r["passed"] and r["severity"] == "block"]
+    outcome.update(audited=True, passed=not blocked, results=results)
+    if not blocked:
+        cat, table_arg = _call_table(fq_table)
+        spark.sql(f"CALL {cat}.system.fast_forward('{table_arg}', 'main', '{branch}')")
+        spark.sql(f"ALTER TABLE {fq_table} DROP BRANCH IF EXISTS {quote(branch)}")
+        outcome["published"] = True
+    outcome["mainSnapshotAfter"] = ref_snapshot(spark, fq_table)
+    stamp = now.isoformat()
+    base = {"operation": operation, "table": name, "database": database, "runId": run_id, "branch": branch,
+            "mainSnapshotBefore": main_before, "auditSnapshot": audited, "published": outcome["published"], "at": stamp}
+    records = [dict(base, kind="rule", **r) for r in results]
+    records.append(dict(base, kind="audit", passed=outcome["passed"], mainSnapshotAfter=outcome["mainSnapshotAfter"],
+                        blockingFailures=len(blocked), ruleFailures=sum(1 for r in results if not r["passed"])))
+    record_ops(spark, results_path, records, now)
+    if blocked and raise_on_failure:
+        raise AuditFailedError(outcome)
+    return outcome
+
+
+def overwrite_with(spark: SparkSession, df: DataFrame, strict: bool = False):
+    """A ``write_fn`` that replaces every row of the target with ``df`` (aligned to the table) in
+    one overwrite commit, whose parent is the target's snapshot: on an audit branch made from
+    main, main stays an ancestor, so the publish is a legal fast-forward."""
+    def write(target: str) -> None:
+        aligned = align_to_table(spark, df, target, strict=strict)
+        aligned.writeTo(target).overwrite(F.lit(True))
+    return write
+
+
+def reprocess(spark: SparkSession, fq_table: str, rules: Optional[List[dict]], rows: DataFrame, run_id: str,
+              results_path: Optional[str] = None, now: Optional[dt.datetime] = None, retain_days: float = 7) -> dict:
+    """Rebuilds ``fq_table`` as ``rows`` (the curated rows recomputed from the raw zone) on an audit
+    branch while readers keep reading main, audits it with ``rules`` and publishes it with one
+    fast-forward (``write_audit_publish`` with ``operation="reprocess"``). Without rules the
+    rebuild still goes through a branch (a reprocess must never show readers a half-built
+    table) and is published unconditionally; the record lands in the ops data either way."""
+    return write_audit_publish(spark, fq_table, rules, overwrite_with(spark, rows), run_id, results_path, now, retain_days,
+                               operation="reprocess", always_branch=True)
+
+
+def rollback(spark: SparkSession, fq_table: str, snapshot_id: Optional[int] = None, to_timestamp: Optional[str] = None,
+             results_path: Optional[str] = None, run_id: Optional[str] = None, now: Optional[dt.datetime] = None) -> dict:
+    """Rolls the table's main branch back to ``snapshot_id`` (``CALL system.rollback_to_snapshot``)
+    or to the snapshot current at ``to_timestamp`` (ISO 8601, UTC; ``rollback_to_timestamp``),
+    records ``{"kind": "rollback", ...}`` in the ops data and returns it. Exactly one of the two
+    must be given. Iceberg refuses a snapshot that is not an ancestor of main (the error names it)."""
+    if (snapshot_id is None) == (to_timestamp is None):
+        raise GlueArgumentError("rollback needs exactly one of --snapshot_id and --to_timestamp")
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    cat, table_arg = _call_table(fq_table)
+    before = ref_snapshot(spark, fq_table)
+    if snapshot_id is not None:
+        spark.sql(f"CALL {cat}.system.rollback_to_snapshot('{table_arg}', {int(snapshot_id)})")
+    else:
+        stamp = dt.datetime.fromisoformat(to_timestamp.replace("Z", "+00:00"))
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        spark.sql(f"CALL {cat}.system.rollback_to_timestamp('{table_arg}', TIMESTAMP '{stamp.isoformat(sep=' ')}')")
+    record = {"kind": "rollback", "operation": "rollback", "table": split_fq(fq_table)[2], "runId": run_id,
+              "requestedSnapshotId": snapshot_id, "requestedTimestamp": to_timestamp, "mainSnapshotBefore": before,
+              "mainSnapshotAfter": ref_snapshot(spark, fq_table), "at": now.isoformat()}
+    record_ops(spark, results_path, [record], now)
+    return record

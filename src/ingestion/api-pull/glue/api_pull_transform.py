@@ -7,6 +7,11 @@ instead of doubling them. Records without an id go to the quarantine prefix with
 
 The functions below are pure Spark (no Glue imports) so they run under a local SparkSession in
 the tests; ``main()`` is the Glue entry point.
+
+With quality rules for the table (``--quality_rules`` / ``--quality_rules_path``) the MERGE goes
+through write-audit-publish (``lakehouse_glue.write_audit_publish``: an audit branch, the rules, a
+fast-forward of main); ``--operation rollback`` rolls main back (``lakehouse_glue.rollback``).
+See docs/write-audit-publish.md.
 """
 import datetime as dt
 import json
@@ -169,14 +174,20 @@ def prepare(df: DataFrame, record_id: str, manifest: dict) -> Tuple[DataFrame, D
     return rows, without_id
 
 
-def merge_into(spark: SparkSession, rows: DataFrame, ident: str, record_id_col: str, location: Optional[str] = None) -> None:
+def merge_into(spark: SparkSession, rows: DataFrame, ident: str, record_id_col: str, location: Optional[str] = None,
+               audit: Optional[dict] = None) -> Optional[dict]:
     """MERGE the rows into an Iceberg table by id: matched rows are updated, new rows inserted.
 
     The table is created on first use (``lakehouse_glue.ICEBERG_TABLE_PROPERTIES``) and gains a
     column for each new field; a column the run lacks is written as null; a value is cast to the
-    column's existing type (JSON inference may type a field differently from run to run)."""
+    column's existing type (JSON inference may type a field differently from run to run).
+
+    ``audit`` (``{"rules", "run_id", "results_path"}``) sends the MERGE through
+    ``lakehouse_glue.write_audit_publish`` and returns its outcome (a failed audit raises)."""
     lg.create_or_evolve_table(spark, ident, rows.schema, location=location, keep_types=True)
-    lg.merge_by_key(spark, rows, ident, [record_id_col], strict=False)
+    audit = audit or {}
+    return lg.write_audit_publish(spark, ident, audit.get("rules"), lambda target: lg.merge_by_key(
+        spark, rows, target, [record_id_col], strict=False), audit.get("run_id") or "run", audit.get("results_path"))
 
 
 def write_quarantine(records: DataFrame, url: str) -> int:
@@ -185,7 +196,7 @@ def write_quarantine(records: DataFrame, url: str) -> int:
 
 
 def transform_run(spark: SparkSession, manifest_url: str, records_path: str, record_id: str, table_ident: str,
-                  quarantine_url: str, location: Optional[str] = None) -> Dict[str, int]:
+                  quarantine_url: str, location: Optional[str] = None, audit: Optional[dict] = None) -> Dict[str, int]:
     """The whole transform of one run; returns counts."""
     manifest = parse_manifest(read_manifest(spark, manifest_url))
     urls = page_urls(manifest, manifest_url)
@@ -195,11 +206,13 @@ def transform_run(spark: SparkSession, manifest_url: str, records_path: str, rec
     rows, without_id = prepare(flat, record_id, manifest)
     rows = rows.cache()
     merged = rows.count()
+    outcome = None
     if merged:
-        merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location)
+        audit = dict(audit or {}, run_id=(audit or {}).get("run_id") or manifest["runId"])
+        outcome = merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location, audit)
     quarantined = write_quarantine(without_id, f"{quarantine_url.rstrip('/')}/{manifest['endpoint']}/window={manifest['runId']}/records/")
     rows.unpersist()
-    return {"merged": merged, "quarantined": quarantined}
+    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome and outcome["branch"] else {})}
 
 
 def upload_format(url: str) -> str:
@@ -229,7 +242,7 @@ def read_upload(spark: SparkSession, url: str, records_path: str) -> DataFrame:
 
 
 def transform_upload(spark: SparkSession, url: str, records_path: str, record_id: str, table_ident: str, quarantine_url: str,
-                     location: Optional[str] = None) -> Dict[str, object]:
+                     location: Optional[str] = None, audit: Optional[dict] = None) -> Dict[str, object]:
     """Merges an uploaded CSV/JSON file like a pulled run; a file that cannot be used goes to quarantine with the reason.
 
     Returns counts and, for a quarantined file, the reason. Never raises for bad content: the file is
@@ -250,10 +263,12 @@ def transform_upload(spark: SparkSession, url: str, records_path: str, record_id
         return {"merged": 0, "quarantined": 1, "reason": reason}
     rows = rows.cache()
     merged = rows.count()
+    outcome = None
     if merged:
-        merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location)
+        audit = dict(audit or {}, run_id=(audit or {}).get("run_id") or run_id)
+        outcome = merge_into(spark, rows, table_ident, column_name(record_id.replace(".", "_")), location, audit)
     quarantined = write_quarantine(without_id, f"{quarantine_url.rstrip('/')}/_uploads/{name}.records/")
-    return {"merged": merged, "quarantined": quarantined}
+    return {"merged": merged, "quarantined": quarantined, **({"audit": outcome} if outcome and outcome["branch"] else {})}
 
 
 def error_reason(err: Exception) -> str:
@@ -285,7 +300,8 @@ def commit_state(spark: SparkSession, ident: str) -> Optional[dict]:
 
 
 def metrics(namespace: str, pipeline: str, table_name: str, counts: Optional[Dict[str, object]], before: Optional[dict],
-            after: Optional[dict], run_seconds: float, now: dt.datetime, failed: bool = False) -> "lg.MetricsPublisher":
+            after: Optional[dict], run_seconds: float, now: dt.datetime, failed: bool = False,
+            audit: Optional[dict] = None) -> "lg.MetricsPublisher":
     """The run's merge metrics: the curated table (``Table`` = its name) and the run totals.
     ``before``/``after`` are the table's last commit around the run: a new snapshot on main is a
     ``TableCommits`` of 1; ``CommitAgeSeconds`` is measured on ``after``."""
@@ -294,6 +310,7 @@ def metrics(namespace: str, pipeline: str, table_name: str, counts: Optional[Dic
     publisher = lg.MetricsPublisher(namespace, pipeline, now)
     publisher.add_table(table_name, rows_merged=int(counts.get("merged", 0)), rows_quarantined=int(counts.get("quarantined", 0)),
                         committed=committed, commit_age_seconds=lg.commit_age_seconds(after, now), failed=failed)
+    publisher.add_audit(table_name, audit if audit is not None else counts.get("audit"))
     publisher.finish(run_seconds)
     return publisher
 
@@ -304,28 +321,38 @@ def main() -> None:  # pragma: no cover - runs in Glue
     common = ["records_path", "record_id", "table", "catalog", "database", "warehouse", "quarantine_url"]
     upload = "--upload_url" in sys.argv
     args = lg.parse_args(sys.argv, common + (["upload_url", "endpoint"] if upload else ["manifest_url"]),
-                         {"metrics_namespace": None, "pipeline_name": None})
+                         {"metrics_namespace": None, "pipeline_name": None, **lg.QUALITY_ARGUMENTS})
     started = time.monotonic()
     spark = SparkSession.builder.getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     ident = f"{args['catalog']}.{args['database']}.{args['table']}"
     location = f"{args['warehouse'].rstrip('/')}/{args['table']}"
+    if args["operation"] == "rollback":
+        print(json.dumps(lg.rollback(spark, ident, None if args["snapshot_id"] is None else int(args["snapshot_id"]),
+                                     args["to_timestamp"], args["quality_results_path"], args["JOB_RUN_ID"], now), default=str))
+        return
+    if args["operation"] != "merge":
+        raise lg.GlueArgumentError(f"--operation {args['operation']} is not supported by the API-pull transform (merge, rollback)")
     before = commit_state(spark, ident)
     counts, failure = None, None
     try:
+        audit = {"rules": lg.load_quality_rules(spark, args["quality_rules"], args["quality_rules_path"]).get(args["table"]),
+                 "run_id": args["JOB_RUN_ID"], "results_path": args["quality_results_path"]}
         if upload:
             quarantine = f"{args['quarantine_url'].rstrip('/')}/{args['endpoint']}"
-            counts = transform_upload(spark, args["upload_url"], args["records_path"], args["record_id"], ident, quarantine, location)
+            counts = transform_upload(spark, args["upload_url"], args["records_path"], args["record_id"], ident, quarantine, location,
+                                      audit)
         else:
             counts = transform_run(spark, args["manifest_url"], args["records_path"], args["record_id"], ident,
-                                   args["quarantine_url"], location)
+                                   args["quarantine_url"], location, audit)
         print(json.dumps({"transform": "api-pull", "table": ident, **counts}))
     except Exception as err:  # publish TablesFailed, then fail the run
         failure = err
     if args["metrics_namespace"]:
         publisher = metrics(args["metrics_namespace"], args["pipeline_name"] or args["table"], args["table"], counts, before,
-                            commit_state(spark, ident), time.monotonic() - started, now, failed=failure is not None)
+                            commit_state(spark, ident), time.monotonic() - started, now, failed=failure is not None,
+                            audit=getattr(failure, "outcome", None))
         publisher.publish(boto3.client("cloudwatch"))
     if failure is not None:
         raise failure

@@ -604,8 +604,12 @@ def iceberg_table(spark: SparkSession, ident: str):
 
 
 def current_snapshot(spark: SparkSession, ident: str) -> Tuple[Optional[int], Dict[str, str]]:
-    """``(id, summary)`` of the table's current snapshot, ``(None, {})`` when it has none."""
-    snap = iceberg_table(spark, ident).currentSnapshot()
+    """``(id, summary)`` of the table's current snapshot, ``(None, {})`` when it has none; for a
+    branch identifier (``<table>.branch_<name>``, write-audit-publish) the branch's head."""
+    branch = re.search(r"\.`?branch_([A-Za-z0-9_]+)`?$", ident)
+    table = iceberg_table(spark, ident)
+    ref = table.refs().get(branch.group(1)) if branch else None
+    snap = table.snapshot(ref.snapshotId()) if ref is not None else (None if branch else table.currentSnapshot())
     if snap is None:
         return None, {}
     return snap.snapshotId(), dict(snap.summary())
@@ -666,7 +670,8 @@ def write_quarantine(rows: DataFrame, url: str) -> int:
 def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str, table: str, keys: List[str],
                 ident: str, state_root: str, quarantine_root: str, now: dt.datetime,
                 location: Optional[str] = None, tomb_ident: Optional[str] = None,
-                tomb_location: Optional[str] = None, one_pass: bool = True, ledger: Optional[dict] = None) -> dict:
+                tomb_location: Optional[str] = None, one_pass: bool = True, ledger: Optional[dict] = None,
+                quality: Optional[dict] = None) -> dict:
     """Merges the files of one source table that its ledger does not list yet; returns counts.
     ``tomb_ident`` is the table of deleted keys (default: the curated identifier plus
     ``TOMBSTONE_SUFFIX``).
@@ -676,7 +681,14 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     every change is newer than the table, so one guarded MERGE applies each key's last change
     without reading the table first (``path: one-pass``); otherwise (late or re-delivered files,
     a lost ledger) each change is first classified against the table and its tombstones
-    (``path: classify``). ``one_pass=False`` forces the second path."""
+    (``path: classify``). ``one_pass=False`` forces the second path.
+
+    ``quality`` (``{"rules", "run_id", "results_path", "rebuild"}``) sends the curated MERGE through
+    write-audit-publish (``lakehouse_glue.write_audit_publish``) and the tombstone MERGE to a branch
+    of the same name, fast-forwarded after the curated table is published (a failed audit leaves
+    both tables' main as they were and raises before the ledger is written). ``rebuild`` (the
+    ``reprocess`` operation, with an empty ``ledger``) empties both branches first and merges every
+    raw file into them."""
     tomb_ident = tomb_ident or (ident[:-1] + TOMBSTONE_SUFFIX + "`" if ident.endswith("`") else ident + TOMBSTONE_SUFFIX)
     label = f"{schema}.{table} (curated table {ident})"
     table_url = join_url(raw_root, raw_prefix, schema, "/", table, "/")
@@ -700,7 +712,7 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     ensure_tombstones(spark, tomb_ident, target, keys, tomb_location)
     before_id, _ = current_snapshot(spark, ident)
     # Tables without a snapshot hold nothing (created by this run, or by a run of empty files).
-    fresh = before_id is None and current_snapshot(spark, tomb_ident)[0] is None
+    fresh = (before_id is None and current_snapshot(spark, tomb_ident)[0] is None) or bool((quality or {}).get("rebuild"))
     changes = changes.withColumn("_cdc_order", order_key()) \
         .withColumn("_cdc_op", F.col(DMS_OP)) \
         .withColumn("_cdc_commit_ts", F.col(DMS_COMMIT_TS).cast("timestamp")) \
@@ -727,16 +739,19 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     # tables are empty (no snapshot yet). A lost ledger with tables that hold rows classifies.
     newer_than_table = stats["min_order"] is not None and (
         (max_order is not None and stats["min_order"] > max_order) or (max_order is None and fresh))
-    if one_pass and newer_than_table:
-        counts = _merge_newer(spark, ident, tomb_ident, good, keys, target, label, before_id)
-        result["path"] = "one-pass"
-    elif stats["n"]:
-        counts, late = _merge_classified(spark, ident, tomb_ident, good, keys, target, label, horizon, bad.columns,
-                                         quarantine_url)
-        quarantined += late
-        result["path"] = "classify"
+    def write(curated: str, tombs: str) -> Tuple[dict, Optional[str], int]:
+        if one_pass and newer_than_table:
+            return _merge_newer(spark, curated, tombs, good, keys, target, label, before_id), "one-pass", 0
+        if stats["n"]:
+            found, late_count = _merge_classified(spark, curated, tombs, good, keys, target, label, horizon, bad.columns,
+                                                  quarantine_url)
+            return found, "classify", late_count
+        return {}, None, 0
+    if quality and (quality.get("rules") or quality.get("rebuild")):
+        counts, result["path"], late, result["audit"] = _audited(spark, ident, tomb_ident, write, quality, run_id, now)
     else:
-        counts = {}
+        counts, result["path"], late = write(ident, tomb_ident)
+    quarantined += late
     after_id, _ = current_snapshot(spark, ident)
     # The ledger is written after the commits: a crash in between re-merges the same files,
     # which the order guard makes a no-op.
@@ -759,6 +774,32 @@ def merge_table(spark: SparkSession, raw_root: str, raw_prefix: str, schema: str
     )
     result["changesApplied"] = result["rowsUpserted"] + result["rowsDeleted"]
     return result
+
+
+def _audited(spark: SparkSession, ident: str, tomb_ident: str, write, quality: dict, run_id: str,
+             now: dt.datetime) -> Tuple[dict, Optional[str], int, dict]:
+    """``write`` (see ``merge_table``) on audit branches of the curated and the tombstone table;
+    the curated one is audited and published by ``lakehouse_glue.write_audit_publish``, the
+    tombstones are fast-forwarded after it (a failed audit raises before)."""
+    run_id = quality.get("run_id") or run_id
+    branch = lg.audit_branch_name(run_id)
+    tomb_target = lg.branch_table(tomb_ident, branch)
+    spark.sql(f"ALTER TABLE {tomb_ident} CREATE OR REPLACE BRANCH {lg.quote(branch)} RETAIN 7 DAYS")
+    box: List[Tuple[dict, Optional[str], int]] = []
+
+    def write_fn(curated: str) -> None:
+        if quality.get("rebuild"):
+            spark.sql(f"DELETE FROM {curated}")
+            spark.sql(f"DELETE FROM {tomb_target}")
+        box.append(write(curated, tomb_target))
+    outcome = lg.write_audit_publish(spark, ident, quality.get("rules"), write_fn, run_id, quality.get("results_path"), now,
+                                     operation="reprocess" if quality.get("rebuild") else "merge", always_branch=True)
+    if lg.ref_snapshot(spark, tomb_ident, branch) != lg.ref_snapshot(spark, tomb_ident):
+        catalog, database, name = lg.split_fq(tomb_ident)
+        spark.sql(f"CALL {lg.quote(catalog)}.system.fast_forward('{database}.{name}', 'main', '{branch}')")
+    spark.sql(f"ALTER TABLE {tomb_ident} DROP BRANCH IF EXISTS {lg.quote(branch)}")
+    counts, path, late = box[0]
+    return counts, path, late, outcome
 
 
 #: Above this many deletes in a batch, the present-key count of the one-pass path is left to
@@ -977,7 +1018,7 @@ def find_collisions(claims: List[Tuple[str, str, str]], table_prefix: str) -> Di
 
 
 def _failed(result: dict, err: Exception) -> dict:
-    return dict(result, failed=True, error=f"{type(err).__name__}: {err}")
+    return dict(result, failed=True, error=f"{type(err).__name__}: {err}", audit=getattr(err, "outcome", None))
 
 
 #: Tables merged at once within one run (``--merge_parallelism``): each table's Spark jobs, S3
@@ -991,7 +1032,8 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
         warehouse: Optional[str] = None, jdbc_url: Optional[str] = None, jdbc_user: Optional[str] = None,
         jdbc_password: Optional[str] = None, only_table: Optional[str] = None,
         parallelism: int = DEFAULT_PARALLELISM, one_pass: bool = True,
-        compact_deleted_ratio: float = COMPACT_DELETED_RATIO, compact_small_files: int = COMPACT_SMALL_FILES) -> List[dict]:
+        compact_deleted_ratio: float = COMPACT_DELETED_RATIO, compact_small_files: int = COMPACT_SMALL_FILES,
+        quality: Optional[dict] = None) -> List[dict]:
     """One run over the table specs (or only the one named ``only_table``); returns one result
     per source table (with ``spec``, the spec's name as declared), in the specs' order. ``raw_root``
     is the raw bucket's URL (``s3://bucket/``); the state and quarantine prefixes are in it. ``now``
@@ -1002,7 +1044,12 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
     but the session). Tables are isolated: a table that fails (a type change Iceberg cannot make,
     a missing key column, a name collision, any error) is left as it was and the run goes on
     with the others; at the end, ``CdcRunFailed`` names every failed table (its ``results`` hold
-    every table's)."""
+    every table's).
+
+    ``quality`` (``{"rules": {curated table name: [rules]}, "run_id", "results_path", "rebuild",
+    "table"}``): each curated table with rules is merged through write-audit-publish
+    (``merge_table``); ``rebuild`` reprocesses the tables from every raw file (only the curated
+    table named ``table`` when given)."""
     # A run for every table leaves out the pulled tables that have a schedule of their own.
     specs = [s for s in tables if (s["name"] == only_table if only_table is not None else not s.get("ownSchedule"))]
     if not specs:
@@ -1043,7 +1090,8 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
                                tombstone_table_name(name), catalog, database, raw_root, raw_prefix, state_url,
                                quarantine_url, now, warehouse, jdbc_url, jdbc_user, jdbc_password, maintenance,
                                snapshot_retention_hours, one_pass=one_pass, ledger=ledger,
-                               compact_deleted_ratio=compact_deleted_ratio, compact_small_files=compact_small_files)
+                               compact_deleted_ratio=compact_deleted_ratio, compact_small_files=compact_small_files,
+                               quality=_quality_of(quality, name))
             result.update(spec=spec["name"], curatedName=name)
         except Exception as err:  # noqa: BLE001 - isolate the table, report it at the end
             result = _failed(base, err)
@@ -1058,6 +1106,8 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
                                     **_empty_counts()}, expand_errors[spec["name"]]))
             continue
         for schema, table in expanded[spec["name"]]:
+            if quality and quality.get("table") and curated_table_name(table_prefix, schema, table) != quality["table"]:
+                continue
             jobs.append((spec, schema, table))
             results.append(None)
     if int(parallelism) == 1 or len(jobs) <= 1:
@@ -1074,6 +1124,13 @@ def run(spark: SparkSession, source_name: str, raw_root: str, raw_prefix: str, c
     return results
 
 
+def _quality_of(quality: Optional[dict], name: str) -> Optional[dict]:
+    """The ``merge_table`` quality settings of one curated table (its rules; a rebuild's empty ledger)."""
+    if not quality:
+        return None
+    return dict(quality, rules=(quality.get("rules") or {}).get(name))
+
+
 def _empty_counts() -> dict:
     return {"filesMerged": 0, "changesRead": 0, "changesApplied": 0, "rowsUpserted": 0, "rowsDeleted": 0,
             "changesQuarantined": 0, "changesSkipped": 0, "maxCommitTs": None, "lastCommitTs": None,
@@ -1086,7 +1143,7 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
               jdbc_user: Optional[str], jdbc_password: Optional[str], maintenance: bool,
               snapshot_retention_hours: float, one_pass: bool = True, ledger: Optional[dict] = None,
               compact_deleted_ratio: float = COMPACT_DELETED_RATIO,
-              compact_small_files: int = COMPACT_SMALL_FILES) -> dict:
+              compact_small_files: int = COMPACT_SMALL_FILES, quality: Optional[dict] = None) -> dict:
     """Pulls (pull mode), merges and maintains one source table."""
     location = join_url(warehouse, name) if warehouse else None
     tomb_ident = lg.fq_name(catalog, database, tomb_name)
@@ -1097,8 +1154,11 @@ def merge_one(spark: SparkSession, spec: dict, keys: List[str], schema: str, tab
         pulled, watermark = pull_table(spark, jdbc_url, jdbc_user, jdbc_password, raw_root, raw_prefix,
                                        schema, table, spec["watermarkColumn"], last, now)
         ledger = None  # the pull landed a file: list it afresh
+    if quality and quality.get("rebuild"):
+        ledger = {"version": LEDGER_VERSION, "files": {}, "maxOrder": None, "lastCommitTs": None, "tombstoneHorizon": None}
     result = merge_table(spark, raw_root, raw_prefix, schema, table, keys, ident, state_url,
-                         quarantine_url, now, location, tomb_ident, tomb_location, one_pass=one_pass, ledger=ledger)
+                         quarantine_url, now, location, tomb_ident, tomb_location, one_pass=one_pass, ledger=ledger,
+                         quality=quality)
     if spec.get("mode") == "pull":
         result["rowsPulled"] = pulled
         if pulled:
@@ -1154,6 +1214,9 @@ def build_metrics(source_name: str, results: List[dict], now: dt.datetime, run_s
             publisher.add("CommitAgeSeconds", max(0.0, max(ages)), table, "Seconds")
         if table is None and run_seconds is not None:
             publisher.add("RunSeconds", run_seconds, None, "Seconds")
+        if table is not None:
+            for member in members:
+                publisher.add_audit(table, member.get("audit"))
     return publisher
 
 
@@ -1182,6 +1245,7 @@ def main() -> None:  # pragma: no cover - runs in Glue
              "state_prefix", "quarantine_prefix", "metrics_namespace", "maintenance", "snapshot_retention_hours"]
     optional = dict.fromkeys(("jdbc_url", "jdbc_secret_id", "jdbc_database", "only_table", "merge_parallelism",
                               "compaction_deleted_ratio", "compaction_small_files"))
+    optional.update(lg.QUALITY_ARGUMENTS)
     args = lg.parse_args(sys.argv, names, optional)
     tables = parse_tables(args["tables"])
     user = password = None
@@ -1195,6 +1259,18 @@ def main() -> None:  # pragma: no cover - runs in Glue
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     started = time.perf_counter()
     failure: Optional[CdcRunFailed] = None
+    run_id = args["JOB_RUN_ID"] or run_id_of(now)
+    if args["operation"] == "rollback":
+        if not args["table"]:
+            raise lg.GlueArgumentError("--operation rollback needs --table <curated table name>")
+        print(json.dumps(lg.rollback(spark, lg.fq_name(args["catalog"], args["database"], args["table"]),
+                                     None if args["snapshot_id"] is None else int(args["snapshot_id"]), args["to_timestamp"],
+                                     args["quality_results_path"], run_id, now), default=str))
+        return
+    if args["operation"] not in lg.OPERATIONS:
+        raise lg.GlueArgumentError(f"--operation must be one of {', '.join(lg.OPERATIONS)}")
+    quality = {"rules": lg.load_quality_rules(spark, args["quality_rules"], args["quality_rules_path"]), "run_id": run_id,
+               "results_path": args["quality_results_path"], "rebuild": args["operation"] == "reprocess", "table": args["table"]}
     try:
         results = run(
             spark, args["source_name"], f"s3://{args['raw_bucket']}/", args["raw_prefix"], args["catalog"], args["database"],
@@ -1204,7 +1280,7 @@ def main() -> None:  # pragma: no cover - runs in Glue
             jdbc_url=args.get("jdbc_url"), jdbc_user=user, jdbc_password=password, only_table=args.get("only_table") or None,
             parallelism=int(args.get("merge_parallelism") or DEFAULT_PARALLELISM),
             compact_deleted_ratio=float(args.get("compaction_deleted_ratio") or COMPACT_DELETED_RATIO),
-            compact_small_files=int(args.get("compaction_small_files") or COMPACT_SMALL_FILES),
+            compact_small_files=int(args.get("compaction_small_files") or COMPACT_SMALL_FILES), quality=quality,
         )
     except CdcRunFailed as err:  # every healthy table was merged: publish, then fail the run
         results, failure = err.results, err

@@ -18,6 +18,12 @@ comes back with an event time more than the window away from its first copy is i
 
 Every run publishes the shared merge metrics (``lakehouse_glue.MetricsPublisher``).
 
+With quality rules for the curated table (``--quality_rules`` / ``--quality_rules_path``) the
+insert goes through write-audit-publish (``lakehouse_glue.write_audit_publish``): an audit branch,
+the rules, then a fast-forward of main; a failed audit fails the run before the watermark moves.
+``--operation reprocess`` rebuilds the table from all raw objects the same way (``reprocess``);
+``--operation rollback`` rolls main back (``lakehouse_glue.rollback``). See docs/write-audit-publish.md.
+
 The logic is in plain functions (``normalize``, ``dedup``, ``merge``, ``run``) that the pytest
 suite drives on a local SparkSession; ``main`` only wires Glue's arguments and job.
 """
@@ -157,21 +163,27 @@ def set_watermark(spark, table, value):
 
 
 def run(spark, raw_path, table, fields, now, overlap_minutes=30, full_scan=False,
-        window_seconds=DEFAULT_WINDOW_SECONDS, quarantine_path=None):
+        window_seconds=DEFAULT_WINDOW_SECONDS, quarantine_path=None, rules=None, run_id=None, results_path=None):
     """One merge run: raw objects modified since the watermark (minus the overlap) and before
     ``now``; the watermark moves to ``now`` after the insert commits. A crash in between only
     makes the next run read the same objects again, which changes nothing.
 
     Returns ``{"inserted", "quarantined", "committed", "lastCommit"}``: lines without an event id or
     type go to ``quarantine_path`` (JSON lines with ``_reason``) when one is given, and are counted
-    either way; ``committed`` says whether the table's main branch got a new snapshot."""
+    either way; ``committed`` says whether the table's main branch got a new snapshot. With ``rules``
+    the insert is audited on a branch first (``audit``: the ``write_audit_publish`` outcome); a failed
+    audit raises ``lakehouse_glue.AuditFailedError`` before the watermark moves."""
     ensure_table(spark, table)
     watermark = None if full_scan else get_watermark(spark, table)
     after = watermark - dt.timedelta(minutes=overlap_minutes) if watermark else None
     lines = read_raw(spark, raw_path, modified_after=after, modified_before=now).cache()
     args = (fields["id"], fields["type"], fields["subtype"], fields["time"])
     before = lg.last_commit(spark, table)
-    inserted = merge(spark, dedup(normalize(lines, *args)), table, window_seconds)
+    counts = []
+    audit = lg.write_audit_publish(spark, table, rules, lambda target: counts.append(
+        merge(spark, dedup(normalize(lines, *args)), target, window_seconds)), run_id or now.strftime("%Y%m%dT%H%M%S"),
+        results_path, now)
+    inserted = counts[0]
     bad = rejected(lines, *args)
     if quarantine_path:
         quarantined = lg.write_quarantine(bad, f"{quarantine_path.rstrip('/')}/run={now.strftime('%Y%m%dT%H%M%S')}/", fmt="json",
@@ -182,16 +194,31 @@ def run(spark, raw_path, table, fields, now, overlap_minutes=30, full_scan=False
     set_watermark(spark, table, now)
     last = lg.last_commit(spark, table)
     committed = last is not None and (before is None or last["snapshotId"] != before["snapshotId"])
-    return {"inserted": inserted, "quarantined": quarantined, "committed": committed, "lastCommit": last}
+    return {"inserted": inserted, "quarantined": quarantined, "committed": committed, "lastCommit": last, "audit": audit}
 
 
-def metrics(namespace, pipeline, table_name, result, run_seconds, now, failed=False):
+def reprocess(spark, raw_path, table, fields, now, rules=None, run_id=None, results_path=None):
+    """Rebuilds the curated table from every raw object (the same ``normalize`` and ``dedup`` as a
+    run) on an audit branch while readers keep reading main, audits it with ``rules`` and
+    publishes it in one fast-forward (``lakehouse_glue.reprocess``); the watermark then moves to
+    ``now``. Returns the outcome; a failed audit raises ``lakehouse_glue.AuditFailedError``."""
+    ensure_table(spark, table)
+    lines = read_raw(spark, raw_path, modified_before=now)
+    args = (fields["id"], fields["type"], fields["subtype"], fields["time"])
+    rows = dedup(normalize(lines, *args)).select(*COLUMNS).withColumn("ingested_at", F.current_timestamp())
+    outcome = lg.reprocess(spark, table, rules, rows, run_id or now.strftime("%Y%m%dT%H%M%S"), results_path, now)
+    set_watermark(spark, table, now)
+    return outcome
+
+
+def metrics(namespace, pipeline, table_name, result, run_seconds, now, failed=False, audit=None):
     """The run's merge metrics: one curated table (``Table`` = its name) and the run totals."""
     publisher = lg.MetricsPublisher(namespace, pipeline, now)
     result = result or {}
     publisher.add_table(table_name, rows_merged=result.get("inserted", 0), rows_quarantined=result.get("quarantined", 0),
                         committed=bool(result.get("committed")),
                         commit_age_seconds=lg.commit_age_seconds(result.get("lastCommit"), now), failed=failed)
+    publisher.add_audit(table_name, audit if audit is not None else result.get("audit"))
     publisher.finish(run_seconds)
     return publisher
 
@@ -206,7 +233,7 @@ def main():  # pragma: no cover - runs inside Glue only
         ["JOB_NAME", "raw_path", "catalog", "curated_database", "curated_table", "id_field", "type_field",
          "subtype_field", "time_field", "overlap_minutes"],
         {"metrics_namespace": None, "pipeline_name": None, "dedup_window_seconds": str(DEFAULT_WINDOW_SECONDS),
-         "quarantine_path": None, "full_scan": None},
+         "quarantine_path": None, "full_scan": None, **lg.QUALITY_ARGUMENTS},
     )
     started = time.monotonic()
     glue_context = GlueContext(SparkSession.builder.getOrCreate().sparkContext)
@@ -218,15 +245,31 @@ def main():  # pragma: no cover - runs inside Glue only
     fields = {"id": args["id_field"], "type": args["type_field"], "subtype": args["subtype_field"], "time": args["time_field"]}
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     result, failure = None, None
+    run_id, results_path = args["JOB_RUN_ID"] or now.strftime("%Y%m%dT%H%M%S"), args["quality_results_path"]
+    if args["operation"] not in lg.OPERATIONS or (args["table"] not in (None, args["curated_table"])):
+        raise lg.GlueArgumentError(f"--operation must be one of {', '.join(lg.OPERATIONS)} and --table {args['curated_table']}")
+    if args["operation"] == "rollback":
+        print(json.dumps(lg.rollback(spark, table, None if args["snapshot_id"] is None else int(args["snapshot_id"]),
+                                     args["to_timestamp"], results_path, run_id, now), default=str))
+        job.commit()
+        return
     try:
-        result = run(spark, args["raw_path"], table, fields, now, int(args["overlap_minutes"]),
-                     args["full_scan"] not in (None, "", "false"), float(args["dedup_window_seconds"]), args["quarantine_path"])
+        rules = lg.load_quality_rules(spark, args["quality_rules"], args["quality_rules_path"]).get(args["curated_table"])
+        if args["operation"] == "reprocess":
+            outcome = reprocess(spark, args["raw_path"], table, fields, now, rules, run_id, results_path)
+            result = {"inserted": 0, "quarantined": 0, "committed": outcome["published"], "audit": outcome,
+                      "lastCommit": lg.last_commit(spark, table)}
+        else:
+            result = run(spark, args["raw_path"], table, fields, now, int(args["overlap_minutes"]),
+                         args["full_scan"] not in (None, "", "false"), float(args["dedup_window_seconds"]), args["quarantine_path"],
+                         rules, run_id, results_path)
         print(json.dumps({"streamingMerge": table, **result}, default=str))
-    except Exception as err:  # publish TablesFailed, then fail the run
+    except Exception as err:  # publish TablesFailed (and a failed audit), then fail the run
         failure = err
     if args["metrics_namespace"]:
         publisher = metrics(args["metrics_namespace"], args["pipeline_name"] or args["curated_table"], args["curated_table"],
-                            result, time.monotonic() - started, now, failed=failure is not None)
+                            result, time.monotonic() - started, now, failed=failure is not None,
+                            audit=getattr(failure, "outcome", None))
         publisher.publish(boto3.client("cloudwatch"))
     if failure is not None:
         raise failure
