@@ -47,7 +47,7 @@ describe('defaults', () => {
     expect(merge.jobName.length).toBeLessThanOrEqual(255);
   });
 
-  test('Iceberg through the Glue catalog, the shared module with --extra-py-files, the merge metrics namespace and pipeline', () => {
+  test('Iceberg through the Glue catalog, the shared and quality modules with --extra-py-files, the merge metrics namespace and pipeline', () => {
     const args = job.DefaultArguments;
     expect(args['--datalake-formats']).toBe('iceberg');
     const policies = new StackPolicies(stack);
@@ -55,8 +55,10 @@ describe('defaults', () => {
     expect(args['--job-bookmark-option']).toBe('job-bookmark-disable');
     expect(args['--metrics_namespace']).toBe('CdkLakehouse/Merge');
     expect(args['--pipeline_name']).toBe('orders');
-    expect(policies.str(args['--extra-py-files'])).toMatch(/^s3:\/\/cdk-[a-z0-9]+-assets-.*\/[0-9a-f]{64}\.py$/);
-    expect(policies.str(args['--extra-py-files'])).toBe(policies.str(merge.sharedModule.s3ObjectUrl));
+    // Glue takes a comma-separated list of S3 paths; both modules are plain .py files.
+    const modules = policies.str(args['--extra-py-files']).split(',');
+    for (const m of modules) expect(m).toMatch(/^s3:\/\/cdk-[a-z0-9]+-assets-.*\/[0-9a-f]{64}\.py$/);
+    expect(modules).toEqual([policies.str(merge.sharedModule.s3ObjectUrl), policies.str(merge.qualityModule.s3ObjectUrl)]);
   });
 
   test('a security configuration: S3 writes with the lake key, logs and bookmarks with a new job key with rotation', () => {
@@ -251,6 +253,7 @@ describe('access paths (iam-simulate over identity AND resource policies)', () =
   const edges: Edge[] = [
     { name: 'the job reads its script', who: role, action: 's3:GetObject', resource: scriptObjectArn(p, merge.job), expect: 'allow', why: 'job script asset' },
     { name: 'the job reads the shared module', who: role, action: 's3:GetObject', resource: `arn:aws:s3:::${s(merge.sharedModule.s3ObjectUrl).replace(/^s3:\/\//, '')}`, expect: 'allow', why: '--extra-py-files' },
+    { name: 'the job reads the quality module', who: role, action: 's3:GetObject', resource: `arn:aws:s3:::${s(merge.qualityModule.s3ObjectUrl).replace(/^s3:\/\//, '')}`, expect: 'allow', why: '--extra-py-files' },
     { name: 'the job writes Glue logs', who: role, action: 'logs:PutLogEvents', resource: `${glueLogs}:log-stream:jr_1`, expect: 'allow', why: 'continuous logging' },
     { name: 'the job associates its key with its log group', who: role, action: 'logs:AssociateKmsKey', resource: glueLogs, expect: 'allow', why: 'security configuration' },
     { name: 'CloudWatch Logs encrypts Glue logs with the job key', who: `logs.${REGION}.amazonaws.com`, action: 'kms:GenerateDataKey', resource: jobKey, context: logsContext(glueLogs), expect: 'allow', why: 'KMS-associated Glue log groups' },

@@ -34,6 +34,8 @@ export const MERGE_METRICS_NAMESPACE = 'CdkLakehouse/Merge';
 
 /** The shared Glue module every merge script imports (`import lakehouse_glue as lg`). */
 const SHARED_MODULE = path.join(__dirname, 'glue', 'lakehouse_glue.py');
+/** The quality module `lakehouse_glue` imports when a table declares rules (Deequ through py4j). */
+const QUALITY_MODULE = path.join(__dirname, 'glue', 'lakehouse_quality.py');
 const NAME = 'MergeJob';
 /**
  * Deequ (the library behind Glue Data Quality) for Spark 3.5, shipped with `--extra-jars` when a
@@ -200,6 +202,8 @@ export class MergeJob extends Construct {
   public readonly script: s3assets.Asset;
   /** The shared `lakehouse_glue` module asset, passed with `--extra-py-files`. */
   public readonly sharedModule: s3assets.Asset;
+  /** The `lakehouse_quality` module asset (the audit's rules), passed with `--extra-py-files` beside the shared module. */
+  public readonly qualityModule: s3assets.Asset;
   /** Encryption of what the job writes: S3 with the lake key, logs and bookmarks with the job key. */
   public readonly securityConfiguration: glue.CfnSecurityConfiguration;
   /** Key of the job's logs and bookmarks (and of the schedule dead-letter queue). */
@@ -245,6 +249,7 @@ export class MergeJob extends Construct {
     });
     this.script = new s3assets.Asset(this, 'Script', { path: props.scriptPath });
     this.sharedModule = new s3assets.Asset(this, 'SharedModule', { path: SHARED_MODULE });
+    this.qualityModule = new s3assets.Asset(this, 'QualityModule', { path: QUALITY_MODULE });
     this.securityConfiguration = glueJobSecurityConfiguration(this, 'Security', `${this.jobName}-security`, props.lake.encryptionKey, this.jobEncryptionKey);
 
     this.role = new iam.Role(this, 'Role', {
@@ -253,6 +258,7 @@ export class MergeJob extends Construct {
     });
     this.script.grantRead(this.role);
     this.sharedModule.grantRead(this.role);
+    this.qualityModule.grantRead(this.role);
     this.jobEncryptionKey.grant(this.role, 'kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey');
     grantGlueJobRuntime(this.role, ['Glue', MERGE_METRICS_NAMESPACE]);
     if (p.connections.length > 0) {
@@ -294,7 +300,7 @@ export class MergeJob extends Construct {
       connections: p.connections.length > 0 ? { connections: p.connections } : undefined,
       defaultArguments: {
         ...icebergJobArguments(props.lake.curated.s3Url()),
-        '--extra-py-files': this.sharedModule.s3ObjectUrl,
+        '--extra-py-files': `${this.sharedModule.s3ObjectUrl},${this.qualityModule.s3ObjectUrl}`,
         '--metrics_namespace': MERGE_METRICS_NAMESPACE,
         '--pipeline_name': props.pipelineName,
         ...quality.arguments,
