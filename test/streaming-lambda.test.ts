@@ -61,7 +61,7 @@ test('the handler reads its configuration from the environment, forwards through
     DELIVERY_STREAM_NAME: 'events',
     QUARANTINE_BUCKET: 'raw',
     QUARANTINE_PREFIX: '_quarantine/events/malformed/',
-    POWERTOOLS_SERVICE_NAME: 'streaming-events',
+    POWERTOOLS_SERVICE_NAME: 'events',
     POWERTOOLS_METRICS_NAMESPACE: 'CdkLakehouse/Streaming',
     // Dev mode writes through the global console (captured below); metrics stay on.
     POWERTOOLS_DEV: 'true',
@@ -98,7 +98,7 @@ test('the handler reads its configuration from the environment, forwards through
   expect(emf).toBeDefined();
   expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('CdkLakehouse/Streaming');
   expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service']]);
-  expect(emf.service).toBe('streaming-events');
+  expect(emf.service).toBe('events');
   expect(emf).toMatchObject({
     RecordsReceived: 3, RecordsNew: 2, RecordsDuplicate: 1, RecordsQuarantined: 0, ForwardFailures: 0, FirehoseCalls: 2, FirehoseRetries: 1,
   });

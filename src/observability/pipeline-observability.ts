@@ -94,7 +94,7 @@ export class PipelineObservability extends Construct {
   /** The alert topic (KMS-encrypted, TLS only) every alarm and failure event is sent to. */
   public readonly topic: sns.Topic;
   /** The key of the alert topic. */
-  public readonly topicKey: kms.IKey;
+  public readonly topicEncryptionKey: kms.IKey;
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -186,12 +186,12 @@ export class PipelineObservability extends Construct {
 
     // The topic: its own key, since CloudWatch and EventBridge must be allowed to use it and the
     // lake's data key should not be widened for alerts.
-    this.topicKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
+    this.topicEncryptionKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
       description: 'Encrypts the lake alert topic',
       enableKeyRotation: true,
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
-    addToKeyPolicy(this, this.topicKey, new iam.PolicyStatement({
+    addToKeyPolicy(this, this.topicEncryptionKey, new iam.PolicyStatement({
       sid: 'AlarmsAndEventsPublishToTheAlertTopic',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
@@ -199,7 +199,7 @@ export class PipelineObservability extends Construct {
     }));
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Lake alerts',
-      masterKey: this.topicKey,
+      masterKey: this.topicEncryptionKey,
       enforceSSL: true,
     });
     // enforceSSL writes a topic policy, which replaces SNS's default one: CloudWatch alarm actions
@@ -750,7 +750,7 @@ export class PipelineObservability extends Construct {
       // Firehose's own delivery errors, one group per stream.
       const errorLogs = lakeLogGroup(this, `${id}Errors`, {
         userKey: props.logEncryptionKey,
-        constructKey: this.topicKey,
+        constructKey: this.topicEncryptionKey,
         keyProp: 'logEncryptionKey',
         retention: props.deliveryErrorLogRetention ?? logs.RetentionDays.ONE_YEAR,
         removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

@@ -38,7 +38,7 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
   const dataFile = `${curated}/orders/data/x.parquet`;
   const resultFile = `${results}/results/0000-1111.csv`;
   const topic = s(serving.notificationTopic.topicArn);
-  const topicKey = s(serving.notificationKey!.keyArn);
+  const topicEncryptionKey = s(serving.notificationKey!.keyArn);
   const dlq = s(serving.scheduleDeadLetterQueue.queueArn);
   const who = s(scientist.roleArn);
 
@@ -84,7 +84,7 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
       { name: `${name}: workflow writes results`, who: role, action: 's3:PutObject', resource: resultFile, expect: 'allow', why: 'workgroup results' },
       { name: `${name}: workflow gets a data key of the results key`, who: role, action: 'kms:GenerateDataKey', resource: resultsKey, context: viaS3(results), expect: 'allow', why: 'SSE_KMS results' },
       { name: `${name}: workflow publishes to the report topic`, who: role, action: 'sns:Publish', resource: topic, expect: 'allow', why: 'success / failure notice' },
-      { name: `${name}: workflow gets a data key of the topic key`, who: role, action: 'kms:GenerateDataKey', resource: topicKey, context: viaSns(topic), expect: 'allow', why: 'SSE topic' },
+      { name: `${name}: workflow gets a data key of the topic key`, who: role, action: 'kms:GenerateDataKey', resource: topicEncryptionKey, context: viaSns(topic), expect: 'allow', why: 'SSE topic' },
     );
   }
   const csvRole = s(csv.stateMachine.role.roleArn);

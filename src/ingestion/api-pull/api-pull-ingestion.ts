@@ -27,8 +27,9 @@ import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/fre
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { MERGE_SETTING_NAMES, validateMergeSettings } from '../../core/merge-job-settings';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
-import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
+import { defaultPipelineName, validatePipelineName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { parseRate, ScheduleDeadLetterQueue, validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
@@ -205,9 +206,10 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       jobNamePrefix: `${this.pipelineName}-transform`,
       description: `ApiPullIngestion ${this.pipelineName}: raw pages → curated Iceberg (MERGE by record id)`,
       jobEncryptionKey: this.jobEncryptionKey,
-      workerType: props.glueWorkerType,
-      numberOfWorkers: props.glueNumberOfWorkers,
-      timeout: props.glueTimeout ?? Duration.hours(1),
+      workerType: props.mergeWorkerType,
+      numberOfWorkers: props.mergeNumberOfWorkers,
+      timeout: props.mergeTimeout ?? Duration.hours(1),
+      flex: props.mergeFlex,
       maxRetries: 0, // the workflow retries
       maxConcurrentRuns: Math.max(10, endpoints.length * 2),
       removalPolicy,
@@ -263,14 +265,14 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       comment: `ApiPullIngestion ${this.pipelineName}: pull → land raw → transform to curated → commit watermark`,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      timeout: (props.pullerTimeout ?? Duration.minutes(15)).plus(props.glueTimeout ?? Duration.hours(1)).plus(Duration.hours(1)),
+      timeout: (props.pullerTimeout ?? Duration.minutes(15)).plus(props.mergeTimeout ?? Duration.hours(1)).plus(Duration.hours(1)),
       tracingEnabled: true,
       logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     lake.encryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt');
     // A topic the user brings may have its own key: publishing to an SSE topic needs it.
-    const topicKey = this.notificationTopic.masterKey;
-    if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
+    const topicEncryptionKey = this.notificationTopic.masterKey;
+    if (topicEncryptionKey && topicEncryptionKey !== lake.encryptionKey) topicEncryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // Schedules.
     const deadLetter = new ScheduleDeadLetterQueue(this, 'ScheduleDlq', {
@@ -444,12 +446,12 @@ interface ResolvedEndpoint extends ApiEndpoint {
 
 function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: ILakehouse; pipelineName: string; endpoints: ResolvedEndpoint[] } {
   // The pipeline name decides where raw data lands and keys the metrics: a default from the
-  // construct id (chosen by the user), never from the path, so moving the construct keeps it.
-  const pipelineName = props.pipelineName ?? sanitizeName(PIPELINE_NAME_RULE, [scope.node.id]);
-  if (!Token.isUnresolved(pipelineName) && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(pipelineName)) {
-    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a valid pipeline name (lowercase letters, digits, "-" and "_", 1-63 characters, starting with a letter or digit)`,
-      `use a name such as "${toPipelineName(pipelineName) || 'my-api'}"`);
-  }
+  // construct's path inside its stack, so moving the construct to another stack keeps it.
+  const pipelineName = props.pipelineName ?? defaultPipelineName(scope);
+  validatePipelineName(NAME, pipelineName);
+  validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
+    workerType: props.mergeWorkerType, numberOfWorkers: props.mergeNumberOfWorkers, timeout: props.mergeTimeout, flex: props.mergeFlex,
+  });
   if (!props.endpoints || props.endpoints.length === 0) {
     throw propError(NAME, 'endpoints', 'no endpoint is given', 'give at least one endpoint to pull');
   }
@@ -567,9 +569,5 @@ function endpointConfig(pipelineName: string, ep: ResolvedEndpoint): EndpointCon
     maxAttempts: ep.maxAttempts ?? 5,
     maxRetryAfterSeconds: (ep.maxRetryAfter ?? Duration.minutes(2)).toSeconds(),
   };
-}
-
-function toPipelineName(value: string): string {
-  return value.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 63);
 }
 

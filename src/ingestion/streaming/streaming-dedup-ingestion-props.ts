@@ -84,8 +84,10 @@ export interface StreamingDedupIngestionProps {
   readonly datasetName?: string;
 
   /**
-   * Pipeline name on dashboards and alarms.
-   * @default 'streaming-<datasetName>' (underscores as dashes, cut to 100 characters)
+   * Name of the pipeline: the `Pipeline` dimension of its metrics, its dashboards and alarms, and
+   * the prefix of its resource names. 1-63 lowercase letters, digits, `-` and `_`, starting with a
+   * letter (docs/conventions.md).
+   * @default - the construct id in kebab-case, e.g. `ClickEvents` → `click-events`
    */
   readonly pipelineName?: string;
 
@@ -223,13 +225,25 @@ export interface StreamingDedupIngestionProps {
    * Run the merge as Glue Flex (cheaper, may start later): right for an hourly schedule.
    * @default true
    */
-  readonly flexMerge?: boolean;
+  readonly mergeFlex?: boolean;
 
   /**
-   * Glue G.1X workers of the merge job (2 or more).
+   * Glue worker type of the merge job (`G.1X` or `G.2X` while `mergeFlex` is on).
+   * @default 'G.1X'
+   */
+  readonly mergeWorkerType?: string;
+
+  /**
+   * Glue workers of the merge job (2 or more).
    * @default 2
    */
-  readonly mergeWorkers?: number;
+  readonly mergeNumberOfWorkers?: number;
+
+  /**
+   * Longest a merge run may take (whole minutes, at most 7 days).
+   * @default Duration.hours(2)
+   */
+  readonly mergeTimeout?: Duration;
 
   /**
    * How much earlier than the last run's start the merge reads raw objects again (late S3
@@ -249,7 +263,7 @@ export interface StreamingDedupIngestionProps {
    * minutes from 1 minute to 1 day, or whole hours up to 7 days.
    * @default Duration.hours(1)
    */
-  readonly expectedArrivalInterval?: Duration;
+  readonly expectedInterval?: Duration;
 
   /**
    * What happens to the stream and the dedup table when the stack deletes them.

@@ -21,8 +21,9 @@ import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { MERGE_SETTING_NAMES, validateMergeSettings } from '../../core/merge-job-settings';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
-import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
+import { defaultPipelineName, GLUE_NAME_RULE, sanitizeName, validatePipelineName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
@@ -75,7 +76,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   /** The dedup Lambda (undefined when `deduplicate` is false). */
   public readonly dedupFunction?: lambda.Function;
   /** Where the dedup Lambda's event source sends pointers to batches it gave up on. */
-  public readonly onFailureQueue?: sqs.Queue;
+  public readonly eventSourceDeadLetterQueue?: sqs.Queue;
   /** The Firehose delivery into the raw zone (grants, metrics). */
   public readonly delivery: firehose.IDeliveryStream;
   /** The Firehose delivery stream into the raw zone (CloudFormation resource). */
@@ -110,7 +111,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
   constructor(scope: Construct, id: string, props: StreamingDedupIngestionProps) {
     super(scope, id);
-    const p = resolveProps(props, id);
+    const p = resolveProps(this, props, id);
     LakehouseDeployRules._applyTo(this);
     this.lake = props.lake;
     this.pipelineName = p.pipelineName;
@@ -215,13 +216,13 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           .scaleOnUtilization({ targetUtilizationPercent: provisioned.targetUtilizationPercent ?? 70 });
       }
 
-      this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
+      this.eventSourceDeadLetterQueue = new sqs.Queue(this, 'OnFailureQueue', {
         encryption: sqs.QueueEncryption.KMS,
         encryptionMasterKey: key,
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
-      suppressNag(this.onFailureQueue, [{
+      suppressNag(this.eventSourceDeadLetterQueue, [{
         id: 'AwsSolutions-SQS3',
         reason:
           'This queue is itself the on-failure destination of the dedup Lambda\'s Kinesis event source: it holds '
@@ -268,7 +269,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         reportBatchItemFailures: true,
         retryAttempts: p.retryAttempts,
         maxRecordAge: p.maxRecordAge,
-        onFailure: new SqsDlq(this.onFailureQueue),
+        onFailure: new SqsDlq(this.eventSourceDeadLetterQueue),
       }));
       suppressNag(role.node.findChild('DefaultPolicy'), [{
         id: 'AwsSolutions-IAM5',
@@ -315,9 +316,10 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       scriptPath: path.join(__dirname, 'glue', 'streaming_merge.py'),
       description: `MERGEs new raw events of ${p.pipelineName} into the curated Iceberg table by event id`,
       jobEncryptionKey: key,
-      numberOfWorkers: p.mergeWorkers,
-      flex: p.flexMerge,
-      timeout: Duration.hours(2),
+      workerType: p.mergeWorkerType,
+      numberOfWorkers: p.mergeNumberOfWorkers,
+      flex: p.mergeFlex,
+      timeout: p.mergeTimeout,
       maxRetries: 1,
       schedule: p.mergeSchedule,
       removalPolicy: p.removalPolicy,
@@ -344,7 +346,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     this.mergeJob = this.merge.job;
     this.mergeRole = this.merge.role;
     this.mergeSchedule = this.merge.schedules[0];
-    const contract = this.contract(p.expectedArrivalInterval);
+    const contract = this.contract(p.expectedInterval);
     this.pipelineMetrics = contract.pipelineMetrics;
     this.freshness = contract.freshness;
     this.deadLetterQueues = contract.deadLetterQueues;
@@ -356,7 +358,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   }
 
   /** Metrics, freshness, dead-letter queues, quarantine, alarms and failure events of the pipeline contract. */
-  private contract(expectedArrivalInterval: Duration) {
+  private contract(expectedInterval: Duration) {
     const period = Duration.minutes(5);
     const own = (metricName: string, label: string) => new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.pipelineName }, statistic: 'Sum', period, label,
@@ -374,7 +376,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     let deadLetterQueues: sqs.IQueue[] = [];
     let quarantines: QuarantineLocation[] = [];
     let pipelineAlarms: cloudwatch.IAlarm[] = [];
-    if (this.dedupFunction && this.onFailureQueue) {
+    if (this.dedupFunction && this.eventSourceDeadLetterQueue) {
       const received = own('RecordsReceived', 'Received');
       const duplicates = own('RecordsDuplicate', 'Duplicates');
       const quarantined = own('RecordsQuarantined', 'Quarantined');
@@ -406,7 +408,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           ...mergeMetrics,
         ],
       };
-      deadLetterQueues = [this.onFailureQueue];
+      deadLetterQueues = [this.eventSourceDeadLetterQueue];
       quarantines = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
       pipelineAlarms = [
         new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
@@ -417,7 +419,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
         new cloudwatch.Alarm(this, 'OnFailureAlarm', {
-          metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          metric: this.eventSourceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
@@ -438,7 +440,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     const freshness: FreshnessSignal[] = [{
       dataset: `${this.lake.curated.databaseName}.${this.curatedTable.tableName}`,
       arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
-      expectedInterval: expectedArrivalInterval,
+      expectedInterval,
     }];
     return {
       pipelineMetrics,
@@ -460,7 +462,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         {
           id: 'NIST.800.53.R5-LambdaDLQ',
           reason: NagReasons.synchronousLambda('The dedup function', 'its Kinesis event source mapping')
-            + ' Batches that exhaust their retries go to the mapping\'s on-failure queue (onFailureQueue), which has an alarm.',
+            + ' Batches that exhaust their retries go to the mapping\'s on-failure queue (eventSourceDeadLetterQueue), which has an alarm.',
         },
         { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The dedup function', `the stream's shards × parallelizationFactor (${parallelizationFactor})`) },
         { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: NagReasons.noVpc('The dedup function', calls) },
@@ -548,21 +550,14 @@ interface ResolvedFields {
   time: string;
 }
 
-/** Pipeline names (metric dimensions, Powertools service names): 1-100 letters, digits, "-", "_", ".". */
-const STREAMING_PIPELINE_RULE: NameRule = {
-  what: 'pipeline name', maxLength: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, allowed: /[^A-Za-z0-9_.-]+/g, separator: '-', lowercase: false, startPrefix: 'p-', start: /^[A-Za-z0-9]/,
-};
-
 /** Every default and every validation of the props, in one place. */
-function resolveProps(props: StreamingDedupIngestionProps, id: string) {
+function resolveProps(scope: Construct, props: StreamingDedupIngestionProps, id: string) {
   // The dataset decides where raw data lives (its prefix): a default from the construct id, which
   // the user chose, never from the construct path or the stack, so moving the construct keeps it.
   const datasetName = props.datasetName ?? sanitizeName(GLUE_NAME_RULE, [id]);
   validateGlueName(NAME, 'datasetName', datasetName);
-  const pipelineName = props.pipelineName ?? sanitizeName(STREAMING_PIPELINE_RULE, ['streaming', datasetName.replace(/_/g, '-')]);
-  if (!Token.isUnresolved(pipelineName) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(pipelineName)) {
-    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a usable name`, 'use 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit');
-  }
+  const pipelineName = props.pipelineName ?? defaultPipelineName(scope);
+  validatePipelineName(NAME, pipelineName);
   const fields: ResolvedFields = {
     id: props.eventFields?.id ?? 'event_id',
     type: props.eventFields?.type ?? 'event_type',
@@ -645,14 +640,19 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
 
   const mergeSchedule = props.mergeSchedule ?? scheduler.ScheduleExpression.cron({ minute: '15' });
   validateScheduleExpression(NAME, 'mergeSchedule', mergeSchedule);
-  const mergeWorkers = props.mergeWorkers ?? 2;
-  integerIn('mergeWorkers', mergeWorkers, 2, 299);
+  const mergeNumberOfWorkers = props.mergeNumberOfWorkers ?? 2;
+  integerIn('mergeNumberOfWorkers', mergeNumberOfWorkers, 2, 299);
+  const mergeFlex = props.mergeFlex ?? true;
+  const mergeTimeout = props.mergeTimeout ?? Duration.hours(2);
+  validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
+    workerType: props.mergeWorkerType, numberOfWorkers: mergeNumberOfWorkers, timeout: mergeTimeout, flex: mergeFlex,
+  });
   const mergeOverlap = props.mergeOverlap ?? Duration.minutes(30);
   secondsIn('mergeOverlap', mergeOverlap, 0, 7 * 86400);
   const replayMaxEvents = props.replayMaxEvents ?? 100_000;
   integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
-  const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
-  validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
+  const expectedInterval = props.expectedInterval ?? Duration.hours(1);
+  validateFreshnessInterval(NAME, 'expectedInterval', expectedInterval);
 
   return {
     datasetName,
@@ -673,11 +673,13 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     bufferInterval,
     bufferSize: Size.mebibytes(mib),
     mergeSchedule,
-    flexMerge: props.flexMerge ?? true,
-    mergeWorkers,
+    mergeFlex,
+    mergeWorkerType: props.mergeWorkerType ?? 'G.1X',
+    mergeNumberOfWorkers,
+    mergeTimeout,
     mergeOverlap,
     replayMaxEvents,
-    expectedArrivalInterval,
+    expectedInterval,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
   };
 }
