@@ -558,8 +558,11 @@ function resolveProps(scope: Construct, props: CdcIngestionProps): ResolvedProps
     throw propError(NAME, 'snapshotRetention', `${retention.toHumanString()} is not a whole number of hours (at least 1)`, 'use e.g. Duration.days(7)');
   }
   validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
-    workerType: props.mergeWorkerType, numberOfWorkers: workers, timeout: props.mergeTimeout ?? Duration.hours(2),
-    flex: props.mergeFlex, schedule: props.mergeSchedule,
+    workerType: props.mergeWorkerType,
+    numberOfWorkers: workers,
+    timeout: props.mergeTimeout ?? Duration.hours(2),
+    flex: props.mergeFlex,
+    schedule: props.mergeSchedule,
   });
   props.tables.forEach((t, i) => {
     if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
