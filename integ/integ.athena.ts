@@ -15,6 +15,7 @@ import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { DataFormat } from '../src/lakehouse/data-format';
 import { LakehouseTier } from '../src/lakehouse/lakehouse-tier';
 import { AthenaServing } from '../src/serving/athena-serving';
@@ -34,7 +35,7 @@ const report = serving.addScheduledQuery('OrderCount', {
   queryName: 'order-count',
   sql: 'SELECT count(*) AS orders, sum(amount) AS revenue FROM orders',
   database: lake.raw.databaseName,
-  schedule: 'rate(1 day)',
+  schedule: scheduler.ScheduleExpression.rate(Duration.days(1)),
   // Started by hand below; a schedule firing during the test would only add noise.
   enabled: false,
   reads: { tables: [orders] },

@@ -2,16 +2,17 @@
  * The API vocabulary of docs/conventions.md, checked on every construct that has the knob: the
  * same prop name does the same thing, and an invalid value is refused naming that prop.
  */
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import * as fc from 'fast-check';
-import { ApiPullIngestion, CdcIngestion, LakehouseTier, StreamingDedupIngestion } from '../src';
+import { ApiPullIngestion, AthenaServing, CdcIngestion, LakehouseTier, PipelineObservability, StreamingDedupIngestion } from '../src';
 import { ILakehouse } from '../src/core/lake';
 import { defaultPipelineName, GLUE_NAME_RULE, isValidName, PIPELINE_NAME_RULE, pipelineIdentifier, validatePipelineName } from '../src/core/naming';
+import { DEFAULT_NAMESPACE, emfLine } from '../src/ingestion/api-pull/runtime/metrics';
 
 /** Merge settings every ingestion shares, under the same names. */
 interface MergeSizing {
@@ -20,6 +21,7 @@ interface MergeSizing {
   readonly mergeTimeout?: Duration;
   readonly mergeFlex?: boolean;
   readonly pipelineName?: string;
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 type Builder = (scope: Construct, id: string, lake: ILakehouse, extra: MergeSizing) => Construct;
@@ -133,5 +135,91 @@ describe('the pipeline name: one rule (PIPELINE_NAME_RULE) on every ingestion', 
     const cdc = INGESTIONS.CdcIngestion(stack, 'P', lake, { pipelineName: 'shop-db' }) as CdcIngestion;
     expect(cdc.tableNamePrefix).toBe('shop_db_');
     expect(cdc.curatedTableNames).toEqual(['shop_db_public_orders']);
+  });
+});
+
+describe('removalPolicy on all six constructs: RETAIN by default, the prop or the app context decides', () => {
+  const STATEFUL = ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::Kinesis::Stream', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup'];
+  const BUILDERS: Record<string, (scope: Construct, lake: LakehouseTier, removalPolicy?: RemovalPolicy) => void> = {
+    ...Object.fromEntries(Object.entries(INGESTIONS).map(([name, b]) => [name,
+      (scope: Construct, lake: LakehouseTier, removalPolicy?: RemovalPolicy) => {
+        b(scope, 'Pipe', lake, { removalPolicy });
+      }])),
+    AthenaServing: (scope, lake, removalPolicy) => new AthenaServing(scope, 'Pipe', { lake, removalPolicy }),
+    PipelineObservability: (scope, lake, removalPolicy) => new PipelineObservability(scope, 'Pipe', {
+      lake, removalPolicy, pipelines: [new StreamingDedupIngestion(scope, 'Watched', { lake })],
+    }),
+  };
+
+  /** DeletionPolicy of each stateful resource the construct (not the lake) creates. */
+  function policies(name: string, removalPolicy?: RemovalPolicy, context?: Record<string, unknown>): string[] {
+    const stack = new Stack(new App({ context }), 'S');
+    const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake', removalPolicy: RemovalPolicy.RETAIN });
+    BUILDERS[name](stack, lake, removalPolicy);
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>;
+    return Object.entries(resources)
+      .filter(([logicalId, r]) => STATEFUL.includes(r.Type) && logicalId.startsWith('Pipe'))
+      .map(([logicalId, r]) => `${logicalId} ${r.Type}:${r.DeletionPolicy ?? 'Delete'}`);
+  }
+
+  describe.each(Object.keys(BUILDERS))('%s', (name) => {
+    test('default: every stateful resource is retained', () => {
+      const found = policies(name);
+      expect(found.length).toBeGreaterThan(0);
+      expect(found.filter((p) => !p.endsWith(':Retain'))).toEqual([]);
+    });
+
+    test('removalPolicy: DESTROY deletes them, and so does the cdk-lakehouse:destroyOnRemoval context', () => {
+      for (const found of [policies(name, RemovalPolicy.DESTROY), policies(name, undefined, { 'cdk-lakehouse:destroyOnRemoval': true })]) {
+        expect(found.filter((p) => !p.endsWith(':Delete'))).toEqual([]);
+      }
+    });
+
+    test('an explicit RETAIN wins over the context', () => {
+      expect(policies(name, RemovalPolicy.RETAIN, { 'cdk-lakehouse:destroyOnRemoval': true }).filter((p) => !p.endsWith(':Retain'))).toEqual([]);
+    });
+  });
+});
+
+describe('metrics: metricX(props?) methods that read what the runtime emits', () => {
+  test('ApiPullIngestion: the puller\'s EMF line carries the namespace and a dimension set of every metric method, and the dashboard labels say what they show', () => {
+    const stack = new Stack(new App(), 'S');
+    const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake' });
+    const api = INGESTIONS.ApiPullIngestion(stack, 'Shop', lake, {}) as ApiPullIngestion;
+    const methods = [api.metricRecordsPulled(), api.metricPagesPulled(), api.metricBytesPulled(), api.metricPagesQuarantined(),
+      api.metricWatermarkAdvanced(), api.metricWatermarkAge()];
+    const values = Object.fromEntries(methods.map((m) => [m.metricName, 1]));
+    const emf = JSON.parse(emfLine(DEFAULT_NAMESPACE, api.pipelineName, 'orders', values, new Date()));
+    const cw = emf._aws.CloudWatchMetrics[0];
+    for (const m of methods) {
+      expect(cw.Namespace).toBe(m.namespace);
+      expect(cw.Metrics.map((x: { Name: string }) => x.Name)).toContain(m.metricName);
+      expect(cw.Dimensions).toContainEqual(Object.keys(m.dimensions!));
+      for (const [k, v] of Object.entries(m.dimensions!)) expect(emf[k]).toBe(v);
+      expect(m.label).toBeDefined();
+    }
+    // One endpoint: the second dimension set.
+    const perEndpoint = api.metricRecordsPulled({ dimensionsMap: { Pipeline: api.pipelineName, Endpoint: 'orders' } });
+    expect(cw.Dimensions).toContainEqual(Object.keys(perEndpoint.dimensions!));
+    expect((api.pipelineMetrics.throughput as { label?: string }).label).toBe('Records pulled');
+  });
+
+  test('AthenaServing: metricProcessedBytes / metricSucceededQueries / metricFailedQueries replace metricAthena(name, state, stat)', () => {
+    const stack = new Stack(new App(), 'S');
+    const serving = new AthenaServing(stack, 'Serving', { lake: new LakehouseTier(stack, 'Lake', { lakeName: 'lake' }), workGroupName: 'wg' });
+    expect(serving.metricProcessedBytes()).toMatchObject({ namespace: 'AWS/Athena', metricName: 'ProcessedBytes', statistic: 'Sum', label: 'Bytes scanned' });
+    expect(serving.metricProcessedBytes().dimensions).toEqual({ WorkGroup: 'wg', QueryState: 'SUCCEEDED', QueryType: 'DML' });
+    expect(serving.metricSucceededQueries()).toMatchObject({ metricName: 'TotalExecutionTime', statistic: 'SampleCount', label: 'Succeeded queries' });
+    expect(serving.metricFailedQueries().dimensions).toEqual({ WorkGroup: 'wg', QueryState: 'FAILED', QueryType: 'DML' });
+    expect(serving.metricFailedQueries({ period: Duration.hours(1) }).period.toHours()).toBe(1);
+    expect((serving as unknown as Record<string, unknown>).metricAthena).toBeUndefined();
+  });
+
+  test('StreamingDedupIngestion: the Pipeline dimension, and props override the defaults', () => {
+    const stack = new Stack(new App(), 'S');
+    const s = INGESTIONS.StreamingDedupIngestion(stack, 'Clicks', new LakehouseTier(stack, 'Lake', { lakeName: 'lake' }), {}) as StreamingDedupIngestion;
+    expect(s.metricRecordsNew()).toMatchObject({ namespace: 'CdkLakehouse/Streaming', metricName: 'RecordsNew', statistic: 'Sum' });
+    expect(s.metricRecordsNew().dimensions).toEqual({ Pipeline: 'clicks' });
+    expect(s.metricRecordsDuplicate({ statistic: 'Maximum' }).statistic).toBe('Maximum');
   });
 });

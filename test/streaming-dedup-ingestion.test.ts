@@ -225,7 +225,7 @@ describe('defaults', () => {
     const throughput = construct.pipelineMetrics.throughput as cloudwatch.Metric;
     expect(throughput.namespace).toBe('CdkLakehouse/Streaming');
     expect(throughput.metricName).toBe('RecordsReceived');
-    expect(throughput.dimensions).toEqual({ service: 'events' });
+    expect(throughput.dimensions).toEqual({ Pipeline: 'events' });
     expect((construct.pipelineMetrics.lagMillis as cloudwatch.Metric).metricName).toBe('IteratorAge');
     expect(construct.pipelineMetrics.additional?.map((m) => m.label)).toEqual(expect.arrayContaining(['Duplicates', 'Duplicate ratio (%)', 'Quarantined', 'Forward failures']));
   });

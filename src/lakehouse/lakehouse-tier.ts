@@ -14,7 +14,7 @@ import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
-import { isDestroyOnRemoval } from '../core/removal';
+import { resolveRemovalPolicy } from '../core/removal';
 import { reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 
@@ -83,7 +83,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
     // Deliver access logs through a bucket policy, never through ACLs (ACLs stay disabled on
     // every lake bucket), whatever the app's feature flags say.
     this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-    this.removalPolicy = props.removalPolicy ?? (isDestroyOnRemoval(this) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
     // Glue database names are unique per account and region: the default carries the stack name

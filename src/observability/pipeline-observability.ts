@@ -30,9 +30,9 @@ import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
 import { GLUE_NAME_RULE, sanitizeName, stackScopedResourceName } from '../core/naming';
 import { IDataPipeline, PipelineMetrics } from '../core/pipeline';
+import { resolveRemovalPolicy } from '../core/removal';
 import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
-import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
 import { PartitionProjection } from '../lakehouse/partition-projection';
 import { RawTable } from '../lakehouse/raw-table';
 
@@ -95,6 +95,8 @@ export class PipelineObservability extends Construct {
   public readonly topic: sns.Topic;
   /** The key of the alert topic. */
   public readonly topicEncryptionKey: kms.IKey;
+  /** What happens to the topic key and the landed ops data (log groups, tables) when they leave the stack. */
+  public readonly removalPolicy: RemovalPolicy;
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -182,14 +184,14 @@ export class PipelineObservability extends Construct {
     this.props = props;
     validateProps(props, id);
     LakehouseDeployRules._applyTo(this);
-    const destroy = isDestroyContext(this);
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
 
     // The topic: its own key, since CloudWatch and EventBridge must be allowed to use it and the
     // lake's data key should not be widened for alerts.
     this.topicEncryptionKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
       description: 'Encrypts the lake alert topic',
       enableKeyRotation: true,
-      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: this.removalPolicy,
     });
     addToKeyPolicy(this, this.topicEncryptionKey, new iam.PolicyStatement({
       sid: 'AlarmsAndEventsPublishToTheAlertTopic',
@@ -231,6 +233,7 @@ export class PipelineObservability extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     });
     suppressNag(this.eventTargetDeadLetterQueue, [{
       id: 'AwsSolutions-SQS3',
@@ -301,7 +304,7 @@ export class PipelineObservability extends Construct {
     }
 
     if (props.lake && (props.landOpsDataInLake ?? true)) {
-      const landing = this.landOpsData(props.lake, props, destroy);
+      const landing = this.landOpsData(props.lake, props);
       this.logDeliveryStream = landing.logStream;
       this.eventDeliveryStream = landing.eventStream;
       this.logsTable = landing.logsTable;
@@ -741,7 +744,7 @@ export class PipelineObservability extends Construct {
     }
   }
 
-  private landOpsData(lake: ILakehouse, props: PipelineObservabilityProps, destroy: boolean) {
+  private landOpsData(lake: ILakehouse, props: PipelineObservabilityProps) {
     const raw = lake.raw;
     const stack = Stack.of(this);
     const stream = (id: string, kind: string, processors: firehose.CfnDeliveryStream.ProcessorProperty[]) => {
@@ -753,7 +756,7 @@ export class PipelineObservability extends Construct {
         constructKey: this.topicEncryptionKey,
         keyProp: 'logEncryptionKey',
         retention: props.deliveryErrorLogRetention ?? logs.RetentionDays.ONE_YEAR,
-        removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        removalPolicy: this.removalPolicy,
       });
       const errorStream = errorLogs.addStream('S3Delivery');
       // A role of our own rather than the L2 destination's, which grants read, write and delete
@@ -1041,11 +1044,5 @@ function labeled(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric 
     return metric.label ? metric : metric.with({ label });
   }
   return metric;
-}
-
-
-function isDestroyContext(scope: Construct): boolean {
-  const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
-  return value === true || value === 'true';
 }
 

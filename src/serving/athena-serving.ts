@@ -22,6 +22,7 @@ import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag'
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../core/pipeline';
+import { resolveRemovalPolicy } from '../core/removal';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 import { LakehouseTier } from '../lakehouse/lakehouse-tier';
 
@@ -74,7 +75,7 @@ const RESULTS_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'
  * serving.addScheduledQuery('DailyRevenue', {
  *   queryName: 'daily-revenue',
  *   sql: 'SELECT day, sum(amount) AS revenue FROM orders GROUP BY day',
- *   schedule: 'cron(0 6 * * ? *)',
+ *   schedule: ScheduleExpression.cron({ minute: '0', hour: '6' }),
  * });
  */
 export class AthenaServing extends Construct implements IDataPipeline, IQueryServing {
@@ -124,8 +125,8 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     super(scope, id);
     const stack = Stack.of(this);
     this.lake = props.lake;
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const tier = props.lake instanceof LakehouseTier ? props.lake : undefined;
-    this.removalPolicy = props.removalPolicy ?? tier?.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
     // ---- validation, all in one place --------------------------------------------------------
@@ -227,6 +228,7 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     });
     suppressNag(this.scheduleDeadLetterQueue, [{
       id: 'AwsSolutions-SQS3',
@@ -367,13 +369,13 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
   public get pipelineMetrics(): PipelineMetrics {
     const workflows = this.workflows;
     const additional: LabeledMetric[] = [
-      { label: 'Bytes scanned', metric: this.metricAthena('ProcessedBytes', 'SUCCEEDED', 'Sum') },
-      { label: 'Failed queries (all users)', metric: this.metricAthena('TotalExecutionTime', 'FAILED', 'SampleCount') },
+      { label: 'Bytes scanned', metric: this.metricProcessedBytes() },
+      { label: 'Failed queries (all users)', metric: this.metricFailedQueries() },
     ];
     if (workflows.length === 0) {
       return {
-        throughput: this.metricAthena('TotalExecutionTime', 'SUCCEEDED', 'SampleCount'),
-        errors: this.metricAthena('TotalExecutionTime', 'FAILED', 'SampleCount'),
+        throughput: this.metricSucceededQueries(),
+        errors: this.metricFailedQueries(),
         additional,
       };
     }
@@ -408,14 +410,46 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return [this.logGroup];
   }
 
-  /** A workgroup metric Athena publishes (when CloudWatch metrics are on). */
-  public metricAthena(metricName: string, queryState: string, statistic: string): cloudwatch.Metric {
+  /**
+   * A metric Athena publishes for the workgroup's DML queries (namespace `AWS/Athena`, dimensions
+   * `WorkGroup`, `QueryState`, `QueryType`; the workgroup publishes them), over 5 minutes.
+   * @param metricName Athena's metric name, e.g. `ProcessedBytes` or `TotalExecutionTime`
+   * @param props overrides: `dimensionsMap` replaces the dimensions (e.g. `QueryState: 'FAILED'`), and the statistic, period, label...
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: 'AWS/Athena',
       metricName,
-      dimensionsMap: { WorkGroup: this.workGroupName, QueryState: queryState, QueryType: 'DML' },
-      statistic,
+      dimensionsMap: { WorkGroup: this.workGroupName, QueryState: 'SUCCEEDED', QueryType: 'DML' },
+      statistic: 'Sum',
       period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /**
+   * Bytes the workgroup's succeeded DML queries scanned (what Athena bills), summed.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricProcessedBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ProcessedBytes', { label: 'Bytes scanned', ...props });
+  }
+
+  /**
+   * DML queries of the workgroup that succeeded (the sample count of their execution time).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricSucceededQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('TotalExecutionTime', { statistic: 'SampleCount', label: 'Succeeded queries', ...props });
+  }
+
+  /**
+   * DML queries of the workgroup that failed, whoever ran them (the sample count of their execution time).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricFailedQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('TotalExecutionTime', {
+      statistic: 'SampleCount', label: 'Failed queries', dimensionsMap: { WorkGroup: this.workGroupName, QueryState: 'FAILED', QueryType: 'DML' }, ...props,
     });
   }
 

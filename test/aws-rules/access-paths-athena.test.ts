@@ -4,6 +4,7 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import {
   ACCOUNT, Edge, ENV, expectEdge, fromSource, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, viaS3, viaSns,
 } from './iam-harness';
@@ -17,9 +18,9 @@ function build() {
   const serving = new AthenaServing(stack, 'Analysts', { lake, workGroupName: 'analysts' });
   const scientist = new iam.Role(stack, 'Scientist', { assumedBy: new iam.AccountRootPrincipal() });
   serving.grantQuery(scientist, { zones: [lake.curated] });
-  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: 'cron(0 6 * * ? *)' });
-  const parquet = serving.addScheduledQuery('Weekly', { queryName: 'weekly', sql: 'SELECT 1', schedule: 'cron(0 6 ? * MON *)', format: ReportFormat.PARQUET });
-  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: 'cron(0 2 ? * SUN *)' });
+  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)') });
+  const parquet = serving.addScheduledQuery('Weekly', { queryName: 'weekly', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('cron(0 6 ? * MON *)'), format: ReportFormat.PARQUET });
+  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: scheduler.ScheduleExpression.expression('cron(0 2 ? * SUN *)') });
   return { stack, lake, serving, scientist, csv, parquet, maintenance, p: new StackPolicies(stack) };
 }
 

@@ -213,7 +213,7 @@ export interface ApiPullIngestionProps {
   readonly logEncryptionKey?: kms.IKey;
   /**
    * What happens to the watermark table, the key and the log groups when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

@@ -270,7 +270,7 @@ export interface CdcIngestionProps {
   readonly logEncryptionKey?: kms.IKey;
   /**
    * What happens to the stateful resources (keys, queues) on stack deletion.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

@@ -33,6 +33,7 @@ import { defaultPipelineName, pipelineIdentifier, validatePipelineName } from '.
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
+import { resolveRemovalPolicy } from '../../core/removal';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError } from '../../core/validation';
 
@@ -185,7 +186,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     this.rawPrefix = LakeLayout.dataPrefix(this.pipelineName);
     this.statePrefix = `${LakeLayout.opsPrefix('cdc')}${this.pipelineName}/`;
     this.quarantinePrefix = LakeLayout.quarantinePrefix(this.pipelineName);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const port = props.source.port ?? 5432;
     const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
     const useDms = cdcSpecs.length > 0;

@@ -266,8 +266,9 @@ export interface StreamingDedupIngestionProps {
   readonly expectedInterval?: Duration;
 
   /**
-   * What happens to the stream and the dedup table when the stack deletes them.
-   * @default RemovalPolicy.RETAIN
+   * What happens to the stream, the dedup table, the event source's dead-letter queue and the log
+   * groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

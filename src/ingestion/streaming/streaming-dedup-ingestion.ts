@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
+import { Duration, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -28,6 +28,7 @@ import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
 import { RawDelivery } from '../../core/raw-delivery';
+import { resolveRemovalPolicy } from '../../core/removal';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -36,7 +37,7 @@ import { RawTable } from '../../lakehouse/raw-table';
 import { Column } from '../../lakehouse/table-props';
 
 const NAME = 'StreamingDedupIngestion';
-/** CloudWatch namespace of the dedup handler's metrics (dimension `service` = pipeline name). */
+/** CloudWatch namespace of the dedup handler's metrics (dimension `Pipeline` = pipeline name). */
 const METRICS_NAMESPACE = 'CdkLakehouse/Streaming';
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -175,6 +176,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       prefix: this.rawTable.prefix,
       errorPrefix: this.deliveryErrorPrefix,
       description: p.pipelineName,
+      removalPolicy: p.removalPolicy,
       // With dedup, the handler puts records (Direct PUT, SSE with the lake key); without, Firehose reads the stream.
       source: p.deduplicate ? undefined : this.stream,
       directPutKey: key,
@@ -221,6 +223,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         encryptionMasterKey: key,
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
+        removalPolicy: p.removalPolicy,
       });
       suppressNag(this.eventSourceDeadLetterQueue, [{
         id: 'AwsSolutions-SQS3',
@@ -229,7 +232,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           + 'pointers to batches that exhausted their retries; an alarm fires on its first message.',
       }]);
 
-      const logGroup = lakeLogGroup(this, 'DedupLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = lakeLogGroup(this, 'DedupLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: p.removalPolicy });
       lambdaLogGroups.push(logGroup);
       const role = lambdaRole(this, 'DedupRole', logGroup, `Dedup Lambda of ${p.pipelineName}`);
       this.dedupFunction = new DedupFunction(this, 'DedupFunction', {
@@ -251,6 +254,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           QUARANTINE_PREFIX: this.quarantinePrefix,
           POWERTOOLS_SERVICE_NAME: p.pipelineName,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          PIPELINE_NAME: p.pipelineName,
         },
       });
       this.dedupTable.grant(this.dedupFunction, 'dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:BatchGetItem');
@@ -279,7 +283,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: p.removalPolicy });
     lambdaLogGroups.push(replayLogGroup);
     const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
     this.replayFunction = new ReplayFunction(this, 'ReplayFunction', {
@@ -360,9 +364,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   /** Metrics, freshness, dead-letter queues, quarantine, alarms and failure events of the pipeline contract. */
   private contract(expectedInterval: Duration) {
     const period = Duration.minutes(5);
-    const own = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.pipelineName }, statistic: 'Sum', period, label,
-    });
+    const own = (metricName: string, label: string) => this.metric(metricName, { period, label });
     const firehoseMetric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
       namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
     });
@@ -513,9 +515,72 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     return key ? grant.combine(key.grant(grantee, 'kms:GenerateDataKey')) : grant;
   }
 
-  /** Lets a principal invoke the replay function. */
+  /**
+   * Lets a principal invoke the replay function.
+   * @param grantee the principal that starts replays
+   */
   public grantReplay(grantee: iam.IGrantable): iam.Grant {
     return this.replayFunction.grantInvoke(grantee);
+  }
+
+  /**
+   * A metric the dedup handler publishes: namespace `CdkLakehouse/Streaming`, dimension
+   * `Pipeline` (the pipeline name), the sum over 5 minutes unless `props` says otherwise.
+   * @param metricName the handler's metric name, e.g. `RecordsNew`
+   * @param props overrides of the statistic, period, label...
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { Pipeline: this.pipelineName }, statistic: 'Sum', period: Duration.minutes(5), ...props,
+    });
+  }
+
+  /**
+   * Records the dedup handler received from the stream (duplicates and malformed ones included).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsReceived(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsReceived', { label: 'Records received', ...props });
+  }
+
+  /**
+   * New records: claimed for the first time and forwarded to Firehose.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsNew(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsNew', { label: 'New records', ...props });
+  }
+
+  /**
+   * Duplicates the dedup handler dropped (their event id was claimed within the dedup window).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsDuplicate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsDuplicate', { label: 'Duplicates dropped', ...props });
+  }
+
+  /**
+   * Malformed records the dedup handler put in the quarantine.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsQuarantined(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsQuarantined', { label: 'Records quarantined', ...props });
+  }
+
+  /**
+   * Records Firehose refused after every retry (the batch fails and is retried by Lambda).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricForwardFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ForwardFailures', { label: 'Forward failures', ...props });
+  }
+
+  /**
+   * Claims DynamoDB refused after every retry (the batch fails and is retried by Lambda).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricClaimFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ClaimFailures', { label: 'Claim failures', ...props });
   }
 
 }
@@ -680,7 +745,7 @@ function resolveProps(scope: Construct, props: StreamingDedupIngestionProps, id:
     mergeOverlap,
     replayMaxEvents,
     expectedInterval,
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    removalPolicy: resolveRemovalPolicy(scope, props.removalPolicy),
   };
 }
 
