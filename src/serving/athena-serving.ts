@@ -75,7 +75,7 @@ const RESULTS_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'
  * serving.addScheduledQuery('DailyRevenue', {
  *   queryName: 'daily-revenue',
  *   sql: 'SELECT day, sum(amount) AS revenue FROM orders GROUP BY day',
- *   schedule: ScheduleExpression.cron({ minute: '0', hour: '6' }),
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
  * });
  */
 export class AthenaServing extends Construct implements IDataPipeline, IQueryServing {

@@ -248,7 +248,7 @@ export abstract class ScheduledWorkflow extends Construct {
  * const report = serving.addScheduledQuery('WeeklyOrders', {
  *   queryName: 'weekly-orders',
  *   sql: 'SELECT count(*) AS orders FROM orders',
- *   schedule: ScheduleExpression.cron({ minute: '0', hour: '7', weekDay: 'MON' }),
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '7', weekDay: 'MON' }),
  *   reads: { tables: [orders] },
  * });
  * // Where this query's reports land, e.g. for a downstream consumer.
@@ -359,7 +359,10 @@ export class ScheduledQuery extends ScheduledWorkflow {
  * declare const events: IcebergTable;
  *
  * // Compact and vacuum every Sunday night; the Glue optimizers are off for this table.
- * serving.addIcebergMaintenance('EventsMaintenance', { table: events, schedule: ScheduleExpression.cron({ minute: '0', hour: '2', weekDay: 'SUN' }) });
+ * serving.addIcebergMaintenance('EventsMaintenance', {
+ *   table: events,
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '2', weekDay: 'SUN' }),
+ * });
  */
 export class IcebergMaintenance extends ScheduledWorkflow {
   public readonly stateMachine: sfn.StateMachine;
