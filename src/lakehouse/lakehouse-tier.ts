@@ -149,21 +149,34 @@ export class LakehouseTier extends Construct implements ILakehouse {
     }
   }
 
-  /** Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone. */
+  /**
+   * Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone.
+   * @param id the construct id of the table
+   * @param options the table: name, columns, format, partitions
+   */
   public addRawTable(id: string, options: RawTableOptions): RawTable {
     const table = new RawTable(this, id, { ...options, zone: this.raw });
     LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addRawTable', 'tableName');
     return table;
   }
 
-  /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
+  /**
+   * Registers an Iceberg table with Glue table optimizers in the curated zone.
+   * @param id the construct id of the table
+   * @param options the table: name, columns, partitions, optimizers
+   */
   public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
     const table = new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
     LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addIcebergTable', 'tableName');
     return table;
   }
 
-  /** Adds a Glue crawler for schema discovery in one zone. */
+  /**
+   * Adds a Glue crawler for schema discovery in one zone.
+   * @param id the construct id of the crawler
+   * @param zone the zone the crawler crawls
+   * @param options the crawler's schedule and prefixes
+   */
   public addCrawler(id: string, zone: LakeZoneName, options: LakeCrawlerOptions = {}): LakeCrawler {
     return new LakeCrawler(this, id, { ...options, zone: this.zone(zone) });
   }

@@ -611,7 +611,10 @@ export class PipelineObservability extends Construct {
     this.remoteRuleArns.push(ruleArn);
   }
 
-  /** The watched pipeline of that name. */
+  /**
+   * The watched pipeline of that name.
+   * @param pipelineName the name of a watched pipeline
+   */
   public watchedPipeline(pipelineName: string): WatchedPipeline {
     const found = this.watchedPipelines.find((w) => w.pipeline.pipelineName === pipelineName);
     if (!found) {

@@ -15,7 +15,10 @@ export class AthenaEngineVersion {
   /** Let Athena choose and upgrade the engine. */
   public static readonly AUTO = new AthenaEngineVersion('AUTO');
 
-  /** An engine version by the name Athena gives it, for versions newer than this library. */
+  /**
+   * An engine version by the name Athena gives it, for versions newer than this library.
+   * @param name the name of the kind
+   */
   public static of(name: string): AthenaEngineVersion {
     return new AthenaEngineVersion(name);
   }

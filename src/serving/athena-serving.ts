@@ -311,7 +311,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return grants.reduce((all, g) => all.combine(g));
   }
 
-  /** Adds a saved query to the workgroup. */
+  /**
+   * Adds a saved query to the workgroup.
+   * @param id the construct id of the saved query
+   * @param options the query: name, SQL, database, description
+   */
   public addNamedQuery(id: string, options: NamedQueryOptions): athena.CfnNamedQuery {
     const name = options.queryName.trim();
     if (name.length === 0 || name.length > 128) {
@@ -332,7 +336,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return query;
   }
 
-  /** Adds a query that runs on a schedule and leaves a report under the reports prefix. */
+  /**
+   * Adds a query that runs on a schedule and leaves a report under the reports prefix.
+   * @param id the construct id of the scheduled query
+   * @param options the query, its schedule, report format and what it may read
+   */
   public addScheduledQuery(id: string, options: ScheduledQueryOptions): ScheduledQuery {
     if (this.scheduledNames.has(options.queryName)) {
       throw propError('AthenaServing', 'scheduledQueries.queryName', `two scheduled queries are named "${options.queryName}" and would write the same reports`,
@@ -345,7 +353,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return query;
   }
 
-  /** Adds scheduled `OPTIMIZE` / `VACUUM` of an Iceberg table. */
+  /**
+   * Adds scheduled `OPTIMIZE` / `VACUUM` of an Iceberg table.
+   * @param id the construct id of the maintenance workflow
+   * @param options the Iceberg table, the schedule and what to run
+   */
   public addIcebergMaintenance(id: string, options: IcebergMaintenanceOptions): IcebergMaintenance {
     const maintenance = new IcebergMaintenance(this, id, { ...options, serving: this });
     maintenance.node.addDependency(this.workGroup);

@@ -215,17 +215,26 @@ export abstract class ScheduledWorkflow extends Construct {
   /** The EventBridge Scheduler schedule that starts the workflow. */
   public abstract readonly schedule: scheduler.Schedule;
 
-  /** Runs started per period (Sum, 5 minutes). */
+  /**
+   * Runs started per period (Sum, 5 minutes).
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricRuns(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricStarted({ statistic: 'Sum', period: Duration.minutes(5), ...props });
   }
 
-  /** Runs that failed per period (Sum, 5 minutes); timeouts and throttling end as failures. */
+  /**
+   * Runs that failed per period (Sum, 5 minutes); timeouts and throttling end as failures.
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricFailed({ statistic: 'Sum', period: Duration.minutes(5), ...props });
   }
 
-  /** How long runs take, in milliseconds (Maximum, 5 minutes). */
+  /**
+   * How long runs take, in milliseconds (Maximum, 5 minutes).
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricTime({ statistic: 'Maximum', period: Duration.minutes(5), ...props });
   }

@@ -85,6 +85,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /**
    * Name of the curated table the merge job keeps for source table `schema.table`:
    * `<prefix><schema>_<table>`, lowercased, anything outside `[a-z0-9_]` replaced by `_`.
+   * @param tableNamePrefix the prefix of the curated table names (`tableNamePrefix`)
+   * @param schema the source schema
+   * @param table the source table
    */
   public static curatedTableName(tableNamePrefix: string, schema: string, table: string): string {
     return curatedTableName(tableNamePrefix, schema, table);
@@ -455,7 +458,10 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     return { pipelineMetrics, freshness, quarantines, quarantineAlarm, failureEvents };
   }
 
-  /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
+  /**
+   * Lets a principal start a merge run by hand (all tables, or `--only_table`).
+   * @param grantee the principal that gets the access
+   */
   public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
     return this.merge.grantStartRun(grantee);
   }

@@ -58,7 +58,10 @@ export class DedupCapacity {
     return new DedupCapacity('on-demand');
   }
 
-  /** Provisioned write capacity with target-tracking auto scaling. */
+  /**
+   * Provisioned write capacity with target-tracking auto scaling.
+   * @param options the write capacity bounds and target utilization
+   */
   public static provisioned(options: ProvisionedDedupCapacityOptions): DedupCapacity {
     return new DedupCapacity('provisioned', options);
   }

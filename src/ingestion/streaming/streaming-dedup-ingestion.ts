@@ -504,6 +504,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   /**
    * Lets a producer put events on the stream: PutRecord(s) and the shard listing a producer
    * library needs on this stream, and a data key of the stream's key. Explicit actions only.
+   * @param grantee the principal that gets the access
    */
   public grantPut(grantee: iam.IGrantable): iam.Grant {
     const grant = iam.Grant.addToPrincipal({
