@@ -231,7 +231,7 @@ export interface StreamingDedupIngestionProps {
   readonly mergeFlex?: boolean;
 
   /**
-   * Glue worker type of the merge job (`G.1X` or `G.2X` while `mergeFlex` is on).
+   * Glue worker type of the merge job (`G.1X` or `G.2X` while the merge runs as Glue Flex).
    * @default 'G.1X'
    */
   readonly mergeWorkerType?: string;
