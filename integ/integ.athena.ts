@@ -30,7 +30,7 @@ const orders = lake.addRawTable('Orders', {
   columns: [{ name: 'order_id', type: 'string' }, { name: 'amount', type: 'int' }],
 });
 
-const serving = new AthenaServing(stack, 'Serving', { lake, workGroupName: 'integ-athena' });
+const serving = new AthenaServing(stack, 'Serving', { lake, workGroupName: 'integ-athena', removalPolicy: RemovalPolicy.DESTROY });
 const report = serving.addScheduledQuery('OrderCount', {
   queryName: 'order-count',
   sql: 'SELECT count(*) AS orders, sum(amount) AS revenue FROM orders',
