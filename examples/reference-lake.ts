@@ -153,7 +153,7 @@ export class ReferenceLakeStack extends Stack {
     this.analytics.addScheduledQuery('DailyEventsReport', {
       queryName: 'daily-events',
       sql: "SELECT event_type, event_subtype, count(*) AS events FROM events WHERE event_time >= date_add('day', -1, current_date) GROUP BY 1, 2",
-      schedule: 'cron(0 6 * * ? *)',
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
       reads: { tables: [events] },
     });
 

@@ -15,6 +15,7 @@ import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { DataFormat } from '../src/lakehouse/data-format';
 import { LakehouseTier } from '../src/lakehouse/lakehouse-tier';
 import { AthenaServing } from '../src/serving/athena-serving';
@@ -29,12 +30,12 @@ const orders = lake.addRawTable('Orders', {
   columns: [{ name: 'order_id', type: 'string' }, { name: 'amount', type: 'int' }],
 });
 
-const serving = new AthenaServing(stack, 'Serving', { lake, workGroupName: 'integ-athena' });
+const serving = new AthenaServing(stack, 'Serving', { lake, workGroupName: 'integ-athena', removalPolicy: RemovalPolicy.DESTROY });
 const report = serving.addScheduledQuery('OrderCount', {
   queryName: 'order-count',
   sql: 'SELECT count(*) AS orders, sum(amount) AS revenue FROM orders',
   database: lake.raw.databaseName,
-  schedule: 'rate(1 day)',
+  schedule: scheduler.ScheduleExpression.rate(Duration.days(1)),
   // Started by hand below; a schedule firing during the test would only add noise.
   enabled: false,
   reads: { tables: [orders] },

@@ -40,7 +40,7 @@ const orders = new StreamingDedupIngestion(stack, 'Orders', {
   kafka: KafkaSource.msk({ clusterArn: cluster.attrArn, topic: 'orders' }),
   bufferInterval: Duration.seconds(60),
   bufferSize: Size.mebibytes(64),
-  flexMerge: false,
+  mergeFlex: false,
 });
 
 const integ = new IntegTest(app, 'StreamingKafkaInteg', { testCases: [stack], regions: ['us-east-1'] });

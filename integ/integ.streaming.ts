@@ -24,7 +24,7 @@ const events = new StreamingDedupIngestion(stack, 'Events', {
   // Deliver quickly and merge on demand (the test starts the job itself).
   bufferInterval: Duration.seconds(60),
   bufferSize: Size.mebibytes(64),
-  flexMerge: false,
+  mergeFlex: false,
 });
 
 const results = new s3.Bucket(stack, 'AthenaResults', {

@@ -26,7 +26,7 @@ const events = new StreamingDedupIngestion(stack, 'Events', {
   removalPolicy: RemovalPolicy.DESTROY,
   bufferInterval: Duration.seconds(60),
   bufferSize: Size.mebibytes(64),
-  flexMerge: false,
+  mergeFlex: false,
   qualityRules: [QualityRule.isUnique(['event_id']), QualityRule.columnValuesIn('event_type', ['account'])],
 });
 const results = new s3.Bucket(stack, 'AthenaResults', { enforceSSL: true, removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: true });

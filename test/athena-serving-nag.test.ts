@@ -1,5 +1,6 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { NagSuppressions } from 'cdk-nag';
 import { nagFindings } from './nag';
 import { AthenaServing, LakehouseTier, ReportFormat } from '../src';
@@ -23,9 +24,9 @@ function servingStack(removalPolicy: RemovalPolicy): Stack {
     workGroupName: 'nag-analysts',
     namedQueries: [{ queryName: 'Orders', sql: 'SELECT * FROM orders LIMIT 10' }],
   });
-  serving.addScheduledQuery('Csv', { queryName: 'csv', sql: 'SELECT count(*) FROM orders', schedule: 'rate(1 day)' });
-  serving.addScheduledQuery('Parquet', { queryName: 'parquet', sql: 'SELECT * FROM orders', schedule: 'cron(0 6 * * ? *)', format: ReportFormat.PARQUET });
-  serving.addIcebergMaintenance('Maintenance', { table: orders, schedule: 'cron(0 3 ? * SUN *)' });
+  serving.addScheduledQuery('Csv', { queryName: 'csv', sql: 'SELECT count(*) FROM orders', schedule: scheduler.ScheduleExpression.expression('rate(1 day)') });
+  serving.addScheduledQuery('Parquet', { queryName: 'parquet', sql: 'SELECT * FROM orders', schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)'), format: ReportFormat.PARQUET });
+  serving.addIcebergMaintenance('Maintenance', { table: orders, schedule: scheduler.ScheduleExpression.expression('cron(0 3 ? * SUN *)') });
 
   const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
   serving.grantQuery(analyst, { zones: [lake.curated] });
@@ -50,7 +51,7 @@ test('the construct explains its own findings: a user stack with no suppressions
   const stack = new Stack(new App(), 'Unsuppressed');
   const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'nag' });
   const serving = new AthenaServing(stack, 'Serving', { lake, workGroupName: 'nag-analysts' });
-  serving.addScheduledQuery('Csv', { queryName: 'csv', sql: 'SELECT 1', schedule: 'rate(1 day)' });
+  serving.addScheduledQuery('Csv', { queryName: 'csv', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('rate(1 day)') });
   const findings = nagFindings(stack);
   expect(findings.errors).toEqual([]);
   expect(findings.warnings).toEqual([]);

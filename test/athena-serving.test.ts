@@ -4,6 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import {
   AthenaEngineVersion, AthenaServing, AthenaServingProps, LakehouseTier, PipelineKind, ReportFormat, ScheduledQueryOptions,
@@ -25,7 +26,7 @@ function fixture(props: Partial<AthenaServingProps> = {}, lakeRemoval?: RemovalP
 const daily: ScheduledQueryOptions = {
   queryName: 'daily-revenue',
   sql: 'SELECT day, sum(amount) AS revenue FROM orders GROUP BY day;',
-  schedule: 'cron(0 6 * * ? *)',
+  schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)'),
 };
 
 /** The single resource of a type, and its logical id. */
@@ -262,9 +263,13 @@ describe('overrides', () => {
     });
   });
 
-  test('DESTROY (explicit or from the lake): workgroup deleted with its saved queries, results bucket emptied', () => {
-    for (const [props, lakeRemoval] of [[{ removalPolicy: RemovalPolicy.DESTROY }, undefined], [{}, RemovalPolicy.DESTROY]] as const) {
-      const { stack, serving } = fixture(props, lakeRemoval);
+  test('DESTROY (explicit, or the app\'s cdk-lakehouse:destroyOnRemoval context): workgroup deleted with its saved queries, results bucket emptied', () => {
+    const withContext = () => {
+      const stack = new Stack(new App({ context: { 'cdk-lakehouse:destroyOnRemoval': true } }), 'Serving');
+      return { stack, serving: new AthenaServing(stack, 'Analysts', { lake: new LakehouseTier(stack, 'Lake', { lakeName: 'shop' }) }) };
+    };
+    for (const build of [() => fixture({ removalPolicy: RemovalPolicy.DESTROY }), withContext]) {
+      const { stack, serving } = build();
       const template = Template.fromStack(stack);
       expect(serving.removalPolicy).toBe(RemovalPolicy.DESTROY);
       template.hasResource('AWS::Athena::WorkGroup', { DeletionPolicy: 'Delete', Properties: { RecursiveDeleteOption: true } });
@@ -276,8 +281,9 @@ describe('overrides', () => {
     }
   });
 
-  test('an explicit RETAIN wins over a DESTROY lake', () => {
-    const { stack } = fixture({ removalPolicy: RemovalPolicy.RETAIN }, RemovalPolicy.DESTROY);
+  test('the lake\'s removal policy is not read: a DESTROY lake leaves the default RETAIN (issue 16: no instanceof LakehouseTier)', () => {
+    const { stack, serving } = fixture({}, RemovalPolicy.DESTROY);
+    expect(serving.removalPolicy).toBe(RemovalPolicy.RETAIN);
     Template.fromStack(stack).hasResource('AWS::Athena::WorkGroup', { DeletionPolicy: 'Retain', Properties: { RecursiveDeleteOption: false } });
   });
 });
@@ -480,15 +486,14 @@ describe('scheduled query overrides', () => {
       queryName: 'weekly',
       format: ReportFormat.PARQUET,
       database: 'shop_raw',
-      timeZone: TimeZone.EUROPE_BERLIN,
       timeout: Duration.minutes(20),
       enabled: false,
-      schedule: 'rate(7 days)',
+      schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6', weekDay: 'MON', timeZone: TimeZone.EUROPE_BERLIN }),
       description: 'Weekly revenue',
     });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: 'rate(7 days)', ScheduleExpressionTimezone: 'Europe/Berlin', State: 'DISABLED', Description: 'Weekly revenue',
+      ScheduleExpression: 'cron(0 6 ? * MON *)', ScheduleExpressionTimezone: 'Europe/Berlin', State: 'DISABLED', Description: 'Weekly revenue',
     });
     const [, sm] = only(template, 'AWS::StepFunctions::StateMachine');
     const s = definitionOf(sm).States;
@@ -526,7 +531,7 @@ describe('Iceberg maintenance', () => {
   test('OPTIMIZE then VACUUM in the table\'s database; the workflow may write the table', () => {
     const { stack, lake, serving } = fixture();
     const orders = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
-    const m = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: 'cron(0 3 ? * SUN *)' });
+    const m = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: scheduler.ScheduleExpression.expression('cron(0 3 ? * SUN *)') });
     const template = Template.fromStack(stack);
     const [, sm] = only(template, 'AWS::StepFunctions::StateMachine');
     const s = definitionOf(sm).States;
@@ -544,7 +549,7 @@ describe('Iceberg maintenance', () => {
   test('only VACUUM', () => {
     const { stack, lake, serving } = fixture();
     const orders = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
-    serving.addIcebergMaintenance('M', { table: orders, schedule: 'rate(1 day)', optimize: false });
+    serving.addIcebergMaintenance('M', { table: orders, schedule: scheduler.ScheduleExpression.expression('rate(1 day)'), optimize: false });
     const s = definitionOf(only(Template.fromStack(stack), 'AWS::StepFunctions::StateMachine')[1]).States;
     expect(s.Optimize).toBeUndefined();
     expect(s.Prepare.Next).toBe('Vacuum');
@@ -590,13 +595,13 @@ describe('validation errors name the prop and the fix', () => {
     ['every day at 6', /does not parse/],
   ])('schedule %s', (schedule, problem) => {
     const { serving } = fixture();
-    expectError(() => serving.addScheduledQuery('Q', { ...daily, schedule }), 'schedule', problem);
+    expectError(() => serving.addScheduledQuery('Q', { ...daily, schedule: scheduler.ScheduleExpression.expression(schedule) }), 'schedule', problem);
   });
 
   test.each(['rate(1 minute)', 'rate(12 hours)', 'cron(0/15 * * * ? *)', 'cron(0 6 ? * MON-FRI *)', 'cron(0 6 L * ? 2030)', 'at(2030-01-31T06:00:00)'])(
     'schedule %s is accepted', (schedule) => {
       const { serving } = fixture();
-      expect(() => serving.addScheduledQuery('Q', { ...daily, schedule })).not.toThrow();
+      expect(() => serving.addScheduledQuery('Q', { ...daily, schedule: scheduler.ScheduleExpression.expression(schedule) })).not.toThrow();
     });
 
   test('empty SQL (scheduled and saved)', () => {
@@ -659,9 +664,9 @@ describe('validation errors name the prop and the fix', () => {
   test('Iceberg maintenance with nothing to run', () => {
     const { lake, serving } = fixture();
     const orders = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
-    expectError(() => serving.addIcebergMaintenance('M', { table: orders, schedule: 'rate(1 day)', optimize: false, vacuum: false }), 'optimize', /nothing to run/);
-    expectError(() => serving.addIcebergMaintenance('M2', { table: orders, schedule: 'daily' }), 'schedule', /does not parse/);
+    expectError(() => serving.addIcebergMaintenance('M', { table: orders, schedule: scheduler.ScheduleExpression.expression('rate(1 day)'), optimize: false, vacuum: false }), 'optimize', /nothing to run/);
+    expectError(() => serving.addIcebergMaintenance('M2', { table: orders, schedule: scheduler.ScheduleExpression.expression('daily') }), 'schedule', /does not parse/);
     const raw = lake.addRawTable('RawOrders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
-    expectError(() => serving.addIcebergMaintenance('M3', { table: raw, schedule: 'rate(1 day)' }), 'table', /is a raw table; OPTIMIZE and VACUUM work on Iceberg tables only/);
+    expectError(() => serving.addIcebergMaintenance('M3', { table: raw, schedule: scheduler.ScheduleExpression.expression('rate(1 day)') }), 'table', /is a raw table; OPTIMIZE and VACUUM work on Iceberg tables only/);
   });
 });

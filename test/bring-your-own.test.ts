@@ -164,7 +164,7 @@ describe('a CDC key the library did not create', () => {
       lake,
       pipelineName: 'shop',
       vpc,
-      encryptionKey: kms.Key.fromKeyArn(stack, 'OrgCdcKey', KEY_ARN),
+      jobEncryptionKey: kms.Key.fromKeyArn(stack, 'OrgCdcKey', KEY_ARN),
       source: { secret: new secretsmanager.Secret(stack, 'Db'), databaseName: 'shop' },
       tables: [{ name: 'public.orders', primaryKey: ['id'] }],
     });

@@ -411,13 +411,13 @@ describe('CdcIngestion overrides', () => {
     const key = kms.Key.fromKeyArn(s.stack, 'Imported', 'arn:aws:kms:eu-west-1:111111111111:key/abc');
     new CdcIngestion(s.stack, 'Shop', cdcProps(s, {
       mergeSchedule: scheduler.ScheduleExpression.rate(Duration.minutes(15)),
-      glueWorkerType: 'G.2X',
-      glueNumberOfWorkers: 10,
-      glueTimeout: Duration.hours(6),
+      mergeWorkerType: 'G.2X',
+      mergeNumberOfWorkers: 10,
+      mergeTimeout: Duration.hours(6),
       maintenance: false,
       snapshotRetention: Duration.days(2),
       tableNamePrefix: 'erp_',
-      encryptionKey: key,
+      jobEncryptionKey: key,
       preflightFunction: false,
       startReplication: false,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -481,12 +481,12 @@ describe('CdcIngestion validation names the prop and the fix', () => {
     ['pull of a pattern', tables([{ name: 'public.a', primaryKey: ['id'] }, { name: 'public.*', primaryKey: ['id'], mode: CdcTableMode.PULL, watermarkColumn: 'u' }]), /"tables\[1\]\.name": "public\.\*" is a pattern; a pull reads one table/],
     ['watermark on a CDC table', tables([{ name: 'public.orders', primaryKey: ['id'], watermarkColumn: 'u' }]), /"tables\[0\]\.watermarkColumn": a watermark column only applies to CdcTableMode\.PULL/],
     ['a too short expected interval', tables([{ name: 'public.orders', primaryKey: ['id'], expectedInterval: Duration.seconds(10) }]), /"tables\[0\]\.expectedInterval": 10 seconds is shorter than a minute/],
-    ['a pipeline name Glue and DMS reject', { pipelineName: 'Shop-DB' }, /invalid prop "pipelineName": "Shop-DB" is not a valid pipeline name.*Fix: use a name such as "shop_db"/],
+    ['a pipeline name Glue and DMS reject', { pipelineName: 'Shop-DB' }, /invalid prop "pipelineName": "Shop-DB" is not a valid pipeline name.*Fix: use a name such as "shop-db"/],
     ['a table prefix Glue rejects', { tableNamePrefix: 'Shop-' }, /invalid prop "tableNamePrefix": "Shop-" may only hold/],
     ['a DMS capacity DMS rejects', { maxCapacityUnits: 3 }, /invalid prop "maxCapacityUnits": 3 is not a DMS capacity unit count DMS accepts\. Fix: use one of 1, 2, 4, 8/],
     ['min above max', { minCapacityUnits: 8, maxCapacityUnits: 4 }, /invalid prop "minCapacityUnits": 8 is above maxCapacityUnits \(4\)/],
     ['storage out of range', { capacityMode: DmsCapacityMode.PROVISIONED, allocatedStorageGiB: 2 }, /invalid prop "allocatedStorageGiB": 2 is outside 5-6144 GiB/],
-    ['one Glue worker', { glueNumberOfWorkers: 1 }, /invalid prop "glueNumberOfWorkers": 1 is not a whole number from 2/],
+    ['one Glue worker', { mergeNumberOfWorkers: 1 }, /invalid prop "mergeNumberOfWorkers": 1 is not a whole number from 2/],
     ['retention below an hour', { snapshotRetention: Duration.minutes(30) }, /invalid prop "snapshotRetention"/],
   ])('%s', (_name, overrides, message) => expectError(overrides, message));
 

@@ -121,13 +121,13 @@ describe('freshness for any interval a construct accepts', () => {
     };
     const streaming = (interval: Duration) => {
       const { stack, lake } = scaffold();
-      return new StreamingDedupIngestion(stack, 'Events', { lake, expectedArrivalInterval: interval });
+      return new StreamingDedupIngestion(stack, 'Events', { lake, expectedInterval: interval });
     };
 
     test.each([
       ['CdcIngestion', 'tables[0].expectedInterval', cdc],
       ['ApiPullIngestion', 'endpoints[0].expectedInterval', api],
-      ['StreamingDedupIngestion', 'expectedArrivalInterval', streaming],
+      ['StreamingDedupIngestion', 'expectedInterval', streaming],
     ] as const)('%s: 7 days and 1 minute accepted; 8 days, 90 seconds and 25.5 hours refused, naming "%s"', (name, prop, make) => {
       expect(make(Duration.days(7)).freshness[0].expectedInterval.toDays()).toBe(7);
       expect(make(Duration.minutes(1)).freshness[0].expectedInterval.toMinutes()).toBe(1);

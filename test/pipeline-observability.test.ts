@@ -279,7 +279,7 @@ describe('dashboard: a section per pipeline with the widgets of its kind', () =>
 
   test('API pull: run outcomes and pages, no lag widget without a lag metric', () => {
     const t = titles({ widgets: section(dashboard, 'weather') });
-    expect(t).toEqual(expect.arrayContaining(['Successful runs', 'Failed runs', '### Runs: outcomes, pages pulled', 'Pages pulled']));
+    expect(t).toEqual(expect.arrayContaining(['Records pulled', 'Failed runs', '### Runs: outcomes, pages pulled', 'Pages pulled']));
     expect(t.some((x) => /\(ms\)/.test(x))).toBe(false);
   });
 

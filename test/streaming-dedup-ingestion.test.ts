@@ -59,7 +59,7 @@ describe('defaults', () => {
           TIME_FIELD: 'event_time',
           DEDUP_WINDOW_SECONDS: '86400',
           QUARANTINE_PREFIX: '_quarantine/events/malformed/',
-          POWERTOOLS_SERVICE_NAME: 'streaming-events',
+          POWERTOOLS_SERVICE_NAME: 'events',
           POWERTOOLS_METRICS_NAMESPACE: 'CdkLakehouse/Streaming',
         }),
       },
@@ -170,7 +170,7 @@ describe('defaults', () => {
     const job = Object.values(template.findResources('AWS::Glue::Job'))[0];
     expect(JSON.stringify(job.Properties.DefaultArguments['--conf'])).toMatch(/IcebergSparkSessionExtensions.*GlueCatalog.*S3FileIO/);
     expect(job.Properties.DefaultArguments['--metrics_namespace']).toBe('CdkLakehouse/Merge');
-    expect(job.Properties.DefaultArguments['--pipeline_name']).toBe('streaming-events');
+    expect(job.Properties.DefaultArguments['--pipeline_name']).toBe('events');
     // The merge reads only the curated days the dedup function's window (24 h by default) reaches,
     // and quarantines raw lines it cannot merge under the dataset's quarantine prefix.
     expect(job.Properties.DefaultArguments['--dedup_window_seconds']).toBe('86400');
@@ -202,10 +202,10 @@ describe('defaults', () => {
   });
 
   test('the pipeline contract', () => {
-    expect(construct.pipelineName).toBe('streaming-events');
+    expect(construct.pipelineName).toBe('events');
     expect(construct.pipelineKind).toBe(PipelineKind.STREAMING);
     // The merge schedule's dead-letter queue and its alarm joined the contract with MergeJob.
-    expect(construct.deadLetterQueues).toEqual([construct.onFailureQueue, construct.merge.scheduleDeadLetterQueue]);
+    expect(construct.deadLetterQueues).toEqual([construct.eventSourceDeadLetterQueue, construct.merge.scheduleDeadLetterQueue]);
     // The dedup function's quarantine (malformed records) and the merge's (raw lines without an id or type).
     expect(construct.quarantines.map((q) => q.prefix)).toEqual(['_quarantine/events/malformed/', '_quarantine/events/merge/']);
     expect(stack.resolve((construct.quarantines[1].count as cloudwatch.Metric).namespace)).toBe('CdkLakehouse/Merge');
@@ -215,7 +215,7 @@ describe('defaults', () => {
     // Freshness watches the curated table's commits (what people query), not Firehose's raw files.
     expect(construct.freshness[0].dataset).toBe('lake_curated.events');
     expect(stack.resolve((construct.freshness[0].arrivals as cloudwatch.Metric).toMetricConfig().metricStat)).toMatchObject({
-      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'streaming-events' }, { name: 'Table', value: 'events' }],
+      namespace: 'CdkLakehouse/Merge', metricName: 'TableCommits', statistic: 'Sum', dimensions: [{ name: 'Pipeline', value: 'events' }, { name: 'Table', value: 'events' }],
     });
     expect(stack.resolve(construct.failureEvents)).toEqual([{
       source: ['aws.glue'],
@@ -225,7 +225,7 @@ describe('defaults', () => {
     const throughput = construct.pipelineMetrics.throughput as cloudwatch.Metric;
     expect(throughput.namespace).toBe('CdkLakehouse/Streaming');
     expect(throughput.metricName).toBe('RecordsReceived');
-    expect(throughput.dimensions).toEqual({ service: 'streaming-events' });
+    expect(throughput.dimensions).toEqual({ Pipeline: 'events' });
     expect((construct.pipelineMetrics.lagMillis as cloudwatch.Metric).metricName).toBe('IteratorAge');
     expect(construct.pipelineMetrics.additional?.map((m) => m.label)).toEqual(expect.arrayContaining(['Duplicates', 'Duplicate ratio (%)', 'Quarantined', 'Forward failures']));
   });
@@ -301,8 +301,8 @@ describe('overrides', () => {
       eventTypes: ['account', 'lesson'],
       bufferInterval: Duration.seconds(60),
       bufferSize: Size.mebibytes(64),
-      flexMerge: false,
-      mergeWorkers: 4,
+      mergeFlex: false,
+      mergeNumberOfWorkers: 4,
       mergeSchedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '*/6' }),
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -349,7 +349,7 @@ describe('overrides', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
     // The one queue left is the merge schedule's dead-letter queue.
     template.resourceCountIs('AWS::SQS::Queue', 1);
-    expect(construct.onFailureQueue).toBeUndefined();
+    expect(construct.eventSourceDeadLetterQueue).toBeUndefined();
     expect(construct.deadLetterQueues).toEqual([construct.merge.scheduleDeadLetterQueue]);
     expect(construct.dedupFunction).toBeUndefined();
     template.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
@@ -378,7 +378,7 @@ describe('validation names the prop and the fix', () => {
     ['bufferSize', { bufferSize: Size.mebibytes(32) }, /"bufferSize".*64 to 128 MiB/],
     ['bufferInterval', { bufferInterval: Duration.minutes(20) }, /"bufferInterval"/],
     ['mergeSchedule', { mergeSchedule: scheduler.ScheduleExpression.expression('rate(1 hours)') }, /"mergeSchedule".*does not parse/],
-    ['mergeWorkers', { mergeWorkers: 1 }, /"mergeWorkers"/],
+    ['mergeNumberOfWorkers', { mergeNumberOfWorkers: 1 }, /"mergeNumberOfWorkers"/],
     ['dedup capacity', { dedupCapacity: DedupCapacity.provisioned({ minWriteCapacity: 100, maxWriteCapacity: 10 }) }, /"dedupCapacity.maxWriteCapacity"/],
     ['dedup-only prop without dedup', { deduplicate: false, batchSize: 100 }, /"batchSize".*deduplicate/],
   ])('%s', (_name, props, message) => {

@@ -6,7 +6,10 @@
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { LakehouseTier, StreamingDedupIngestion } from '../src';
 import { DynamoDbLocal } from './support/dynamodb-local';
 import { event, kinesisEvent, kinesisRecord } from './support/streaming-fakes';
 
@@ -45,8 +48,21 @@ afterAll(async () => {
   await new Promise((resolve) => firehose?.close(resolve));
 });
 
+/** The construct, and the plain-string part of the environment it gives the dedup function. */
+function constructEnvironment() {
+  const stack = new Stack(new App(), 'S');
+  const construct = new StreamingDedupIngestion(stack, 'ClickEvents', { lake: new LakehouseTier(stack, 'Lake', { lakeName: 'lake' }) });
+  const fn = Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Drops duplicate') } });
+  const variables = (Object.values(fn)[0].Properties.Environment.Variables) as Record<string, unknown>;
+  const plain = Object.fromEntries(Object.entries(variables).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+  return { construct, plain };
+}
+
 test('the handler reads its configuration from the environment, forwards through Firehose, and emits EMF metrics', async () => {
+  const { construct, plain } = constructEnvironment();
   const env = {
+    // What the construct sets (pipeline name, metrics namespace, fields...), then the local endpoints.
+    ...plain,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -61,8 +77,6 @@ test('the handler reads its configuration from the environment, forwards through
     DELIVERY_STREAM_NAME: 'events',
     QUARANTINE_BUCKET: 'raw',
     QUARANTINE_PREFIX: '_quarantine/events/malformed/',
-    POWERTOOLS_SERVICE_NAME: 'streaming-events',
-    POWERTOOLS_METRICS_NAMESPACE: 'CdkLakehouse/Streaming',
     // Dev mode writes through the global console (captured below); metrics stay on.
     POWERTOOLS_DEV: 'true',
     POWERTOOLS_METRICS_DISABLED: 'false',
@@ -96,9 +110,22 @@ test('the handler reads its configuration from the environment, forwards through
 
   const emf = logs.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?._aws?.CloudWatchMetrics);
   expect(emf).toBeDefined();
+  // What the handler emits is what the construct's metric objects read: the same namespace, the
+  // same dimension set (Pipeline only: Powertools' own `service` dimension is removed) and values.
+  const expected = construct.metricRecordsNew();
+  expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe(expected.namespace);
   expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('CdkLakehouse/Streaming');
-  expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service']]);
-  expect(emf.service).toBe('streaming-events');
+  expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([Object.keys(expected.dimensions!)]);
+  for (const [name, value] of Object.entries(expected.dimensions!)) expect(emf[name]).toBe(value);
+  expect(emf.Pipeline).toBe('click-events');
+  expect(emf.service).toBeUndefined();
+  const published = (emf._aws.CloudWatchMetrics[0].Metrics as { Name: string }[]).map((m) => m.Name);
+  for (const metric of [construct.metricRecordsReceived(), construct.metricRecordsNew(), construct.metricRecordsDuplicate(),
+    construct.metricRecordsQuarantined(),
+    construct.metricForwardFailures()]) {
+    expect(published).toContain(metric.metricName);
+    expect(metric.dimensions).toEqual(expected.dimensions);
+  }
   expect(emf).toMatchObject({
     RecordsReceived: 3, RecordsNew: 2, RecordsDuplicate: 1, RecordsQuarantined: 0, ForwardFailures: 0, FirehoseCalls: 2, FirehoseRetries: 1,
   });

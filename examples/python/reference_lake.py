@@ -159,7 +159,7 @@ class ReferenceLakeStack(Stack):
             query_name="daily-events",
             sql="SELECT event_type, event_subtype, count(*) AS events FROM events "
                 "WHERE event_time >= date_add('day', -1, current_date) GROUP BY 1, 2",
-            schedule="cron(0 6 * * ? *)",
+            schedule=scheduler.ScheduleExpression.cron(minute="0", hour="6"),
             reads=lh.QueryAccess(tables=[events]),
         )
 

@@ -6,7 +6,10 @@ import * as events from 'aws-cdk-lib/aws-events';
  * pipeline puts them in its `failureEvents`; `PipelineObservability` turns each into an alert.
  */
 export class FailureEvents {
-  /** Glue job runs that end FAILED, TIMEOUT or ERROR, for the named jobs. */
+  /**
+   * Glue job runs that end FAILED, TIMEOUT or ERROR, for the named jobs.
+   * @param jobNames names of the Glue jobs
+   */
   public static glueJob(jobNames: string[]): events.EventPattern {
     return {
       source: ['aws.glue'],
@@ -15,7 +18,10 @@ export class FailureEvents {
     };
   }
 
-  /** Step Functions executions that end FAILED, TIMED_OUT or ABORTED, for the state machines. */
+  /**
+   * Step Functions executions that end FAILED, TIMED_OUT or ABORTED, for the state machines.
+   * @param stateMachineArns ARNs of the state machines
+   */
   public static stateMachine(stateMachineArns: string[]): events.EventPattern {
     return {
       source: ['aws.states'],
@@ -24,7 +30,10 @@ export class FailureEvents {
     };
   }
 
-  /** DMS replication tasks that failed or stopped, for the task ARNs. */
+  /**
+   * DMS replication tasks that failed or stopped, for the task ARNs.
+   * @param replicationTaskArns ARNs of the DMS replication tasks or configurations
+   */
   public static dmsTask(replicationTaskArns: string[]): events.EventPattern {
     return {
       source: ['aws.dms'],

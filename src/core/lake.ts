@@ -24,17 +24,26 @@ export class LakeLayout {
 
   /** Root of all operational prefixes. */
   public static readonly OPS_ROOT = '_ops/';
-  /** Prefix under which a dataset (a table, a source, a pipeline's output) keeps its data. */
+  /**
+   * Prefix under which a dataset (a table, a source, a pipeline's output) keeps its data.
+   * @param dataset the dataset (or pipeline) name
+   */
   public static dataPrefix(dataset: string): string {
     return `${trimSlashes(dataset)}/`;
   }
 
-  /** Prefix for a dataset's quarantined records (bad input kept with its reason, never dropped). */
+  /**
+   * Prefix for a dataset's quarantined records (bad input kept with its reason, never dropped).
+   * @param dataset the dataset (or pipeline) name
+   */
   public static quarantinePrefix(dataset: string): string {
     return `${LakeLayout.QUARANTINE_ROOT}${trimSlashes(dataset)}/`;
   }
 
-  /** Prefix for the lake's own operational data (logs, job events) of one kind. */
+  /**
+   * Prefix for the lake's own operational data (logs, job events) of one kind.
+   * @param kind the kind of pipeline, e.g. `cdc`
+   */
   public static opsPrefix(kind: string): string {
     return `${LakeLayout.OPS_ROOT}${trimSlashes(kind)}/`;
   }
@@ -62,7 +71,10 @@ export interface ILakeZone extends IConstruct {
   /** ARN of the Glue Data Catalog the database lives in. */
   readonly catalogArn: string;
 
-  /** `s3://bucket/prefix` for a prefix of this zone (the bucket root when no prefix is given). */
+  /**
+   * `s3://bucket/prefix` for a prefix of this zone (the bucket root when no prefix is given).
+   * @param prefix a key prefix inside the zone
+   */
   s3Url(prefix?: string): string;
 
   /**
@@ -78,6 +90,9 @@ export interface ILakeZone extends IConstruct {
   /**
    * Everything `grantRead` gives, plus S3 put/delete, KMS data keys and Glue table and
    * partition writes in the zone's database.
+   *
+   * @param grantee who gets the access
+   * @param prefix limit S3 access to this prefix (default: the whole zone)
    */
   grantReadWrite(grantee: iam.IGrantable, prefix?: string): iam.Grant;
 }
@@ -95,7 +110,10 @@ export interface ILakehouse extends IConstruct {
   /** The key all zones are encrypted with. */
   readonly encryptionKey: kms.IKey;
 
-  /** The zone of that name. */
+  /**
+   * The zone of that name.
+   * @param name raw, clean or curated
+   */
   zone(name: LakeZoneName): ILakeZone;
 }
 
@@ -110,9 +128,15 @@ export interface ILakeTable extends IConstruct {
   /** ARN of the Glue table. */
   readonly tableArn: string;
 
-  /** Lets a principal read this table only: its S3 prefix, its key, its catalog entry. */
+  /**
+   * Lets a principal read this table only: its S3 prefix, its key, its catalog entry.
+   * @param grantee who gets the access
+   */
   grantRead(grantee: iam.IGrantable): iam.Grant;
 
-  /** Lets a principal read and write this table only (data objects, partitions, table metadata). */
+  /**
+   * Lets a principal read and write this table only (data objects, partitions, table metadata).
+   * @param grantee who gets the access
+   */
   grantReadWrite(grantee: iam.IGrantable): iam.Grant;
 }

@@ -5,7 +5,7 @@ import { propError } from './validation';
 
 /**
  * Defaults and validation of a merge job's settings, in one place: `MergeJob` applies them to its
- * own props, and each ingestion to the props its users write (`glueWorkerType`, `mergeWorkers`...),
+ * own props, and each ingestion to the props its users write (`mergeWorkerType`, `mergeNumberOfWorkers`...),
  * so an error always names the prop the user wrote.
  */
 
@@ -24,6 +24,11 @@ export interface MergeSettingNames {
   readonly flex?: string;
   readonly schedule?: string;
 }
+
+/** The props every ingestion names its merge settings with (docs/conventions.md). */
+export const MERGE_SETTING_NAMES: MergeSettingNames = {
+  workerType: 'mergeWorkerType', numberOfWorkers: 'mergeNumberOfWorkers', timeout: 'mergeTimeout', flex: 'mergeFlex', schedule: 'mergeSchedule',
+};
 
 /** Validates the merge settings a construct passes on; `names` are the props its users wrote. */
 export function validateMergeSettings(construct: string, names: MergeSettingNames, s: {

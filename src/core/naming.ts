@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { propError } from './validation';
 
 /**
  * What a service accepts as a physical name: the sanitizers below build names that match, and the
@@ -48,10 +49,44 @@ export const DASHBOARD_RULE: NameRule = {
 export const LOG_GROUP_RULE: NameRule = {
   what: 'CloudWatch Logs log group name', maxLength: 512, pattern: /^[.\-_/#A-Za-z0-9]{1,512}$/, allowed: /[^.\-_/#A-Za-z0-9]+/g, separator: '-', lowercase: false, startPrefix: 'lg-', start: /^[.\-_/#A-Za-z0-9]/,
 };
-/** Pipeline names of ApiPullIngestion (they prefix S3 keys and resource names). */
+/**
+ * The one rule of a pipeline's name (`pipelineName` of every ingestion): 1-63 lowercase letters,
+ * digits, `-` and `_`, starting with a letter. The name flows into S3 prefixes, Glue job and
+ * connection names (1-255 of letters, digits, `-`, `_`, `.`), EventBridge Scheduler names
+ * (1-64 of `[0-9a-zA-Z-_.]`, built with a unique suffix), Step Functions and log group names,
+ * CloudWatch dimension values (1-1024 characters), Powertools service names, and, with `-` mapped
+ * to `_` (`pipelineIdentifier`), Glue/Athena table names and PostgreSQL identifiers such as
+ * replication slot and publication names (lowercase letters, digits and `_`, at most 63 bytes:
+ * PostgreSQL's NAMEDATALEN - 1).
+ */
 export const PIPELINE_NAME_RULE: NameRule = {
-  what: 'pipeline name', maxLength: 63, pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/, allowed: /[^a-z0-9_-]+/g, separator: '-', lowercase: true, startPrefix: 'p-', start: /^[a-z0-9]/,
+  what: 'pipeline name', maxLength: 63, pattern: /^[a-z][a-z0-9_-]*$/, allowed: /[^a-z0-9_-]+/g, separator: '-', lowercase: true, startPrefix: 'p-', start: /^[a-z]/,
 };
+
+/**
+ * The default pipeline name: the last part of the construct's path, its id, in kebab-case
+ * (`ShopApi` → `shop-api`), cut to 63 characters with a hash (see `sanitizeName`). Neither the
+ * parents nor the stack are part of it, so moving the construct under another parent or into
+ * another stack keeps its raw prefix and its metrics (test/physical-names.test.ts).
+ */
+export function defaultPipelineName(scope: IConstruct): string {
+  return sanitizeName(PIPELINE_NAME_RULE, [scope.node.id]);
+}
+
+/** Refuses a pipeline name `PIPELINE_NAME_RULE` does not accept, naming the prop and a fix. */
+export function validatePipelineName(construct: string, name: string, prop = 'pipelineName'): void {
+  if (Token.isUnresolved(name)) return;
+  if (!isValidName(PIPELINE_NAME_RULE, name)) {
+    const suggestion = sanitizeName(PIPELINE_NAME_RULE, [name || 'pipeline']);
+    throw propError(construct, prop, `"${name}" is not a valid pipeline name (1-63 lowercase letters, digits, "-" and "_", starting with a letter)`,
+      `use a name such as "${suggestion}"`);
+  }
+}
+
+/** The pipeline name where `-` is not allowed (Glue/Athena table names, PostgreSQL slot and publication names): `-` becomes `_`. */
+export function pipelineIdentifier(name: string): string {
+  return name.replace(/-/g, '_');
+}
 
 /** True when `name` is a name `rule` accepts. */
 export function isValidName(rule: NameRule, name: string): boolean {

@@ -24,7 +24,10 @@ export class PipelineKind {
   /** A user's own pipeline. */
   public static readonly CUSTOM = new PipelineKind('custom');
 
-  /** A kind of the user's own naming. */
+  /**
+   * A kind of the user's own naming.
+   * @param name the name of the kind
+   */
   public static of(name: string): PipelineKind {
     return new PipelineKind(name);
   }

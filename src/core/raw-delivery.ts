@@ -57,6 +57,11 @@ export interface RawDeliveryProps {
    * @default Size.mebibytes(128)
    */
   readonly bufferSize?: Size;
+  /**
+   * What happens to the delivery log group when it leaves the stack (the owner's `removalPolicy`).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
   /** Key of the error log group when the user gave none (`lakeLogGroup`'s construct key). */
   readonly logKey: kms.IKey;
   /**
@@ -93,12 +98,12 @@ export class RawDelivery extends Construct {
       userKey: props.userLogKey,
       keyProp: 'logEncryptionKey',
       retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     const logStream = new logs.LogStream(this, 'DeliveryLogStream', {
       logGroup: this.logGroup,
       logStreamName: 'DestinationDelivery',
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.role = new iam.Role(this, 'DeliveryRole', {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {

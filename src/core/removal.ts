@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 
 /**
@@ -10,4 +11,12 @@ export const DESTROY_ON_REMOVAL_CONTEXT = 'cdk-lakehouse:destroyOnRemoval';
 export function isDestroyOnRemoval(scope: IConstruct): boolean {
   const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
   return value === true || value === 'true';
+}
+
+/**
+ * The removal policy of every construct of the library (`removalPolicy` prop): the one given, else
+ * RETAIN, or DESTROY when the app sets `DESTROY_ON_REMOVAL_CONTEXT` (docs/conventions.md).
+ */
+export function resolveRemovalPolicy(scope: IConstruct, given: RemovalPolicy | undefined): RemovalPolicy {
+  return given ?? (isDestroyOnRemoval(scope) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
 }

@@ -112,7 +112,10 @@ export class ScheduleDeadLetterQueue extends Construct {
     return { deadLetterQueue: this.queue, retryAttempts: ScheduleDeadLetterQueue.RETRY_ATTEMPTS, maxEventAge: ScheduleDeadLetterQueue.MAX_EVENT_AGE };
   }
 
-  /** Wraps a target built with `targetOptions` so its role can also use the queue's key. */
+  /**
+   * Wraps a target built with `targetOptions` so its role can also use the queue's key.
+   * @param target the schedule target to wrap
+   */
   public target(target: scheduler.IScheduleTarget): scheduler.IScheduleTarget {
     return withDeadLetterKey(target, this.queue);
   }

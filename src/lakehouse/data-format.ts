@@ -46,7 +46,10 @@ export class DataFormat {
   /** Comma-separated values with a header line and double quotes (OpenCSVSerde). */
   public static readonly CSV = DataFormat.csv({});
 
-  /** CSV with a separator, quote and header lines of your choosing. */
+  /**
+   * CSV with a separator, quote and header lines of your choosing.
+   * @param options the delimiter, quote and header settings
+   */
   public static csv(options: CsvOptions): DataFormat {
     return new DataFormat(
       'csv',

@@ -102,7 +102,12 @@ abstract class LakeZoneBase extends Construct implements ILakeZone {
  * });
  */
 export class LakeZone extends LakeZoneBase {
-  /** Describes an existing zone; creates nothing. */
+  /**
+   * Describes an existing zone; creates nothing.
+   * @param scope the scope the imported zone is created in
+   * @param id the construct id of the imported zone
+   * @param attrs the bucket, database and key of the zone
+   */
   public static fromZoneAttributes(scope: Construct, id: string, attrs: LakeZoneAttributes): ILakeZone {
     validateGlueName('LakeZone', 'databaseName', attrs.databaseName);
     class Imported extends LakeZoneBase {

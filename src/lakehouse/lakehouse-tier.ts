@@ -14,7 +14,7 @@ import { LakehouseDeployRules } from '../core/deploy-rules';
 import { ILakehouse, ILakeZone, LakeZoneName } from '../core/lake';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag';
 import { GLUE_NAME_RULE, stackScopedName } from '../core/naming';
-import { isDestroyOnRemoval } from '../core/removal';
+import { resolveRemovalPolicy } from '../core/removal';
 import { reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 
@@ -83,7 +83,7 @@ export class LakehouseTier extends Construct implements ILakehouse {
     // Deliver access logs through a bucket policy, never through ACLs (ACLs stay disabled on
     // every lake bucket), whatever the app's feature flags say.
     this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-    this.removalPolicy = props.removalPolicy ?? (isDestroyOnRemoval(this) ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
     // Glue database names are unique per account and region: the default carries the stack name
@@ -149,21 +149,34 @@ export class LakehouseTier extends Construct implements ILakehouse {
     }
   }
 
-  /** Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone. */
+  /**
+   * Registers a raw table (JSON lines, CSV or Parquet, partition projection) in the raw zone.
+   * @param id the construct id of the table
+   * @param options the table: name, columns, format, partitions
+   */
   public addRawTable(id: string, options: RawTableOptions): RawTable {
     const table = new RawTable(this, id, { ...options, zone: this.raw });
     LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addRawTable', 'tableName');
     return table;
   }
 
-  /** Registers an Iceberg table with Glue table optimizers in the curated zone. */
+  /**
+   * Registers an Iceberg table with Glue table optimizers in the curated zone.
+   * @param id the construct id of the table
+   * @param options the table: name, columns, partitions, optimizers
+   */
   public addIcebergTable(id: string, options: IcebergTableOptions): IcebergTable {
     const table = new IcebergTable(this, id, { removalPolicy: this.removalPolicy, ...options, zone: this.curated });
     LakehouseDeployRules._nameOwner(table, table, 'LakehouseTier.addIcebergTable', 'tableName');
     return table;
   }
 
-  /** Adds a Glue crawler for schema discovery in one zone. */
+  /**
+   * Adds a Glue crawler for schema discovery in one zone.
+   * @param id the construct id of the crawler
+   * @param zone the zone the crawler crawls
+   * @param options the crawler's schedule and prefixes
+   */
   public addCrawler(id: string, zone: LakeZoneName, options: LakeCrawlerOptions = {}): LakeCrawler {
     return new LakeCrawler(this, id, { ...options, zone: this.zone(zone) });
   }

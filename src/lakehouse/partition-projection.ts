@@ -36,7 +36,10 @@ export class PartitionProjection {
     return new PartitionProjection('injected', {});
   }
 
-  /** A fixed list of values. */
+  /**
+   * A fixed list of values.
+   * @param values the values the partition key takes
+   */
   public static values(values: string[]): PartitionProjection {
     if (values.length === 0) {
       throw propError('PartitionProjection', 'values', 'the list is empty', 'give at least one value, or use PartitionProjection.injected()');
@@ -44,7 +47,12 @@ export class PartitionProjection {
     return new PartitionProjection('enum', { values: values.join(',') });
   }
 
-  /** Integers from min to max, zero-padded to `digits` (e.g. month 01-12). */
+  /**
+   * Integers from min to max, zero-padded to `digits` (e.g. month 01-12).
+   * @param min the smallest value
+   * @param max the largest value
+   * @param digits the number of digits, zero-padded (e.g. 2 for `01`)
+   */
   public static integerRange(min: number, max: number, digits?: number): PartitionProjection {
     if (!Number.isInteger(min) || !Number.isInteger(max) || min > max) {
       throw propError('PartitionProjection', 'integerRange', `[${min}, ${max}] is not a range of integers`, 'give whole numbers with min <= max');
@@ -55,7 +63,10 @@ export class PartitionProjection {
     });
   }
 
-  /** Dates in a format between a start and an end. */
+  /**
+   * Dates in a format between a start and an end.
+   * @param options the first date, the format and the unit of the range
+   */
   public static dateRange(options: DatePartitionOptions): PartitionProjection {
     return new PartitionProjection('date', {
       'format': options.format,

@@ -29,7 +29,7 @@ const PROFILES: { [kind: string]: KindProfile } = {
   },
   'api-pull': {
     title: 'API pull',
-    throughput: 'Successful runs',
+    throughput: 'Records pulled',
     errors: 'Failed runs',
     lag: 'Watermark lag (ms)',
     particular: 'Runs: outcomes, pages pulled',

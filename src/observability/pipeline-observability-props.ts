@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -176,6 +176,12 @@ export interface PipelineObservabilityProps {
    * @default logs.RetentionDays.ONE_YEAR
    */
   readonly deliveryErrorLogRetention?: logs.RetentionDays;
+  /**
+   * What happens to the topic key, the landed logs and events and their log groups when they
+   * leave the stack.
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** The alarms and rules created for one watched pipeline. */

@@ -30,9 +30,9 @@ import { lakeLogGroup } from '../core/log-encryption';
 import { acknowledgeInlinePolicies, escapeRegex, suppressNag } from '../core/nag';
 import { GLUE_NAME_RULE, sanitizeName, stackScopedResourceName } from '../core/naming';
 import { IDataPipeline, PipelineMetrics } from '../core/pipeline';
+import { resolveRemovalPolicy } from '../core/removal';
 import { addOrReportStatement, reportStatement } from '../core/resource-policy';
 import { propError, validateGlueName } from '../core/validation';
-import { DESTROY_ON_REMOVAL_CONTEXT } from '../lakehouse/lakehouse-tier';
 import { PartitionProjection } from '../lakehouse/partition-projection';
 import { RawTable } from '../lakehouse/raw-table';
 
@@ -94,7 +94,9 @@ export class PipelineObservability extends Construct {
   /** The alert topic (KMS-encrypted, TLS only) every alarm and failure event is sent to. */
   public readonly topic: sns.Topic;
   /** The key of the alert topic. */
-  public readonly topicKey: kms.IKey;
+  public readonly topicEncryptionKey: kms.IKey;
+  /** What happens to the topic key and the landed ops data (log groups, tables) when they leave the stack. */
+  public readonly removalPolicy: RemovalPolicy;
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -182,16 +184,16 @@ export class PipelineObservability extends Construct {
     this.props = props;
     validateProps(props, id);
     LakehouseDeployRules._applyTo(this);
-    const destroy = isDestroyContext(this);
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
 
     // The topic: its own key, since CloudWatch and EventBridge must be allowed to use it and the
     // lake's data key should not be widened for alerts.
-    this.topicKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
+    this.topicEncryptionKey = props.topicEncryptionKey ?? new kms.Key(this, 'TopicKey', {
       description: 'Encrypts the lake alert topic',
       enableKeyRotation: true,
-      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: this.removalPolicy,
     });
-    addToKeyPolicy(this, this.topicKey, new iam.PolicyStatement({
+    addToKeyPolicy(this, this.topicEncryptionKey, new iam.PolicyStatement({
       sid: 'AlarmsAndEventsPublishToTheAlertTopic',
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
@@ -199,7 +201,7 @@ export class PipelineObservability extends Construct {
     }));
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Lake alerts',
-      masterKey: this.topicKey,
+      masterKey: this.topicEncryptionKey,
       enforceSSL: true,
     });
     // enforceSSL writes a topic policy, which replaces SNS's default one: CloudWatch alarm actions
@@ -231,6 +233,7 @@ export class PipelineObservability extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     });
     suppressNag(this.eventTargetDeadLetterQueue, [{
       id: 'AwsSolutions-SQS3',
@@ -301,7 +304,7 @@ export class PipelineObservability extends Construct {
     }
 
     if (props.lake && (props.landOpsDataInLake ?? true)) {
-      const landing = this.landOpsData(props.lake, props, destroy);
+      const landing = this.landOpsData(props.lake, props);
       this.logDeliveryStream = landing.logStream;
       this.eventDeliveryStream = landing.eventStream;
       this.logsTable = landing.logsTable;
@@ -608,7 +611,10 @@ export class PipelineObservability extends Construct {
     this.remoteRuleArns.push(ruleArn);
   }
 
-  /** The watched pipeline of that name. */
+  /**
+   * The watched pipeline of that name.
+   * @param pipelineName the name of a watched pipeline
+   */
   public watchedPipeline(pipelineName: string): WatchedPipeline {
     const found = this.watchedPipelines.find((w) => w.pipeline.pipelineName === pipelineName);
     if (!found) {
@@ -764,7 +770,7 @@ export class PipelineObservability extends Construct {
     }
   }
 
-  private landOpsData(lake: ILakehouse, props: PipelineObservabilityProps, destroy: boolean) {
+  private landOpsData(lake: ILakehouse, props: PipelineObservabilityProps) {
     const raw = lake.raw;
     const stack = Stack.of(this);
     const stream = (id: string, kind: string, processors: firehose.CfnDeliveryStream.ProcessorProperty[]) => {
@@ -773,10 +779,10 @@ export class PipelineObservability extends Construct {
       // Firehose's own delivery errors, one group per stream.
       const errorLogs = lakeLogGroup(this, `${id}Errors`, {
         userKey: props.logEncryptionKey,
-        constructKey: this.topicKey,
+        constructKey: this.topicEncryptionKey,
         keyProp: 'logEncryptionKey',
         retention: props.deliveryErrorLogRetention ?? logs.RetentionDays.ONE_YEAR,
-        removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        removalPolicy: this.removalPolicy,
       });
       const errorStream = errorLogs.addStream('S3Delivery');
       // A role of our own rather than the L2 destination's, which grants read, write and delete
@@ -1064,11 +1070,5 @@ function labeled(metric: cloudwatch.IMetric, label: string): cloudwatch.IMetric 
     return metric.label ? metric : metric.with({ label });
   }
   return metric;
-}
-
-
-function isDestroyContext(scope: Construct): boolean {
-  const value = scope.node.tryGetContext(DESTROY_ON_REMOVAL_CONTEXT);
-  return value === true || value === 'true';
 }
 

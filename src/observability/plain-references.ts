@@ -87,7 +87,10 @@ export class PlainReferences {
 
   constructor(private readonly consumer: IConstruct) {}
 
-  /** The value with every token that refers to another stack's named resource replaced by a plain string. */
+  /**
+   * The value with every token that refers to another stack's named resource replaced by a plain string.
+   * @param value a value that may be a token of another stack
+   */
   public string(value: string): string {
     if (!Token.isUnresolved(value)) return value;
     let out = value;
@@ -98,7 +101,10 @@ export class PlainReferences {
     return out;
   }
 
-  /** A metric whose dimensions (and, for math, the metrics it uses) carry plain strings. */
+  /**
+   * A metric whose dimensions (and, for math, the metrics it uses) carry plain strings.
+   * @param metric a metric that may reference a resource of another stack
+   */
   public metric(metric: cloudwatch.IMetric): cloudwatch.IMetric {
     if (metric instanceof cloudwatch.Metric) {
       const dims = metric.dimensions ?? {};

@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy, Size, TimeZone } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ILakehouse, ILakeTable, ILakeZone } from '../core/lake';
 
@@ -14,7 +15,10 @@ export class AthenaEngineVersion {
   /** Let Athena choose and upgrade the engine. */
   public static readonly AUTO = new AthenaEngineVersion('AUTO');
 
-  /** An engine version by the name Athena gives it, for versions newer than this library. */
+  /**
+   * An engine version by the name Athena gives it, for versions newer than this library.
+   * @param name the name of the kind
+   */
   public static of(name: string): AthenaEngineVersion {
     return new AthenaEngineVersion(name);
   }
@@ -80,15 +84,10 @@ export interface ScheduledQueryOptions {
   /** The SQL. For `ReportFormat.PARQUET` a `SELECT` (it is wrapped in `UNLOAD`). */
   readonly sql: string;
   /**
-   * When it runs, as EventBridge Scheduler reads it: `rate(1 day)`, `cron(0 6 * * ? *)` (six
-   * fields: minutes hours day-of-month month day-of-week year) or `at(2030-01-31T06:00:00)`.
+   * When it runs, e.g. `ScheduleExpression.cron({ minute: '0', hour: '6', timeZone: TimeZone.EUROPE_BERLIN })`
+   * (a `cron` or `at` expression without a time zone runs in UTC).
    */
-  readonly schedule: string;
-  /**
-   * Time zone of `cron` and `at` expressions.
-   * @default TimeZone.ETC_UTC
-   */
-  readonly timeZone?: TimeZone;
+  readonly schedule: scheduler.ScheduleExpression;
   /**
    * Database the query runs in (unqualified table names resolve here).
    * @default - the lake's curated database
@@ -126,13 +125,11 @@ export interface ScheduledQueryOptions {
 export interface IcebergMaintenanceOptions {
   /** The Iceberg table. */
   readonly table: ILakeTable;
-  /** When it runs (`rate(...)`, `cron(...)` with six fields or `at(...)`). */
-  readonly schedule: string;
   /**
-   * Time zone of `cron` and `at` expressions.
-   * @default TimeZone.ETC_UTC
+   * When it runs, e.g. `ScheduleExpression.cron({ minute: '0', hour: '2', weekDay: 'SUN' })` (a
+   * `cron` or `at` expression without a time zone runs in UTC).
    */
-  readonly timeZone?: TimeZone;
+  readonly schedule: scheduler.ScheduleExpression;
   /**
    * Run `OPTIMIZE <table> REWRITE DATA USING BIN_PACK` (compacts small files).
    * @default true
@@ -249,9 +246,11 @@ export interface AthenaServingProps {
    */
   readonly scheduledQueries?: ScheduledQueryOptions[];
   /**
-   * What happens to the results bucket, the workgroup (and its query history) and the log group
-   * when they leave the stack. `DESTROY` also empties the results bucket.
-   * @default - the lake's removal policy when it is a `LakehouseTier`, otherwise RETAIN
+   * What happens to the results bucket, the workgroup (and its query history), the schedules'
+   * dead-letter queue and the log group
+   * when they leave the stack. `DESTROY` also empties the results bucket. Set it like the lake's:
+   * it is not read from the lake, which may live in another stack or be imported.
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

@@ -22,6 +22,7 @@ import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../core/nag'
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../core/pipeline';
+import { resolveRemovalPolicy } from '../core/removal';
 import { propError, validateGlueName, wholeDays } from '../core/validation';
 import { LakehouseTier } from '../lakehouse/lakehouse-tier';
 
@@ -74,7 +75,7 @@ const RESULTS_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'
  * serving.addScheduledQuery('DailyRevenue', {
  *   queryName: 'daily-revenue',
  *   sql: 'SELECT day, sum(amount) AS revenue FROM orders GROUP BY day',
- *   schedule: 'cron(0 6 * * ? *)',
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '6' }),
  * });
  */
 export class AthenaServing extends Construct implements IDataPipeline, IQueryServing {
@@ -124,8 +125,8 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     super(scope, id);
     const stack = Stack.of(this);
     this.lake = props.lake;
+    this.removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const tier = props.lake instanceof LakehouseTier ? props.lake : undefined;
-    this.removalPolicy = props.removalPolicy ?? tier?.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroy = this.removalPolicy === RemovalPolicy.DESTROY;
 
     // ---- validation, all in one place --------------------------------------------------------
@@ -227,6 +228,7 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     });
     suppressNag(this.scheduleDeadLetterQueue, [{
       id: 'AwsSolutions-SQS3',
@@ -309,7 +311,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return grants.reduce((all, g) => all.combine(g));
   }
 
-  /** Adds a saved query to the workgroup. */
+  /**
+   * Adds a saved query to the workgroup.
+   * @param id the construct id of the saved query
+   * @param options the query: name, SQL, database, description
+   */
   public addNamedQuery(id: string, options: NamedQueryOptions): athena.CfnNamedQuery {
     const name = options.queryName.trim();
     if (name.length === 0 || name.length > 128) {
@@ -330,7 +336,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return query;
   }
 
-  /** Adds a query that runs on a schedule and leaves a report under the reports prefix. */
+  /**
+   * Adds a query that runs on a schedule and leaves a report under the reports prefix.
+   * @param id the construct id of the scheduled query
+   * @param options the query, its schedule, report format and what it may read
+   */
   public addScheduledQuery(id: string, options: ScheduledQueryOptions): ScheduledQuery {
     if (this.scheduledNames.has(options.queryName)) {
       throw propError('AthenaServing', 'scheduledQueries.queryName', `two scheduled queries are named "${options.queryName}" and would write the same reports`,
@@ -343,7 +353,11 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return query;
   }
 
-  /** Adds scheduled `OPTIMIZE` / `VACUUM` of an Iceberg table. */
+  /**
+   * Adds scheduled `OPTIMIZE` / `VACUUM` of an Iceberg table.
+   * @param id the construct id of the maintenance workflow
+   * @param options the Iceberg table, the schedule and what to run
+   */
   public addIcebergMaintenance(id: string, options: IcebergMaintenanceOptions): IcebergMaintenance {
     const maintenance = new IcebergMaintenance(this, id, { ...options, serving: this });
     maintenance.node.addDependency(this.workGroup);
@@ -367,13 +381,13 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
   public get pipelineMetrics(): PipelineMetrics {
     const workflows = this.workflows;
     const additional: LabeledMetric[] = [
-      { label: 'Bytes scanned', metric: this.metricAthena('ProcessedBytes', 'SUCCEEDED', 'Sum') },
-      { label: 'Failed queries (all users)', metric: this.metricAthena('TotalExecutionTime', 'FAILED', 'SampleCount') },
+      { label: 'Bytes scanned', metric: this.metricProcessedBytes() },
+      { label: 'Failed queries (all users)', metric: this.metricFailedQueries() },
     ];
     if (workflows.length === 0) {
       return {
-        throughput: this.metricAthena('TotalExecutionTime', 'SUCCEEDED', 'SampleCount'),
-        errors: this.metricAthena('TotalExecutionTime', 'FAILED', 'SampleCount'),
+        throughput: this.metricSucceededQueries(),
+        errors: this.metricFailedQueries(),
         additional,
       };
     }
@@ -408,14 +422,46 @@ export class AthenaServing extends Construct implements IDataPipeline, IQuerySer
     return [this.logGroup];
   }
 
-  /** A workgroup metric Athena publishes (when CloudWatch metrics are on). */
-  public metricAthena(metricName: string, queryState: string, statistic: string): cloudwatch.Metric {
+  /**
+   * A metric Athena publishes for the workgroup's DML queries (namespace `AWS/Athena`, dimensions
+   * `WorkGroup`, `QueryState`, `QueryType`; the workgroup publishes them), over 5 minutes.
+   * @param metricName Athena's metric name, e.g. `ProcessedBytes` or `TotalExecutionTime`
+   * @param props overrides: `dimensionsMap` replaces the dimensions (e.g. `QueryState: 'FAILED'`), and the statistic, period, label...
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: 'AWS/Athena',
       metricName,
-      dimensionsMap: { WorkGroup: this.workGroupName, QueryState: queryState, QueryType: 'DML' },
-      statistic,
+      dimensionsMap: { WorkGroup: this.workGroupName, QueryState: 'SUCCEEDED', QueryType: 'DML' },
+      statistic: 'Sum',
       period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /**
+   * Bytes the workgroup's succeeded DML queries scanned (what Athena bills), summed.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricProcessedBytes(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ProcessedBytes', { label: 'Bytes scanned', ...props });
+  }
+
+  /**
+   * DML queries of the workgroup that succeeded (the sample count of their execution time).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricSucceededQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('TotalExecutionTime', { statistic: 'SampleCount', label: 'Succeeded queries', ...props });
+  }
+
+  /**
+   * DML queries of the workgroup that failed, whoever ran them (the sample count of their execution time).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricFailedQueries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('TotalExecutionTime', {
+      statistic: 'SampleCount', label: 'Failed queries', dimensionsMap: { WorkGroup: this.workGroupName, QueryState: 'FAILED', QueryType: 'DML' }, ...props,
     });
   }
 

@@ -12,9 +12,10 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { IcebergMaintenanceOptions, QueryAccess, ReportFormat, ScheduledQueryOptions } from './athena-serving-props';
-import { validateQueryName, validateScheduleExpression, validateSql } from './validation';
+import { validateQueryName, validateScheduleText, validateSql } from './validation';
 import { ILakehouse } from '../core/lake';
 import { acknowledgeScheduleRole, suppressNag } from '../core/nag';
+import { validateScheduleExpression } from '../core/schedule';
 import { propError, validateGlueName } from '../core/validation';
 import { RawTable } from '../lakehouse/raw-table';
 
@@ -70,8 +71,7 @@ interface WorkflowSpec {
   readonly serving: IQueryServing;
   readonly name: string;
   readonly kind: string;
-  readonly schedule: string;
-  readonly timeZone?: TimeZone;
+  readonly schedule: scheduler.ScheduleExpression;
   readonly timeout: Duration;
   readonly enabled: boolean;
   readonly description?: string;
@@ -180,7 +180,8 @@ function buildWorkflow(scope: Construct, spec: WorkflowSpec): Workflow {
   serving.notificationTopic.masterKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
 
   const schedule = new scheduler.Schedule(scope, 'Schedule', {
-    schedule: scheduler.ScheduleExpression.expression(spec.schedule, spec.timeZone ?? TimeZone.ETC_UTC),
+    // Without a time zone, UTC is written out, so the template says which zone a cron runs in.
+    schedule: spec.schedule.timeZone ? spec.schedule : scheduler.ScheduleExpression.expression(spec.schedule.expressionString, TimeZone.ETC_UTC),
     description: spec.description ?? `${spec.kind} ${spec.name} (Athena workgroup ${serving.workGroupName})`,
     enabled: spec.enabled,
     target: new targets.StepFunctionsStartExecution(stateMachine, {
@@ -214,17 +215,26 @@ export abstract class ScheduledWorkflow extends Construct {
   /** The EventBridge Scheduler schedule that starts the workflow. */
   public abstract readonly schedule: scheduler.Schedule;
 
-  /** Runs started per period (Sum, 5 minutes). */
+  /**
+   * Runs started per period (Sum, 5 minutes).
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricRuns(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricStarted({ statistic: 'Sum', period: Duration.minutes(5), ...props });
   }
 
-  /** Runs that failed per period (Sum, 5 minutes); timeouts and throttling end as failures. */
+  /**
+   * Runs that failed per period (Sum, 5 minutes); timeouts and throttling end as failures.
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricFailed({ statistic: 'Sum', period: Duration.minutes(5), ...props });
   }
 
-  /** How long runs take, in milliseconds (Maximum, 5 minutes). */
+  /**
+   * How long runs take, in milliseconds (Maximum, 5 minutes).
+   * @param props overrides of the metric's statistic, period, label, dimensions...
+   */
   public metricDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricTime({ statistic: 'Maximum', period: Duration.minutes(5), ...props });
   }
@@ -247,7 +257,7 @@ export abstract class ScheduledWorkflow extends Construct {
  * const report = serving.addScheduledQuery('WeeklyOrders', {
  *   queryName: 'weekly-orders',
  *   sql: 'SELECT count(*) AS orders FROM orders',
- *   schedule: 'cron(0 7 ? * MON *)',
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '7', weekDay: 'MON' }),
  *   reads: { tables: [orders] },
  * });
  * // Where this query's reports land, e.g. for a downstream consumer.
@@ -269,6 +279,7 @@ export class ScheduledQuery extends ScheduledWorkflow {
     const serving = props.serving;
     validateQueryName('ScheduledQuery', 'queryName', props.queryName);
     const sql = validateSql('ScheduledQuery', 'sql', props.sql);
+    validateScheduleText('ScheduledQuery', 'schedule', props.schedule.expressionString);
     validateScheduleExpression('ScheduledQuery', 'schedule', props.schedule);
     this.queryName = props.queryName;
     this.format = props.format ?? ReportFormat.CSV;
@@ -326,7 +337,6 @@ export class ScheduledQuery extends ScheduledWorkflow {
       name: props.queryName,
       kind: 'Report',
       schedule: props.schedule,
-      timeZone: props.timeZone,
       timeout: props.timeout ?? Duration.hours(1),
       enabled: props.enabled ?? true,
       description: props.description,
@@ -358,7 +368,10 @@ export class ScheduledQuery extends ScheduledWorkflow {
  * declare const events: IcebergTable;
  *
  * // Compact and vacuum every Sunday night; the Glue optimizers are off for this table.
- * serving.addIcebergMaintenance('EventsMaintenance', { table: events, schedule: 'cron(0 2 ? * SUN *)' });
+ * serving.addIcebergMaintenance('EventsMaintenance', {
+ *   table: events,
+ *   schedule: scheduler.ScheduleExpression.cron({ minute: '0', hour: '2', weekDay: 'SUN' }),
+ * });
  */
 export class IcebergMaintenance extends ScheduledWorkflow {
   public readonly stateMachine: sfn.StateMachine;
@@ -374,6 +387,7 @@ export class IcebergMaintenance extends ScheduledWorkflow {
       throw propError('IcebergMaintenance', 'table', `"${table.tableName}" is a raw table; OPTIMIZE and VACUUM work on Iceberg tables only`,
         'pass an IcebergTable (lake.addIcebergTable), or drop the maintenance');
     }
+    validateScheduleText('IcebergMaintenance', 'schedule', props.schedule.expressionString);
     validateScheduleExpression('IcebergMaintenance', 'schedule', props.schedule);
     if (!optimize && !vacuum) {
       throw propError('IcebergMaintenance', 'optimize', 'both "optimize" and "vacuum" are false, so there is nothing to run',
@@ -389,7 +403,6 @@ export class IcebergMaintenance extends ScheduledWorkflow {
       name: `${database}.${table.tableName}`,
       kind: 'Maintenance',
       schedule: props.schedule,
-      timeZone: props.timeZone,
       timeout: props.timeout ?? Duration.hours(2),
       enabled: true,
       statements,

@@ -44,10 +44,11 @@ const CRON_RANGES: [string, number, number][] = [
 ];
 
 /**
- * An EventBridge Scheduler expression: `rate(n unit)`, `cron(...)` with six fields (exactly one of
+ * The text of an EventBridge Scheduler expression, checked field by field (on top of the core
+ * `validateScheduleExpression`): `rate(n unit)`, `cron(...)` with six fields (exactly one of
  * day-of-month and day-of-week is `?`) or `at(yyyy-mm-ddThh:mm:ss)`.
  */
-export function validateScheduleExpression(construct: string, prop: string, expression: string): void {
+export function validateScheduleText(construct: string, prop: string, expression: string): void {
   if (Token.isUnresolved(expression)) return;
   const fail = (problem: string): never => {
     throw propError(construct, prop, `schedule "${expression}" ${problem}`,

@@ -4,6 +4,7 @@
  * transform → raw and curated zones and the catalog.
  */
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
@@ -41,11 +42,13 @@ function build() {
     uploadDrop: {},
     notifyOnSuccess: true,
   });
-  return { stack, lake, secret, api, p: new StackPolicies(stack) };
+  const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+  api.grantStartRun(operator);
+  return { stack, lake, secret, api, operator, p: new StackPolicies(stack) };
 }
 
 function edges(): { p: StackPolicies; edges: Edge[] } {
-  const { lake, secret, api, p } = build();
+  const { lake, secret, api, operator, p } = build();
   const s = (t: unknown) => p.str(t);
   const lakeKey = s(lake.encryptionKey.keyArn);
   const jobKey = s(api.jobEncryptionKey.keyArn);
@@ -79,6 +82,13 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
       { name: `${name} schedule cannot read the lake`, who: role, action: 's3:GetObject', resource: page, expect: 'deny', why: 'least privilege' },
     );
   }
+  const operatorRole = s(operator.roleArn);
+  out.push(
+    // grantStartRun (issue 16): start a run by hand, nothing else.
+    { name: 'grantStartRun: the operator starts the workflow', who: operatorRole, action: 'states:StartExecution', resource: machine, expect: 'allow', why: 'a run by hand' },
+    { name: 'grantStartRun: the operator cannot invoke the puller directly', who: operatorRole, action: 'lambda:InvokeFunction', resource: puller, expect: 'deny', why: 'least privilege' },
+    { name: 'grantStartRun: the operator cannot start the transform job', who: operatorRole, action: 'glue:StartJobRun', resource: job, expect: 'deny', why: 'least privilege' },
+  );
   out.push(
     // Workflow
     { name: 'workflow invokes the puller', who: machineRole, action: 'lambda:InvokeFunction', resource: puller, expect: 'allow', why: 'Pull / Commit / uploads steps' },

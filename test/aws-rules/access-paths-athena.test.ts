@@ -4,6 +4,7 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import {
   ACCOUNT, Edge, ENV, expectEdge, fromSource, OTHER_ACCOUNT_ROLE, REGION, StackPolicies, viaS3, viaSns,
 } from './iam-harness';
@@ -17,9 +18,9 @@ function build() {
   const serving = new AthenaServing(stack, 'Analysts', { lake, workGroupName: 'analysts' });
   const scientist = new iam.Role(stack, 'Scientist', { assumedBy: new iam.AccountRootPrincipal() });
   serving.grantQuery(scientist, { zones: [lake.curated] });
-  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: 'cron(0 6 * * ? *)' });
-  const parquet = serving.addScheduledQuery('Weekly', { queryName: 'weekly', sql: 'SELECT 1', schedule: 'cron(0 6 ? * MON *)', format: ReportFormat.PARQUET });
-  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: 'cron(0 2 ? * SUN *)' });
+  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)') });
+  const parquet = serving.addScheduledQuery('Weekly', { queryName: 'weekly', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('cron(0 6 ? * MON *)'), format: ReportFormat.PARQUET });
+  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: scheduler.ScheduleExpression.expression('cron(0 2 ? * SUN *)') });
   return { stack, lake, serving, scientist, csv, parquet, maintenance, p: new StackPolicies(stack) };
 }
 
@@ -38,7 +39,7 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
   const dataFile = `${curated}/orders/data/x.parquet`;
   const resultFile = `${results}/results/0000-1111.csv`;
   const topic = s(serving.notificationTopic.topicArn);
-  const topicKey = s(serving.notificationKey!.keyArn);
+  const topicEncryptionKey = s(serving.notificationKey!.keyArn);
   const dlq = s(serving.scheduleDeadLetterQueue.queueArn);
   const who = s(scientist.roleArn);
 
@@ -84,7 +85,7 @@ function edges(): { p: StackPolicies; edges: Edge[] } {
       { name: `${name}: workflow writes results`, who: role, action: 's3:PutObject', resource: resultFile, expect: 'allow', why: 'workgroup results' },
       { name: `${name}: workflow gets a data key of the results key`, who: role, action: 'kms:GenerateDataKey', resource: resultsKey, context: viaS3(results), expect: 'allow', why: 'SSE_KMS results' },
       { name: `${name}: workflow publishes to the report topic`, who: role, action: 'sns:Publish', resource: topic, expect: 'allow', why: 'success / failure notice' },
-      { name: `${name}: workflow gets a data key of the topic key`, who: role, action: 'kms:GenerateDataKey', resource: topicKey, context: viaSns(topic), expect: 'allow', why: 'SSE topic' },
+      { name: `${name}: workflow gets a data key of the topic key`, who: role, action: 'kms:GenerateDataKey', resource: topicEncryptionKey, context: viaSns(topic), expect: 'allow', why: 'SSE topic' },
     );
   }
   const csvRole = s(csv.stateMachine.role.roleArn);

@@ -32,7 +32,7 @@ function edges(): Edge[] {
   const targetRole = s(cdc.targetAccessRole!.roleArn);
   const sourceRole = s(cdc.sourceAccessRole!.roleArn);
   const dlq = s(cdc.scheduleDeadLetterQueue.queueArn);
-  const cdcKey = s(cdc.encryptionKey.keyArn);
+  const cdcKey = s(cdc.jobEncryptionKey.keyArn);
   const lakeKey = s(lake.encryptionKey.keyArn);
   const raw = s(lake.raw.bucket.bucketArn);
   const curated = s(lake.curated.bucket.bucketArn);
@@ -135,7 +135,7 @@ describe('CdcIngestion with an imported pipeline key', () => {
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
     const secret = new secretsmanager.Secret(stack, 'DbSecret');
     const dbSecurityGroup = new ec2.SecurityGroup(stack, 'DbSg', { vpc, allowAllOutbound: false });
-    const cdc = new CdcIngestion(stack, 'Shop', { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), encryptionKey: key });
+    const cdc = new CdcIngestion(stack, 'Shop', { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), jobEncryptionKey: key });
     const p = new StackPolicies(stack);
     const dlq = p.str(cdc.scheduleDeadLetterQueue.queueArn);
     // The default key policy of a key: the account root, which delegates to IAM policies.

@@ -31,7 +31,7 @@ function edges(): Edge[] {
   const { lake, obs, p } = build();
   const s = (t: unknown) => p.str(t);
   const topic = s(obs.topic.topicArn);
-  const topicKey = s(obs.topicKey.keyArn);
+  const topicEncryptionKey = s(obs.topicEncryptionKey.keyArn);
   const lakeKey = s(lake.encryptionKey.keyArn);
   const raw = s(lake.raw.bucket.bucketArn);
   const dlq = s(obs.eventTargetDeadLetterQueue.queueArn);
@@ -53,12 +53,12 @@ function edges(): Edge[] {
     });
   }
   out.push(
-    { name: 'CloudWatch gets a data key of the topic key', who: 'cloudwatch.amazonaws.com', action: 'kms:GenerateDataKey', resource: topicKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic: the publishing service needs the key (SNS docs, compatibility with AWS services)' },
-    { name: 'CloudWatch decrypts with the topic key', who: 'cloudwatch.amazonaws.com', action: 'kms:Decrypt', resource: topicKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic' },
+    { name: 'CloudWatch gets a data key of the topic key', who: 'cloudwatch.amazonaws.com', action: 'kms:GenerateDataKey', resource: topicEncryptionKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic: the publishing service needs the key (SNS docs, compatibility with AWS services)' },
+    { name: 'CloudWatch decrypts with the topic key', who: 'cloudwatch.amazonaws.com', action: 'kms:Decrypt', resource: topicEncryptionKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic' },
     { name: 'an alarm of another account cannot publish to the alert topic', who: 'cloudwatch.amazonaws.com', action: 'sns:Publish', resource: topic, context: { 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:222222222222:alarm:x`, 'aws:SourceAccount': '222222222222' }, expect: 'deny', why: 'confused deputy' },
     { name: 'CloudWatch cannot publish without TLS', who: 'cloudwatch.amazonaws.com', action: 'sns:Publish', resource: topic, context: { ...fromSource(`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:x`), 'aws:SecureTransport': 'false' }, expect: 'deny', why: 'TLS-only topic' },
     { name: 'another account cannot publish to the alert topic', who: OTHER_ACCOUNT_ROLE, action: 'sns:Publish', resource: topic, expect: 'deny', why: 'no cross-account access' },
-    { name: 'another account cannot decrypt with the topic key', who: OTHER_ACCOUNT_ROLE, action: 'kms:Decrypt', resource: topicKey, expect: 'deny', why: 'key of this account' },
+    { name: 'another account cannot decrypt with the topic key', who: OTHER_ACCOUNT_ROLE, action: 'kms:Decrypt', resource: topicEncryptionKey, expect: 'deny', why: 'key of this account' },
   );
   // Failure rules → topic, undelivered → DLQ, events → Firehose.
   for (const ruleId of p.ofType('AWS::Events::Rule')) {
@@ -66,7 +66,7 @@ function edges(): Edge[] {
     const targets = p.value(p.template.Resources[ruleId].Properties.Targets) as { Arn: string; RoleArn?: string }[];
     out.push(
       { name: `rule ${ruleId} publishes to the alert topic`, who: 'events.amazonaws.com', action: 'sns:Publish', resource: topic, context: fromSource(rule), expect: 'allow', why: 'failure events become alerts' },
-      { name: `rule ${ruleId}: EventBridge gets a data key of the topic key`, who: 'events.amazonaws.com', action: 'kms:GenerateDataKey', resource: topicKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic' },
+      { name: `rule ${ruleId}: EventBridge gets a data key of the topic key`, who: 'events.amazonaws.com', action: 'kms:GenerateDataKey', resource: topicEncryptionKey, context: snsKeyContext, expect: 'allow', why: 'SSE topic' },
       { name: `rule ${ruleId} dead-letters to the undelivered-alerts queue`, who: 'events.amazonaws.com', action: 'sqs:SendMessage', resource: dlq, context: fromSource(rule), expect: 'allow', why: 'an alert EventBridge cannot deliver is kept' },
     );
     for (const t of targets.filter((x) => x.Arn.includes(':firehose:'))) {

@@ -87,7 +87,7 @@ function edges(deduplicate: boolean): { p: StackPolicies; edges: Edge[] } {
     const dedupRole = s(streaming.dedupFunction!.role!.roleArn);
     const dedupTable = s(streaming.dedupTable!.tableArn);
     const tableName = s(streaming.dedupTable!.tableName);
-    const queue = s(streaming.onFailureQueue!.queueArn);
+    const queue = s(streaming.eventSourceDeadLetterQueue!.queueArn);
     out.push(
       ...READ_STREAM.map((action): Edge => ({ name: `dedup event source: ${action}`, who: dedupRole, action, resource: stream, expect: 'allow', why: 'Lambda polls the stream with the function role' })),
       { name: 'dedup decrypts stream records', who: dedupRole, action: 'kms:Decrypt', resource: lakeKey, context: viaKinesis(stream), expect: 'allow', why: 'the stream is encrypted with the lake key' },

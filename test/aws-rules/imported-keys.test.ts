@@ -46,14 +46,14 @@ interface Case {
 const glueLogs = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws-glue/jobs/logs-v2`;
 const cases: Case[] = [
   {
-    name: 'CdcIngestion encryptionKey: CloudWatch Logs encrypts the merge job logs',
+    name: 'CdcIngestion jobEncryptionKey: CloudWatch Logs encrypts the merge job logs',
     build: () => {
       const { stack, key } = fresh();
       const lake = new LakehouseTier(stack, 'Lake', {});
       const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
       const secret = new secretsmanager.Secret(stack, 'DbSecret');
       const dbSecurityGroup = new ec2.SecurityGroup(stack, 'DbSg', { vpc });
-      new CdcIngestion(stack, 'Shop', { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), encryptionKey: key });
+      new CdcIngestion(stack, 'Shop', { ...cdcProps({ stack, lake, vpc, secret, dbSecurityGroup }), jobEncryptionKey: key });
       return stack;
     },
     who: `logs.${REGION}.amazonaws.com`,
@@ -61,7 +61,7 @@ const cases: Case[] = [
     context: logsContext(glueLogs),
   },
   {
-    name: 'CdcIngestion encryptionKey: DMS encrypts its storage',
+    name: 'CdcIngestion jobEncryptionKey: DMS encrypts its storage',
     build: () => cases[0].build(),
     who: 'dms.amazonaws.com',
     action: 'kms:GenerateDataKey',

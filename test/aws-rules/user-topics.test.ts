@@ -39,7 +39,7 @@ test('AthenaServing notificationTopic: the report workflows can use the topic ke
   const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'lake' });
   const { key, topic } = userTopic(stack);
   const serving = new AthenaServing(stack, 'Analysts', { lake, workGroupName: 'analysts', notificationTopic: topic });
-  const report = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: 'cron(0 6 * * ? *)' });
+  const report = serving.addScheduledQuery('Daily', { queryName: 'daily', sql: 'SELECT 1', schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)') });
   const p = new StackPolicies(stack);
   const topicArn = p.str(topic.topicArn);
   const who = p.str(report.stateMachine.role.roleArn);

@@ -400,11 +400,11 @@ describe('AthenaServing scheduled workflows, run with their schedules\' exact in
   const lake = new LakehouseTier(stack, 'Lake', { lakeName: 'shop' });
   const serving = new AthenaServing(stack, 'Analysts', { lake });
   const orders = lake.addIcebergTable('Orders', { tableName: 'orders', columns: [{ name: 'id', type: 'string' }] });
-  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily-revenue', sql: 'SELECT 1 AS one', schedule: 'cron(0 6 * * ? *)' });
+  const csv = serving.addScheduledQuery('Daily', { queryName: 'daily-revenue', sql: 'SELECT 1 AS one', schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)') });
   const parquet = serving.addScheduledQuery('Weekly', {
-    queryName: 'weekly', sql: 'SELECT id FROM orders', schedule: 'cron(0 7 ? * MON *)', format: ReportFormat.PARQUET, reads: { tables: [orders] },
+    queryName: 'weekly', sql: 'SELECT id FROM orders', schedule: scheduler.ScheduleExpression.expression('cron(0 7 ? * MON *)'), format: ReportFormat.PARQUET, reads: { tables: [orders] },
   });
-  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: 'cron(0 3 ? * SUN *)' });
+  const maintenance = serving.addIcebergMaintenance('OrdersMaintenance', { table: orders, schedule: scheduler.ScheduleExpression.expression('cron(0 3 ? * SUN *)') });
   const template = Template.fromStack(stack).toJSON() as any;
   const machines = stateMachines(template);
   const triggers = scheduleTriggers(template);

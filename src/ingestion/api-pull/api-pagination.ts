@@ -64,7 +64,10 @@ export class ApiPagination {
     return new ApiPagination({ kind: 'none' });
   }
 
-  /** `?page=1`, `?page=2`... until an empty page (or one shorter than `pageSize`). Needs the records path. */
+  /**
+   * `?page=1`, `?page=2`... until an empty page (or one shorter than `pageSize`). Needs the records path.
+   * @param options the page parameter, its first value and the page size
+   */
   public static pageNumber(options: PageNumberPaginationOptions = {}): ApiPagination {
     return new ApiPagination({
       kind: 'pageNumber',
@@ -75,7 +78,10 @@ export class ApiPagination {
     });
   }
 
-  /** `?offset=0&limit=100`, `?offset=100&limit=100`... until a page shorter than `limit`. Needs the records path. */
+  /**
+   * `?offset=0&limit=100`, `?offset=100&limit=100`... until a page shorter than `limit`. Needs the records path.
+   * @param options the offset and limit parameters and the page size
+   */
   public static offset(options: OffsetPaginationOptions = {}): ApiPagination {
     return new ApiPagination({
       kind: 'offset',
@@ -85,7 +91,10 @@ export class ApiPagination {
     });
   }
 
-  /** The next page's cursor is read from each page at a JSON path and sent as a query parameter. */
+  /**
+   * The next page's cursor is read from each page at a JSON path and sent as a query parameter.
+   * @param options where the next cursor is in a page and the parameter it is sent in
+   */
   public static cursor(options: CursorPaginationOptions): ApiPagination {
     return new ApiPagination({ kind: 'cursor', cursorPath: options.cursorPath, parameter: options.parameter ?? 'cursor' });
   }

@@ -154,8 +154,9 @@ export interface ApiPullIngestionProps {
   /** The endpoints to pull (at least one); they share one puller, one workflow and one transform job. */
   readonly endpoints: ApiEndpoint[];
   /**
-   * Name of the pipeline: lowercase letters, digits, `-` and `_`. Prefixes raw keys
-   * (`<pipelineName>/<endpoint>/`), metrics dimensions and resource names.
+   * Name of the pipeline: the raw prefix (`<name>/<endpoint>/`), the `Pipeline` dimension of its
+   * metrics and the prefix of its resource names. 1-63 lowercase letters, digits, `-` and `_`,
+   * starting with a letter (docs/conventions.md).
    * @default - the construct id in kebab-case, e.g. `ShopApi` → `shop-api`
    */
   readonly pipelineName?: string;
@@ -190,17 +191,24 @@ export interface ApiPullIngestionProps {
    * Glue worker type of the transform job.
    * @default 'G.1X'
    */
-  readonly glueWorkerType?: string;
+  readonly mergeWorkerType?: string;
   /**
    * Number of Glue workers of the transform job.
    * @default 2
    */
-  readonly glueNumberOfWorkers?: number;
+  readonly mergeNumberOfWorkers?: number;
   /**
    * Timeout of one transform run.
    * @default Duration.hours(1)
    */
-  readonly glueTimeout?: Duration;
+  readonly mergeTimeout?: Duration;
+
+  /**
+   * Run the merge as Glue Flex (cheaper, may start later; `G.1X` or `G.2X` workers only).
+   * @default false
+   */
+  readonly mergeFlex?: boolean;
+
   /**
    * Key of the transform job's security configuration (its CloudWatch logs and bookmarks).
    * @default - a new key with rotation
@@ -214,7 +222,7 @@ export interface ApiPullIngestionProps {
   readonly logEncryptionKey?: kms.IKey;
   /**
    * What happens to the watermark table, the key and the log groups when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -27,10 +27,12 @@ import { MAX_FRESHNESS_SECONDS, validateFreshnessInterval } from '../../core/fre
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { MERGE_SETTING_NAMES, validateMergeSettings } from '../../core/merge-job-settings';
 import { acknowledgeInlinePolicies, acknowledgeScheduleRole, escapeRegex, NagReasons, suppressNag } from '../../core/nag';
-import { PIPELINE_NAME_RULE, sanitizeName } from '../../core/naming';
+import { defaultPipelineName, validatePipelineName } from '../../core/naming';
 import { FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation } from '../../core/pipeline';
 import { renderQualityRules } from '../../core/quality-rules-render';
+import { resolveRemovalPolicy } from '../../core/removal';
 import { parseRate, ScheduleDeadLetterQueue, validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -128,7 +130,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.pipelineName = resolved.pipelineName;
     this.rawPrefix = LakeLayout.dataPrefix(this.pipelineName);
     this.uploadsPrefix = props.uploadDrop ? LakeLayout.dataPrefix(`${this.pipelineName}/_uploads`) : undefined;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const stack = Stack.of(this);
 
     // Watermarks.
@@ -206,9 +208,10 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
       jobNamePrefix: `${this.pipelineName}-transform`,
       description: `ApiPullIngestion ${this.pipelineName}: raw pages → curated Iceberg (MERGE by record id)`,
       jobEncryptionKey: this.jobEncryptionKey,
-      workerType: props.glueWorkerType,
-      numberOfWorkers: props.glueNumberOfWorkers,
-      timeout: props.glueTimeout ?? Duration.hours(1),
+      workerType: props.mergeWorkerType,
+      numberOfWorkers: props.mergeNumberOfWorkers,
+      timeout: props.mergeTimeout ?? Duration.hours(1),
+      flex: props.mergeFlex,
       maxRetries: 0, // the workflow retries
       maxConcurrentRuns: Math.max(10, endpoints.length * 2),
       removalPolicy,
@@ -265,14 +268,14 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
       comment: `ApiPullIngestion ${this.pipelineName}: pull → land raw → transform to curated → commit watermark`,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      timeout: (props.pullerTimeout ?? Duration.minutes(15)).plus(props.glueTimeout ?? Duration.hours(1)).plus(Duration.hours(1)),
+      timeout: (props.pullerTimeout ?? Duration.minutes(15)).plus(props.mergeTimeout ?? Duration.hours(1)).plus(Duration.hours(1)),
       tracingEnabled: true,
       logs: { destination: this.stateMachineLogGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     lake.encryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt');
     // A topic the user brings may have its own key: publishing to an SSE topic needs it.
-    const topicKey = this.notificationTopic.masterKey;
-    if (topicKey && topicKey !== lake.encryptionKey) topicKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
+    const topicEncryptionKey = this.notificationTopic.masterKey;
+    if (topicEncryptionKey && topicEncryptionKey !== lake.encryptionKey) topicEncryptionKey.grant(this.stateMachine, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     // Schedules.
     const deadLetter = new ScheduleDeadLetterQueue(this, 'ScheduleDlq', {
@@ -307,12 +310,8 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     }
 
     // The pipeline contract.
-    const metric = (name: string, statistic: string, endpoint?: string) => new cloudwatch.Metric({
-      namespace: DEFAULT_NAMESPACE,
-      metricName: name,
-      dimensionsMap: endpoint ? { Pipeline: this.pipelineName, Endpoint: endpoint } : { Pipeline: this.pipelineName },
-      statistic,
-      period: Duration.minutes(5),
+    const metric = (name: string, statistic: string, endpoint?: string) => this.metric(name, {
+      statistic, dimensionsMap: endpoint ? { Pipeline: this.pipelineName, Endpoint: endpoint } : { Pipeline: this.pipelineName },
     });
     const errors = new cloudwatch.MathExpression({
       expression: 'failed + timedOut + aborted',
@@ -327,18 +326,18 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     const additional: LabeledMetric[] = [
       { label: 'Runs started', metric: this.stateMachine.metricStarted({ statistic: 'Sum' }) },
       { label: 'Runs succeeded', metric: this.stateMachine.metricSucceeded({ statistic: 'Sum' }) },
-      { label: 'Pages pulled', metric: metric(METRIC_NAMES.pages, 'Sum') },
-      { label: 'Bytes pulled', metric: metric(METRIC_NAMES.bytes, 'Sum') },
-      { label: 'Pages quarantined', metric: metric(METRIC_NAMES.quarantined, 'Sum') },
-      { label: 'Watermarks advanced', metric: metric(METRIC_NAMES.watermarkAdvanced, 'Sum') },
+      { label: 'Pages pulled', metric: this.metricPagesPulled() },
+      { label: 'Bytes pulled', metric: this.metricBytesPulled() },
+      { label: 'Pages quarantined', metric: this.metricPagesQuarantined() },
+      { label: 'Watermarks advanced', metric: this.metricWatermarkAdvanced() },
       { label: 'Rows merged into curated', metric: this.transform.metricRowsMerged() },
       { label: 'Rows quarantined by the transform', metric: this.transform.metricQuarantined() },
       { label: 'Transform run time (s)', metric: this.transform.metricRunTime() },
     ];
     this.pipelineMetrics = {
-      throughput: metric(METRIC_NAMES.records, 'Sum'),
+      throughput: this.metricRecordsPulled(),
       errors,
-      lagMillis: metric(METRIC_NAMES.watermarkAge, 'Maximum'),
+      lagMillis: this.metricWatermarkAge(),
       additional,
     };
     // Freshness on the curated table's commits (what people query); tables shared by endpoints count once per commit.
@@ -371,6 +370,75 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     this.acknowledgeNistFindings();
   }
 
+  /**
+   * Lets a principal start a run by hand: a Step Functions execution of the workflow, with the
+   * input a schedule sends (`{ "endpoint": "<name>" }`, or `{ "mode": "uploads" }` for the upload drop).
+   * @param grantee the principal that starts runs (an operator role, another workflow)
+   */
+  public grantStartRun(grantee: iam.IGrantable): iam.Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /**
+   * A metric the puller publishes: namespace `CdkLakehouse/ApiPull`, dimension `Pipeline` (add
+   * `Endpoint: '<name>'` through `dimensionsMap` for one endpoint), the sum over 5 minutes.
+   * @param metricName the puller's metric name, e.g. `RecordsPulled`
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: DEFAULT_NAMESPACE, metricName, dimensionsMap: { Pipeline: this.pipelineName }, statistic: 'Sum', period: Duration.minutes(5), ...props,
+    });
+  }
+
+  /**
+   * Records pulled (the items of every page's records array).
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricRecordsPulled(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.records, { label: 'Records pulled', ...props });
+  }
+
+  /**
+   * Pages pulled and landed in the raw zone.
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricPagesPulled(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.pages, { label: 'Pages pulled', ...props });
+  }
+
+  /**
+   * Bytes of the pages pulled.
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricBytesPulled(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.bytes, { label: 'Bytes pulled', ...props });
+  }
+
+  /**
+   * Pages put in the quarantine (no records array where `recordsPath` points).
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricPagesQuarantined(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.quarantined, { label: 'Pages quarantined', ...props });
+  }
+
+  /**
+   * Watermarks committed (an incremental run landed and merged).
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricWatermarkAdvanced(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.watermarkAdvanced, { label: 'Watermarks advanced', ...props });
+  }
+
+  /**
+   * How far the committed watermark is behind the time of the run, in milliseconds (maximum).
+   * @param props overrides of the dimensions, statistic, period, label...
+   */
+  public metricWatermarkAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(METRIC_NAMES.watermarkAge, { statistic: 'Maximum', label: 'Watermark age (ms)', ...props });
+  }
+
   /** Log groups use `logEncryptionKey`, else the job key (created on first use, so the puller's group can have it too). */
   private logKeys(props: ApiPullIngestionProps) {
     return { userKey: props.logEncryptionKey, constructKey: this.jobKey(props), keyProp: 'logEncryptionKey' };
@@ -380,7 +448,7 @@ export class ApiPullIngestion extends Construct implements IDataPipeline {
     return props.jobEncryptionKey ?? (this.node.tryFindChild('JobKey') as kms.Key | undefined) ?? new kms.Key(this, 'JobKey', {
       enableKeyRotation: true,
       description: `ApiPullIngestion ${this.pipelineName}: Glue job logs and bookmarks`,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: resolveRemovalPolicy(this, props.removalPolicy),
     });
   }
 
@@ -448,12 +516,12 @@ interface ResolvedEndpoint extends ApiEndpoint {
 
 function resolveProps(scope: Construct, props: ApiPullIngestionProps): { lake: ILakehouse; pipelineName: string; endpoints: ResolvedEndpoint[] } {
   // The pipeline name decides where raw data lands and keys the metrics: a default from the
-  // construct id (chosen by the user), never from the path, so moving the construct keeps it.
-  const pipelineName = props.pipelineName ?? sanitizeName(PIPELINE_NAME_RULE, [scope.node.id]);
-  if (!Token.isUnresolved(pipelineName) && !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(pipelineName)) {
-    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a valid pipeline name (lowercase letters, digits, "-" and "_", 1-63 characters, starting with a letter or digit)`,
-      `use a name such as "${toPipelineName(pipelineName) || 'my-api'}"`);
-  }
+  // construct's path inside its stack, so moving the construct to another stack keeps it.
+  const pipelineName = props.pipelineName ?? defaultPipelineName(scope);
+  validatePipelineName(NAME, pipelineName);
+  validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
+    workerType: props.mergeWorkerType, numberOfWorkers: props.mergeNumberOfWorkers, timeout: props.mergeTimeout, flex: props.mergeFlex,
+  });
   if (!props.endpoints || props.endpoints.length === 0) {
     throw propError(NAME, 'endpoints', 'no endpoint is given', 'give at least one endpoint to pull');
   }
@@ -573,9 +641,5 @@ function endpointConfig(pipelineName: string, ep: ResolvedEndpoint): EndpointCon
     maxAttempts: ep.maxAttempts ?? 5,
     maxRetryAfterSeconds: (ep.maxRetryAfter ?? Duration.minutes(2)).toSeconds(),
   };
-}
-
-function toPipelineName(value: string): string {
-  return value.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[-_]+|[-_]+$/g, '').slice(0, 63);
 }
 

@@ -153,10 +153,12 @@ export interface CdcIngestionProps {
   /** The lake: changes land in its raw zone, merged tables live in its curated zone. */
   readonly lake: ILakehouse;
   /**
-   * Name of the source: the raw prefix (`<pipelineName>/<schema>/<table>/`), the prefix of the
-   * curated tables and the pipeline's name in observability. Lowercase letters, digits and `_`.
+   * Name of the pipeline: the raw prefix (`<name>/<schema>/<table>/`), the `Pipeline` dimension of
+   * its metrics, the prefix of its resource names and, with `-` as `_`, of the curated tables.
+   * 1-63 lowercase letters, digits, `-` and `_`, starting with a letter (docs/conventions.md).
+   * @default - the construct id in kebab-case, e.g. `Shop` → `shop`
    */
-  readonly pipelineName: string;
+  readonly pipelineName?: string;
   /** The PostgreSQL database to read. */
   readonly source: PostgresSource;
   /**
@@ -221,7 +223,7 @@ export interface CdcIngestionProps {
   readonly mergeSchedule?: scheduler.ScheduleExpression;
   /**
    * Prefix of the curated table names: `<prefix><schema>_<table>`.
-   * @default `${pipelineName}_`
+   * @default - the pipeline name with `-` as `_`, then `_` (`shop-db` → `shop_db_`)
    */
   readonly tableNamePrefix?: string;
   /**
@@ -246,31 +248,38 @@ export interface CdcIngestionProps {
    * Glue worker type of the merge job.
    * @default 'G.1X'
    */
-  readonly glueWorkerType?: string;
+  readonly mergeWorkerType?: string;
   /**
    * Glue workers of the merge job.
    * @default 2
    */
-  readonly glueNumberOfWorkers?: number;
+  readonly mergeNumberOfWorkers?: number;
   /**
    * Longest a merge run may take.
    * @default Duration.hours(2)
    */
-  readonly glueTimeout?: Duration;
+  readonly mergeTimeout?: Duration;
+
+  /**
+   * Run the merge as Glue Flex (cheaper, may start later; `G.1X` or `G.2X` workers only).
+   * @default false
+   */
+  readonly mergeFlex?: boolean;
+
   /**
    * Key for the job's logs and bookmarks and DMS's storage.
    * @default - a new key with rotation
    */
-  readonly encryptionKey?: kms.IKey;
+  readonly jobEncryptionKey?: kms.IKey;
   /**
    * KMS key of the construct's CloudWatch log groups (its owner must allow logs.<region>.amazonaws.com to use it).
-   * @default - the construct's key (`encryptionKey` or the one it creates), when it is a key of this app (the construct adds the CloudWatch Logs statement
+   * @default - the construct's key (`jobEncryptionKey` or the one it creates), when it is a key of this app (the construct adds the CloudWatch Logs statement
    * to its policy); CloudWatch Logs' own encryption when that key is imported
    */
   readonly logEncryptionKey?: kms.IKey;
   /**
    * What happens to the stateful resources (keys, queues) on stack deletion.
-   * @default RemovalPolicy.RETAIN
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 }

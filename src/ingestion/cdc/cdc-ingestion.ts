@@ -27,13 +27,15 @@ import { LakehouseDeployRules } from '../../core/deploy-rules';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MERGE_METRICS_NAMESPACE, MergeJob } from '../../core/merge-job';
-import { validateMergeSettings } from '../../core/merge-job-settings';
+import { MERGE_SETTING_NAMES, validateMergeSettings } from '../../core/merge-job-settings';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
+import { defaultPipelineName, pipelineIdentifier, validatePipelineName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, LabeledMetric, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
 import { TableQualityRules } from '../../core/quality-rules';
 import { renderQualityRules } from '../../core/quality-rules-render';
+import { resolveRemovalPolicy } from '../../core/removal';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError } from '../../core/validation';
 
@@ -85,6 +87,9 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /**
    * Name of the curated table the merge job keeps for source table `schema.table`:
    * `<prefix><schema>_<table>`, lowercased, anything outside `[a-z0-9_]` replaced by `_`.
+   * @param tableNamePrefix the prefix of the curated table names (`tableNamePrefix`)
+   * @param schema the source schema
+   * @param table the source table
    */
   public static curatedTableName(tableNamePrefix: string, schema: string, table: string): string {
     return curatedTableName(tableNamePrefix, schema, table);
@@ -139,7 +144,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** Role of the merge job. */
   public readonly mergeRole: iam.Role;
   /** Key of the job's logs, DMS storage and the schedule DLQ. */
-  public readonly encryptionKey: kms.IKey;
+  public readonly jobEncryptionKey: kms.IKey;
   /** Schedule of the merge (CDC tables). */
   public readonly mergeSchedule: scheduler.Schedule;
   /** Schedules of pulled tables that have their own `pullSchedule`, by table name. */
@@ -175,25 +180,25 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   constructor(scope: Construct, id: string, props: CdcIngestionProps) {
     super(scope, id);
     LakehouseDeployRules._applyTo(this);
-    const resolved = resolveProps(props);
+    const resolved = resolveProps(this, props);
     const { lake } = props;
     const stack = Stack.of(this);
     this.lake = lake;
-    this.pipelineName = props.pipelineName;
+    this.pipelineName = resolved.pipelineName;
     this.tableNamePrefix = resolved.tablePrefix;
     this.specs = resolved.specs;
     this.curatedTableNames = this.specs.filter((s) => s.curatedTable).map((s) => s.curatedTable!);
     this.rawPrefix = LakeLayout.dataPrefix(this.pipelineName);
     this.statePrefix = `${LakeLayout.opsPrefix('cdc')}${this.pipelineName}/`;
     this.quarantinePrefix = LakeLayout.quarantinePrefix(this.pipelineName);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = resolveRemovalPolicy(this, props.removalPolicy);
     const port = props.source.port ?? 5432;
     const cdcSpecs = this.specs.filter((s) => s.mode === CdcTableMode.CDC);
     const useDms = cdcSpecs.length > 0;
     const pullSpecs = this.specs.filter((s) => s.mode === CdcTableMode.PULL);
     const identifier = dmsIdentifier(this);
 
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', {
+    this.jobEncryptionKey = props.jobEncryptionKey ?? new kms.Key(this, 'Key', {
       enableKeyRotation: true,
       description: `CdcIngestion ${this.pipelineName}: DMS storage, merge job logs, schedule DLQ`,
       removalPolicy,
@@ -212,7 +217,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
         pipelineName: this.pipelineName,
         lake,
         rawPrefix: this.rawPrefix,
-        encryptionKey: this.encryptionKey,
+        encryptionKey: this.jobEncryptionKey,
         specs: this.specs,
         identifier,
         subnets,
@@ -249,10 +254,11 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
       scriptPath: path.join(__dirname, 'glue', 'cdc_merge.py'),
       jobNamePrefix: `${this.pipelineName}-cdc-merge`,
       description: `CdcIngestion ${this.pipelineName}: DMS change files → curated Iceberg (last change per key wins)`,
-      jobEncryptionKey: this.encryptionKey,
-      workerType: props.glueWorkerType,
+      jobEncryptionKey: this.jobEncryptionKey,
+      workerType: props.mergeWorkerType,
       numberOfWorkers: resolved.workers,
-      timeout: props.glueTimeout,
+      timeout: props.mergeTimeout,
+      flex: props.mergeFlex,
       connections: this.pullConnection ? [this.pullConnection.ref] : undefined,
       // The merge schedule runs every table except the pulled ones that have a schedule of their
       // own (`ownSchedule` in the job's table list).
@@ -359,7 +365,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
   /** The preflight function (in the VPC, reads the source secret) that reports what CDC would trip on. */
   private preflightCheck(props: CdcIngestionProps, cdcSpecs: CdcTableSpec[], removalPolicy: RemovalPolicy) {
     const logGroup = lakeLogGroup(this, 'PreflightLogs', {
-      userKey: props.logEncryptionKey, constructKey: this.encryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
+      userKey: props.logEncryptionKey, constructKey: this.jobEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_YEAR, removalPolicy,
     });
     const role = new iam.Role(this, 'PreflightRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -457,7 +463,10 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
     return { pipelineMetrics, freshness, quarantines, quarantineAlarm, failureEvents };
   }
 
-  /** Lets a principal start a merge run by hand (all tables, or `--only_table`). */
+  /**
+   * Lets a principal start a merge run by hand (all tables, or `--only_table`).
+   * @param grantee the principal that gets the access
+   */
   public grantStartMerge(grantee: iam.IGrantable): iam.Grant {
     return this.merge.grantStartRun(grantee);
   }
@@ -492,6 +501,7 @@ export class CdcIngestion extends Construct implements IDataPipeline, ec2.IConne
 }
 
 interface ResolvedProps {
+  readonly pipelineName: string;
   readonly tablePrefix: string;
   readonly specs: CdcTableSpec[];
   readonly minCapacityUnits: number;
@@ -503,13 +513,10 @@ interface ResolvedProps {
 }
 
 /** All prop validation, in one place. */
-function resolveProps(props: CdcIngestionProps): ResolvedProps {
-  const name = props.pipelineName;
-  if (!Token.isUnresolved(name) && !/^[a-z][a-z0-9_]{0,39}$/.test(name ?? '')) {
-    throw propError(NAME, 'pipelineName', `"${name}" is not a valid pipeline name (lowercase letters, digits and "_", starting with a letter, 1-40 characters)`,
-      `use a name such as "${(name ?? 'source').toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 40) || 'source'}"`);
-  }
-  const tablePrefix = props.tableNamePrefix ?? `${name}_`;
+function resolveProps(scope: Construct, props: CdcIngestionProps): ResolvedProps {
+  const name = props.pipelineName ?? defaultPipelineName(scope);
+  validatePipelineName(NAME, name);
+  const tablePrefix = props.tableNamePrefix ?? `${pipelineIdentifier(name)}_`;
   if (!/^[a-z0-9_]*$/.test(tablePrefix)) {
     throw propError(NAME, 'tableNamePrefix', `"${tablePrefix}" may only hold lowercase letters, digits and "_"`, `use a prefix such as "${name}_"`);
   }
@@ -566,19 +573,24 @@ function resolveProps(props: CdcIngestionProps): ResolvedProps {
   if (!Number.isInteger(allocatedStorage) || allocatedStorage < 5 || allocatedStorage > 6144) {
     throw propError(NAME, 'allocatedStorageGiB', `${allocatedStorage} is outside 5-6144 GiB`, 'give a whole number of GiB between 5 and 6144');
   }
-  const workers = props.glueNumberOfWorkers ?? 2;
+  const workers = props.mergeNumberOfWorkers ?? 2;
   const retention = props.snapshotRetention ?? Duration.days(7);
   const retentionHours = retention.toHours({ integral: false });
   if (!Number.isInteger(retentionHours) || retentionHours < 1) {
     throw propError(NAME, 'snapshotRetention', `${retention.toHumanString()} is not a whole number of hours (at least 1)`, 'use e.g. Duration.days(7)');
   }
-  validateMergeSettings(NAME, { workerType: 'glueWorkerType', numberOfWorkers: 'glueNumberOfWorkers', timeout: 'glueTimeout', schedule: 'mergeSchedule' }, {
-    workerType: props.glueWorkerType, numberOfWorkers: workers, timeout: props.glueTimeout ?? Duration.hours(2), schedule: props.mergeSchedule,
+  validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
+    workerType: props.mergeWorkerType,
+    numberOfWorkers: workers,
+    timeout: props.mergeTimeout ?? Duration.hours(2),
+    flex: props.mergeFlex,
+    schedule: props.mergeSchedule,
   });
   props.tables.forEach((t, i) => {
     if (t.pullSchedule) validateScheduleExpression(NAME, `tables[${i}].pullSchedule`, t.pullSchedule);
   });
   return {
+    pipelineName: name,
     tablePrefix,
     specs,
     minCapacityUnits,

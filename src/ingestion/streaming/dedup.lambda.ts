@@ -14,7 +14,6 @@ import { DedupConfig, processBatch } from './dedup-core';
 import { isKafkaEvent, KafkaEvent, kafkaSourcesFromEnv, processKafkaBatch } from './kafka-records';
 
 const logger = new Logger();
-const metrics = new Metrics();
 // Adaptive retries: DynamoDB throttling slows the claims down instead of failing them.
 const dynamodb = new DynamoDBClient({ maxAttempts: 5, retryMode: 'adaptive' });
 // The handler retries Firehose entries itself (partial failures are not SDK errors).
@@ -26,6 +25,13 @@ function env(name: string, fallback?: string): string {
   if (value === undefined) throw new Error(`environment variable ${name} is not set`);
   return value;
 }
+
+// Powertools adds a `service` dimension to every metric; the library keys its metrics by `Pipeline`
+// alone (docs/conventions.md), so the default dimensions are replaced: what the handler emits is
+// what `StreamingDedupIngestion.metric()` reads (test/streaming-lambda.test.ts).
+const metrics = new Metrics();
+metrics.clearDefaultDimensions();
+metrics.setDefaultDimensions({ Pipeline: env('PIPELINE_NAME') });
 
 const config: DedupConfig = {
   idField: env('ID_FIELD'),

@@ -60,7 +60,10 @@ export class DedupCapacity {
     return new DedupCapacity('on-demand');
   }
 
-  /** Provisioned write capacity with target-tracking auto scaling. */
+  /**
+   * Provisioned write capacity with target-tracking auto scaling.
+   * @param options the write capacity bounds and target utilization
+   */
   public static provisioned(options: ProvisionedDedupCapacityOptions): DedupCapacity {
     return new DedupCapacity('provisioned', options);
   }
@@ -86,8 +89,10 @@ export interface StreamingDedupIngestionProps {
   readonly datasetName?: string;
 
   /**
-   * Pipeline name on dashboards and alarms.
-   * @default 'streaming-<datasetName>' (underscores as dashes, cut to 100 characters)
+   * Name of the pipeline: the `Pipeline` dimension of its metrics, its dashboards and alarms, and
+   * the prefix of its resource names. 1-63 lowercase letters, digits, `-` and `_`, starting with a
+   * letter (docs/conventions.md).
+   * @default - the construct id in kebab-case, e.g. `ClickEvents` → `click-events`
    */
   readonly pipelineName?: string;
 
@@ -233,13 +238,25 @@ export interface StreamingDedupIngestionProps {
    * Run the merge as Glue Flex (cheaper, may start later): right for an hourly schedule.
    * @default true
    */
-  readonly flexMerge?: boolean;
+  readonly mergeFlex?: boolean;
 
   /**
-   * Glue G.1X workers of the merge job (2 or more).
+   * Glue worker type of the merge job (`G.1X` or `G.2X` while the merge runs as Glue Flex).
+   * @default 'G.1X'
+   */
+  readonly mergeWorkerType?: string;
+
+  /**
+   * Glue workers of the merge job (2 or more).
    * @default 2
    */
-  readonly mergeWorkers?: number;
+  readonly mergeNumberOfWorkers?: number;
+
+  /**
+   * Longest a merge run may take (whole minutes, at most 7 days).
+   * @default Duration.hours(2)
+   */
+  readonly mergeTimeout?: Duration;
 
   /**
    * How much earlier than the last run's start the merge reads raw objects again (late S3
@@ -259,7 +276,7 @@ export interface StreamingDedupIngestionProps {
    * minutes from 1 minute to 1 day, or whole hours up to 7 days.
    * @default Duration.hours(1)
    */
-  readonly expectedArrivalInterval?: Duration;
+  readonly expectedInterval?: Duration;
 
   /**
    * Create the speed view: an Athena view (in the curated database) over the curated table and the raw
@@ -292,8 +309,9 @@ export interface StreamingDedupIngestionProps {
   readonly rawRetention?: Duration;
 
   /**
-   * What happens to the stream and the dedup table when the stack deletes them.
-   * @default RemovalPolicy.RETAIN
+   * What happens to the stream, the dedup table, the event source's dead-letter queue and the log
+   * groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN, or DESTROY when the context key `cdk-lakehouse:destroyOnRemoval` is `true`
    */
   readonly removalPolicy?: RemovalPolicy;
 

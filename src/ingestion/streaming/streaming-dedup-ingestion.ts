@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
+import { Duration, Size, SizeRoundingBehavior, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -26,13 +26,15 @@ import { validateFreshnessInterval } from '../../core/freshness';
 import { ILakehouse, LakeLayout } from '../../core/lake';
 import { lakeLogGroup } from '../../core/log-encryption';
 import { MergeJob } from '../../core/merge-job';
+import { MERGE_SETTING_NAMES, validateMergeSettings } from '../../core/merge-job-settings';
 import { acknowledgeInlinePolicies, NagReasons, suppressNag } from '../../core/nag';
-import { GLUE_NAME_RULE, NameRule, sanitizeName } from '../../core/naming';
+import { defaultPipelineName, GLUE_NAME_RULE, sanitizeName, validatePipelineName } from '../../core/naming';
 import {
   FreshnessSignal, IDataPipeline, PipelineKind, PipelineMetrics, QuarantineLocation,
 } from '../../core/pipeline';
 import { renderQualityRules } from '../../core/quality-rules-render';
 import { RawDelivery } from '../../core/raw-delivery';
+import { resolveRemovalPolicy } from '../../core/removal';
 import { validateScheduleExpression } from '../../core/schedule';
 import { propError, validateGlueName } from '../../core/validation';
 import { IcebergTable } from '../../lakehouse/iceberg-table';
@@ -41,7 +43,7 @@ import { RawTable } from '../../lakehouse/raw-table';
 import { Column } from '../../lakehouse/table-props';
 
 const NAME = 'StreamingDedupIngestion';
-/** CloudWatch namespace of the dedup handler's metrics (dimension `service` = pipeline name). */
+/** CloudWatch namespace of the dedup handler's metrics (dimension `Pipeline` = pipeline name). */
 const METRICS_NAMESPACE = 'CdkLakehouse/Streaming';
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const PARTITION_VALUE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -81,7 +83,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   /** The dedup Lambda (undefined when `deduplicate` is false). */
   public readonly dedupFunction?: lambda.Function;
   /** Where the dedup Lambda's event source sends pointers to batches it gave up on. */
-  public readonly onFailureQueue?: sqs.Queue;
+  public readonly eventSourceDeadLetterQueue?: sqs.Queue;
   /** The Firehose delivery into the raw zone (grants, metrics). */
   public readonly delivery: firehose.IDeliveryStream;
   /** The Firehose delivery stream into the raw zone (CloudFormation resource). */
@@ -123,7 +125,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
 
   constructor(scope: Construct, id: string, props: StreamingDedupIngestionProps) {
     super(scope, id);
-    const p = resolveProps(props, id);
+    const p = resolveProps(this, props, id);
     LakehouseDeployRules._applyTo(this);
     this.lake = props.lake;
     this.pipelineName = p.pipelineName;
@@ -187,6 +189,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       prefix: this.rawTable.prefix,
       errorPrefix: this.deliveryErrorPrefix,
       description: p.pipelineName,
+      removalPolicy: p.removalPolicy,
       // With dedup, the handler puts records (Direct PUT, SSE with the lake key); without, Firehose reads the stream.
       source: p.deduplicate ? undefined : this.stream,
       directPutKey: key,
@@ -228,20 +231,21 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           .scaleOnUtilization({ targetUtilizationPercent: provisioned.targetUtilizationPercent ?? 70 });
       }
 
-      this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
+      this.eventSourceDeadLetterQueue = new sqs.Queue(this, 'OnFailureQueue', {
         encryption: sqs.QueueEncryption.KMS,
         encryptionMasterKey: key,
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
+        removalPolicy: p.removalPolicy,
       });
-      suppressNag(this.onFailureQueue, [{
+      suppressNag(this.eventSourceDeadLetterQueue, [{
         id: 'AwsSolutions-SQS3',
         reason:
           'This queue is itself the on-failure destination of the dedup Lambda\'s Kinesis event source: it holds '
           + 'pointers to batches that exhausted their retries; an alarm fires on its first message.',
       }]);
 
-      const logGroup = lakeLogGroup(this, 'DedupLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = lakeLogGroup(this, 'DedupLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: p.removalPolicy });
       lambdaLogGroups.push(logGroup);
       const role = lambdaRole(this, 'DedupRole', logGroup, `Dedup Lambda of ${p.pipelineName}`);
       this.dedupFunction = new DedupFunction(this, 'DedupFunction', {
@@ -263,6 +267,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           QUARANTINE_PREFIX: this.quarantinePrefix,
           POWERTOOLS_SERVICE_NAME: p.pipelineName,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          PIPELINE_NAME: p.pipelineName,
         },
       });
       this.dedupTable.grant(this.dedupFunction, 'dynamodb:PartiQLInsert', 'dynamodb:PartiQLUpdate', 'dynamodb:BatchGetItem');
@@ -281,7 +286,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         reportBatchItemFailures: true,
         retryAttempts: p.retryAttempts,
         maxRecordAge: p.maxRecordAge,
-        onFailure: new SqsDlq(this.onFailureQueue),
+        onFailure: new SqsDlq(this.eventSourceDeadLetterQueue),
       }));
       if (props.kafka) {
         this.kafkaSource = props.kafka;
@@ -305,7 +310,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       }]);
     }
 
-    const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const replayLogGroup = lakeLogGroup(this, 'ReplayLogs', { constructKey: key, userKey: props.logEncryptionKey, keyProp: 'logEncryptionKey', retention: logs.RetentionDays.ONE_MONTH, removalPolicy: p.removalPolicy });
     lambdaLogGroups.push(replayLogGroup);
     const replayRole = lambdaRole(this, 'ReplayRole', replayLogGroup, `Replay of ${p.pipelineName}`);
     this.replayFunction = new ReplayFunction(this, 'ReplayFunction', {
@@ -342,9 +347,10 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
       scriptPath: path.join(__dirname, 'glue', 'streaming_merge.py'),
       description: `MERGEs new raw events of ${p.pipelineName} into the curated Iceberg table by event id`,
       jobEncryptionKey: key,
-      numberOfWorkers: p.mergeWorkers,
-      flex: p.flexMerge,
-      timeout: Duration.hours(2),
+      workerType: p.mergeWorkerType,
+      numberOfWorkers: p.mergeNumberOfWorkers,
+      flex: p.mergeFlex,
+      timeout: p.mergeTimeout,
       maxRetries: 1,
       schedule: p.mergeSchedule,
       removalPolicy: p.removalPolicy,
@@ -391,7 +397,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         noncurrentVersionExpiration: Duration.days(1),
       });
     }
-    const contract = this.contract(p.expectedArrivalInterval);
+    const contract = this.contract(p.expectedInterval);
     this.pipelineMetrics = contract.pipelineMetrics;
     this.freshness = contract.freshness;
     this.deadLetterQueues = contract.deadLetterQueues;
@@ -403,11 +409,9 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   }
 
   /** Metrics, freshness, dead-letter queues, quarantine, alarms and failure events of the pipeline contract. */
-  private contract(expectedArrivalInterval: Duration) {
+  private contract(expectedInterval: Duration) {
     const period = Duration.minutes(5);
-    const own = (metricName: string, label: string) => new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: this.pipelineName }, statistic: 'Sum', period, label,
-    });
+    const own = (metricName: string, label: string) => this.metric(metricName, { period, label });
     const firehoseMetric = (metricName: string, statistic: string, label: string) => new cloudwatch.Metric({
       namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: this.deliveryStream.ref }, statistic, period, label,
     });
@@ -421,7 +425,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     let deadLetterQueues: sqs.IQueue[] = [];
     let quarantines: QuarantineLocation[] = [];
     let pipelineAlarms: cloudwatch.IAlarm[] = [];
-    if (this.dedupFunction && this.onFailureQueue) {
+    if (this.dedupFunction && this.eventSourceDeadLetterQueue) {
       const received = own('RecordsReceived', 'Received');
       const duplicates = own('RecordsDuplicate', 'Duplicates');
       const quarantined = own('RecordsQuarantined', 'Quarantined');
@@ -464,7 +468,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }));
       }
-      deadLetterQueues = [this.onFailureQueue];
+      deadLetterQueues = [this.eventSourceDeadLetterQueue];
       quarantines = [{ bucket: this.lake.raw.bucket, prefix: this.quarantinePrefix, count: quarantined }];
       pipelineAlarms = [
         ...pipelineAlarms,
@@ -476,7 +480,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
         new cloudwatch.Alarm(this, 'OnFailureAlarm', {
-          metric: this.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          metric: this.eventSourceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
           threshold: 0,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           evaluationPeriods: 1,
@@ -497,7 +501,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     const freshness: FreshnessSignal[] = [{
       dataset: `${this.lake.curated.databaseName}.${this.curatedTable.tableName}`,
       arrivals: this.merge.metricTableCommits({ dimensionsMap: { Table: this.curatedTable.tableName } }),
-      expectedInterval: expectedArrivalInterval,
+      expectedInterval,
       ...this.merge.qualitySignals(this.curatedTable.tableName),
     }];
     return {
@@ -522,7 +526,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
         {
           id: 'NIST.800.53.R5-LambdaDLQ',
           reason: NagReasons.synchronousLambda('The dedup function', 'its Kinesis event source mapping')
-            + ' Batches that exhaust their retries go to the mapping\'s on-failure queue (onFailureQueue), which has an alarm.',
+            + ' Batches that exhaust their retries go to the mapping\'s on-failure queue (eventSourceDeadLetterQueue), which has an alarm.',
         },
         { id: 'NIST.800.53.R5-LambdaConcurrency', reason: NagReasons.noReservedConcurrency('The dedup function', `the stream's shards × parallelizationFactor (${parallelizationFactor})`) },
         { id: 'NIST.800.53.R5-LambdaInsideVPC', reason: NagReasons.noVpc('The dedup function', calls) },
@@ -562,6 +566,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
   /**
    * Lets a producer put events on the stream: PutRecord(s) and the shard listing a producer
    * library needs on this stream, and a data key of the stream's key. Explicit actions only.
+   * @param grantee the principal that gets the access
    */
   public grantPut(grantee: iam.IGrantable): iam.Grant {
     const grant = iam.Grant.addToPrincipal({
@@ -585,9 +590,71 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     return this.dedupFunction.metric('OffsetLag', { statistic: 'Maximum', period: Duration.minutes(5), label: 'Kafka offset lag (records)', ...props });
   }
 
-  /** Lets a principal invoke the replay function. */
+   * Lets a principal invoke the replay function.
+   * @param grantee the principal that starts replays
+   */
   public grantReplay(grantee: iam.IGrantable): iam.Grant {
     return this.replayFunction.grantInvoke(grantee);
+  }
+
+  /**
+   * A metric the dedup handler publishes: namespace `CdkLakehouse/Streaming`, dimension
+   * `Pipeline` (the pipeline name), the sum over 5 minutes unless `props` says otherwise.
+   * @param metricName the handler's metric name, e.g. `RecordsNew`
+   * @param props overrides of the statistic, period, label...
+   */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { Pipeline: this.pipelineName }, statistic: 'Sum', period: Duration.minutes(5), ...props,
+    });
+  }
+
+  /**
+   * Records the dedup handler received from the stream (duplicates and malformed ones included).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsReceived(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsReceived', { label: 'Records received', ...props });
+  }
+
+  /**
+   * New records: claimed for the first time and forwarded to Firehose.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsNew(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsNew', { label: 'New records', ...props });
+  }
+
+  /**
+   * Duplicates the dedup handler dropped (their event id was claimed within the dedup window).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsDuplicate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsDuplicate', { label: 'Duplicates dropped', ...props });
+  }
+
+  /**
+   * Malformed records the dedup handler put in the quarantine.
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricRecordsQuarantined(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RecordsQuarantined', { label: 'Records quarantined', ...props });
+  }
+
+  /**
+   * Records Firehose refused after every retry (the batch fails and is retried by Lambda).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricForwardFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ForwardFailures', { label: 'Forward failures', ...props });
+  }
+
+  /**
+   * Claims DynamoDB refused after every retry (the batch fails and is retried by Lambda).
+   * @param props overrides of the statistic, period, label...
+   */
+  public metricClaimFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ClaimFailures', { label: 'Claim failures', ...props });
   }
 
 }
@@ -622,21 +689,14 @@ interface ResolvedFields {
   time: string;
 }
 
-/** Pipeline names (metric dimensions, Powertools service names): 1-100 letters, digits, "-", "_", ".". */
-const STREAMING_PIPELINE_RULE: NameRule = {
-  what: 'pipeline name', maxLength: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, allowed: /[^A-Za-z0-9_.-]+/g, separator: '-', lowercase: false, startPrefix: 'p-', start: /^[A-Za-z0-9]/,
-};
-
 /** Every default and every validation of the props, in one place. */
-function resolveProps(props: StreamingDedupIngestionProps, id: string) {
+function resolveProps(scope: Construct, props: StreamingDedupIngestionProps, id: string) {
   // The dataset decides where raw data lives (its prefix): a default from the construct id, which
   // the user chose, never from the construct path or the stack, so moving the construct keeps it.
   const datasetName = props.datasetName ?? sanitizeName(GLUE_NAME_RULE, [id]);
   validateGlueName(NAME, 'datasetName', datasetName);
-  const pipelineName = props.pipelineName ?? sanitizeName(STREAMING_PIPELINE_RULE, ['streaming', datasetName.replace(/_/g, '-')]);
-  if (!Token.isUnresolved(pipelineName) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(pipelineName)) {
-    throw propError(NAME, 'pipelineName', `"${pipelineName}" is not a usable name`, 'use 1-100 letters, digits, "-", "_" or ".", starting with a letter or digit');
-  }
+  const pipelineName = props.pipelineName ?? defaultPipelineName(scope);
+  validatePipelineName(NAME, pipelineName);
   const fields: ResolvedFields = {
     id: props.eventFields?.id ?? 'event_id',
     type: props.eventFields?.type ?? 'event_type',
@@ -731,14 +791,19 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
 
   const mergeSchedule = props.mergeSchedule ?? scheduler.ScheduleExpression.cron({ minute: '15' });
   validateScheduleExpression(NAME, 'mergeSchedule', mergeSchedule);
-  const mergeWorkers = props.mergeWorkers ?? 2;
-  integerIn('mergeWorkers', mergeWorkers, 2, 299);
+  const mergeNumberOfWorkers = props.mergeNumberOfWorkers ?? 2;
+  integerIn('mergeNumberOfWorkers', mergeNumberOfWorkers, 2, 299);
+  const mergeFlex = props.mergeFlex ?? true;
+  const mergeTimeout = props.mergeTimeout ?? Duration.hours(2);
+  validateMergeSettings(NAME, MERGE_SETTING_NAMES, {
+    workerType: props.mergeWorkerType, numberOfWorkers: mergeNumberOfWorkers, timeout: mergeTimeout, flex: mergeFlex,
+  });
   const mergeOverlap = props.mergeOverlap ?? Duration.minutes(30);
   secondsIn('mergeOverlap', mergeOverlap, 0, 7 * 86400);
   const replayMaxEvents = props.replayMaxEvents ?? 100_000;
   integerIn('replayMaxEvents', replayMaxEvents, 1, 10_000_000);
-  const expectedArrivalInterval = props.expectedArrivalInterval ?? Duration.hours(1);
-  validateFreshnessInterval(NAME, 'expectedArrivalInterval', expectedArrivalInterval);
+  const expectedInterval = props.expectedInterval ?? Duration.hours(1);
+  validateFreshnessInterval(NAME, 'expectedInterval', expectedInterval);
   const qualityRules = props.qualityRules ?? [];
   renderQualityRules(NAME, [{ table: datasetName, prop: 'qualityRules', rules: qualityRules }]);
   const speedView = props.speedView ?? true;
@@ -772,12 +837,14 @@ function resolveProps(props: StreamingDedupIngestionProps, id: string) {
     bufferInterval,
     bufferSize: Size.mebibytes(mib),
     mergeSchedule,
-    flexMerge: props.flexMerge ?? true,
-    mergeWorkers,
+    mergeFlex,
+    mergeWorkerType: props.mergeWorkerType ?? 'G.1X',
+    mergeNumberOfWorkers,
+    mergeTimeout,
     mergeOverlap,
     replayMaxEvents,
-    expectedArrivalInterval,
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    expectedInterval,
+    removalPolicy: resolveRemovalPolicy(scope, props.removalPolicy),
     qualityRules,
     speedView,
     rawRetentionDays,
