@@ -590,6 +590,7 @@ export class StreamingDedupIngestion extends Construct implements IDataPipeline 
     return this.dedupFunction.metric('OffsetLag', { statistic: 'Maximum', period: Duration.minutes(5), label: 'Kafka offset lag (records)', ...props });
   }
 
+  /**
    * Lets a principal invoke the replay function.
    * @param grantee the principal that starts replays
    */
