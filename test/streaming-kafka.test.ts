@@ -55,7 +55,7 @@ describe('Amazon MSK with IAM authentication', () => {
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 500,
       MaximumBatchingWindowInSeconds: 1,
-      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'streaming-orders' },
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'orders' },
       FunctionResponseTypes: Match.absent(),
       MaximumRetryAttempts: Match.absent(),
       DestinationConfig: Match.absent(),
@@ -71,7 +71,7 @@ describe('Amazon MSK with IAM authentication', () => {
   const p = new StackPolicies(stack);
   const role = p.str(streaming.dedupFunction!.role!.roleArn);
   const topic = `arn:aws:kafka:${REGION}:${ACCOUNT}:topic/lake-events/abcd1234-0123-4567-89ab-cdef01234567-s1/orders.v1`;
-  const group = `arn:aws:kafka:${REGION}:${ACCOUNT}:group/lake-events/abcd1234-0123-4567-89ab-cdef01234567-s1/streaming-orders`;
+  const group = `arn:aws:kafka:${REGION}:${ACCOUNT}:group/lake-events/abcd1234-0123-4567-89ab-cdef01234567-s1/orders`;
   const edges = [
     { action: 'kafka-cluster:Connect', resource: CLUSTER, expect: 'allow' },
     { action: 'kafka-cluster:DescribeClusterDynamicConfiguration', resource: CLUSTER, expect: 'allow' },
@@ -90,7 +90,7 @@ describe('Amazon MSK with IAM authentication', () => {
     // Least privilege: the mapping reads, never writes, and only its topic and group.
     { action: 'kafka-cluster:WriteData', resource: topic, expect: 'deny' },
     { action: 'kafka-cluster:ReadData', resource: topic.replace('orders.v1', 'payments'), expect: 'deny' },
-    { action: 'kafka-cluster:AlterGroup', resource: group.replace('streaming-orders', 'other-app'), expect: 'deny' },
+    { action: 'kafka-cluster:AlterGroup', resource: group.replace('orders', 'other-app'), expect: 'deny' },
     { action: 'kafka-cluster:DeleteTopic', resource: topic, expect: 'deny' },
   ] as const;
   test.each(edges.map((e) => [`${e.expect} ${e.action} on ${e.resource.split(':').slice(5).join(':')}`, e]))('the dedup role may %s', async (_, e) => {
@@ -127,7 +127,7 @@ describe('self-managed Kafka', () => {
     expect(types.filter((t: string) => t === 'SASL_SCRAM_512_AUTH')).toHaveLength(1);
     expect(types.filter((t: string) => t === 'VPC_SUBNET')).toHaveLength(2);
     expect(types.filter((t: string) => t === 'VPC_SECURITY_GROUP')).toHaveLength(1);
-    expect(props.SelfManagedKafkaEventSourceConfig).toEqual({ ConsumerGroupId: 'streaming-orders' });
+    expect(props.SelfManagedKafkaEventSourceConfig).toEqual({ ConsumerGroupId: 'orders' });
     expect(streaming.kafkaSecurityGroup).toBeDefined();
 
     const p = new StackPolicies(stack);
