@@ -107,6 +107,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     jestConfig: {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/integ/'],
+      // jest's default on 2 cores is one worker (cores - 1); synthesis is CPU-bound and each suite
+      // starts its own DynamoDB Local / PostgreSQL on free ports, so two workers use both cores.
+      maxWorkers: 2,
     },
   },
 
@@ -208,7 +211,10 @@ testPython.spawn(project.postCompileTask);
 testPython.exec('rm -rf dist/js dist/python && jsii-pacmak --target js --target python');
 testPython.spawn(pythonEnv);
 testPython.exec(`${VENV}/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/python/*.whl`);
-testPython.exec(`${VENV}/bin/python -m pytest -q examples/python test/python`);
+// Two pytest workers (pytest-xdist), one file each at a time: each has its own Spark session and its
+// own PostgreSQL cluster (free ports, temporary folders), and Spark's driver work on small tables is
+// mostly single-threaded, so two processes use the 2 cores better than one (CONTRIBUTING.md, Timings).
+testPython.exec(`${VENV}/bin/python -m pytest -q -n 2 --dist loadfile examples/python test/python`);
 
 // cfn-lint (from .venv) on the synthesized reference lake.
 const cfnLint = project.addTask('cfn-lint', {
