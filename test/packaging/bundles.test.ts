@@ -28,6 +28,7 @@ const LAMBDAS = ALL.filter((b) => b.entry.endsWith('.lambda.ts'));
 // What each handler reads from its environment when it loads (its construct sets these).
 const ENV_AT_LOAD: Record<string, Record<string, string>> = {
   'src/ingestion/streaming/dedup.lambda.ts': {
+    PIPELINE_NAME: 'pipeline',
     ID_FIELD: 'id',
     TYPE_FIELD: 'type',
     SUBTYPE_FIELD: 'subtype',
