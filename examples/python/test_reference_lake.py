@@ -137,7 +137,7 @@ def test_kafka_pipeline_reads_msk_with_iam_and_the_key_as_event_id(template):
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
         "Topics": ["orders"],
         "StartingPosition": "TRIM_HORIZON",
-        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "streaming-order-events"},
+        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "order-events"},
     })
     template.has_resource_properties("AWS::Lambda::Function", {
         "Environment": {"Variables": Match.object_like({"KAFKA_ID_FROM": "key"})},
