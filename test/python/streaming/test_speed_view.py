@@ -131,7 +131,10 @@ def key(row):
     return (row["event_id"], row["event_type"], row["event_subtype"], str(row["event_time"]), row["payload"])
 
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+# The events are dated today from 00:05 on; in the first hour of a UTC day the test clock waits at
+# 01:00 so the merges it runs (20 minutes before NOW, and after it) come after every event of today.
+_REAL_NOW = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+NOW = max(_REAL_NOW, dt.datetime.combine(_REAL_NOW.date(), dt.time(1, 0)))
 TODAY = NOW.date()
 
 
